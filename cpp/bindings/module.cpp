@@ -1,0 +1,7 @@
+#include "pybind.hpp"
+
+PYBIND11_MODULE(_core, m) {
+    m.doc() = "gradlime's compiled core (private: use the gradlime package)";
+    register_rng(m);
+    register_engine(m);
+}

@@ -1,0 +1,137 @@
+#include <Eigen/Core>
+#include <pybind11/eigen.h>
+
+#include "gradlime/engine.hpp"
+#include "gradlime/parallel.hpp"
+#include "pybind.hpp"
+
+namespace {
+
+using gradlime::Index;
+
+// A model made of Python callables. The engine runs without the GIL; this class takes it only
+// to allocate the batch array and to call back, so other Python threads keep running.
+class PythonModel final : public gradlime::BatchModel {
+public:
+    PythonModel(py::object f, py::object grad) : f_(std::move(f)), grad_(std::move(grad)) {}
+    // Constructed and destroyed with the GIL held (see run()).
+
+    bool has_gradient() const override { return !grad_.is_none(); }
+
+    double* input_buffer(Index m, Index d) override {
+        py::gil_scoped_acquire gil;
+        // A fresh array per batch: the callable owns what it is handed and may keep it.
+        batch_ = py::array_t<double>({m, d});
+        return batch_.mutable_data();
+    }
+
+    gradlime::ModelOutput evaluate(Index m, Index d, bool want_values, bool want_gradients) override {
+        py::gil_scoped_acquire gil;
+        gradlime::ModelOutput out;
+        if (want_values) {
+            raise_if_interrupted();
+            values_ = as_values(f_(batch_), m);
+            out.values = values_.data();
+        }
+        if (want_gradients) {
+            raise_if_interrupted();
+            gradients_ = as_gradients(grad_(batch_), m, d);
+            out.gradients = gradients_.data();
+        }
+        return out;
+    }
+
+    void check_interrupt() override {
+        py::gil_scoped_acquire gil;
+        raise_if_interrupted();
+    }
+
+private:
+    static void raise_if_interrupted() {
+        if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+    }
+
+    static std::string shape_of(const py::array& a) {
+        std::string s = "(";
+        for (py::ssize_t i = 0; i < a.ndim(); ++i) s += (i ? ", " : "") + std::to_string(a.shape(i));
+        return s + (a.ndim() == 1 ? ",)" : ")");
+    }
+
+    static DoubleArray as_array(const py::object& result, const char* what) {
+        auto a = DoubleArray::ensure(result);  // null (error cleared) when not convertible
+        if (!a)
+            throw py::type_error(std::string("model ") + what + " must return an array of floats; got " +
+                                 py::repr(result.get_type()).cast<std::string>());
+        return a;
+    }
+
+    static DoubleArray as_values(const py::object& result, Index m) {
+        DoubleArray a = as_array(result, "f");
+        const bool ok = (a.ndim() == 1 && a.shape(0) == m) || (a.ndim() == 2 && a.shape(0) == m && a.shape(1) == 1);
+        if (!ok)
+            throw py::value_error("model f returned shape " + shape_of(a) + " for a batch of " + std::to_string(m) +
+                                  " rows; expected (" + std::to_string(m) + ",)");
+        return a;
+    }
+
+    static DoubleArray as_gradients(const py::object& result, Index m, Index d) {
+        DoubleArray a = as_array(result, "grad");
+        if (!(a.ndim() == 2 && a.shape(0) == m && a.shape(1) == d))
+            throw py::value_error("model grad returned shape " + shape_of(a) + " for a batch of " + std::to_string(m) +
+                                  " rows; expected (" + std::to_string(m) + ", " + std::to_string(d) + ")");
+        return a;
+    }
+
+    py::object f_, grad_;
+    py::array_t<double> batch_;
+    DoubleArray values_, gradients_;
+};
+
+py::dict run(const DoubleArray& X, py::object f, py::object grad, const std::optional<DoubleArray>& stddev,
+             const std::optional<DoubleArray>& cov, bool smoothgrad, bool clime, bool stein, Index n_samples,
+             double ridge, std::uint64_t seed, Index batch_rows) {
+    if (X.ndim() != 2) throw py::value_error("X must be 2-D (N, d)");
+    const gradlime::RowMatrix Xm = Eigen::Map<const gradlime::RowMatrix>(X.data(), X.shape(0), X.shape(1));
+    gradlime::GaussianSampler sampler = [&] {
+        if (cov) {
+            if (cov->ndim() != 2) throw py::value_error("cov must be 2-D (d, d)");
+            return gradlime::GaussianSampler::full(
+                Eigen::Map<const gradlime::RowMatrix>(cov->data(), cov->shape(0), cov->shape(1)));
+        }
+        if (!stddev || stddev->ndim() != 1) throw py::value_error("stddev must be 1-D (d,)");
+        return gradlime::GaussianSampler::diagonal(Eigen::Map<const gradlime::Vector>(stddev->data(), stddev->shape(0)));
+    }();
+    gradlime::EngineOptions opt;
+    opt.smoothgrad = smoothgrad;
+    opt.clime = clime;
+    opt.stein = stein;
+    opt.n_samples = n_samples;
+    opt.ridge = ridge;
+    opt.seed = seed;
+    opt.batch_rows = batch_rows;
+    PythonModel model(std::move(f), std::move(grad));
+    gradlime::EngineResult result;
+    {
+        // The engine touches no Python object; PythonModel re-takes the GIL for each callback.
+        py::gil_scoped_release release;
+        result = gradlime::run_engine(Xm, sampler, model, opt);
+    }
+    py::dict out;
+    auto put = [&](const char* name, bool on, gradlime::Estimate& e) {
+        if (on) out[name] = py::make_tuple(std::move(e.values), std::move(e.stderr_));
+    };
+    put("smoothgrad", smoothgrad, result.smoothgrad);
+    put("clime", clime, result.clime);
+    put("stein", stein, result.stein);
+    return out;
+}
+
+}  // namespace
+
+void register_engine(py::module_& m) {
+    m.def("run", &run, "X"_a, "f"_a, "grad"_a, "stddev"_a = py::none(), "cov"_a = py::none(), "smoothgrad"_a = false,
+          "clime"_a = false, "stein"_a = false, "n_samples"_a = 1000, "ridge"_a = 0.0, "seed"_a = 0,
+          "batch_rows"_a = 8192,
+          "Run the streaming engine over a Python model; returns {method: (values, stderr)}.");
+    m.def("max_threads", &gradlime::max_threads, "OpenMP threads the engine will use.");
+}

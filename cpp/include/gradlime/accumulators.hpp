@@ -1,0 +1,49 @@
+// Streaming statistics, each combined in a fixed order so that results are bitwise reproducible
+// whatever the number of threads, the batch size or the chunking.
+#pragma once
+
+#include "gradlime/types.hpp"
+
+namespace gradlime {
+
+// Per-coordinate mean and variance of a stream of gradient rows (SmoothGrad, paper 1 eq. in 2.1).
+// Sums are shifted by the first row, which keeps the variance accurate when the spread is small
+// next to the mean and makes a constant stream (a linear model) return its value exactly.
+class GradientMoments {
+public:
+    explicit GradientMoments(Index d = 0);
+    // Add rows [begin, end) of column block [c0, c1) from a row-major (m, d) array; callers feed
+    // each coordinate's rows in sample order, so column blocks may be processed in parallel.
+    void add_columns(const double* rows, Index m, Index d, Index c0, Index c1, bool first_rows);
+    void finish_rows(Index m) { count_ += m; }
+    Index count() const { return count_; }
+    Vector mean() const;
+    Vector stderr_of_mean() const;
+
+private:
+    Index count_ = 0;
+    Vector shift_, sum_, sumsq_;
+};
+
+// Mean and centred second moment per column (Chan, Golub & LeVeque pairwise update).
+struct ColumnMoments {
+    Index count = 0;
+    Vector mean, m2;
+    static ColumnMoments of_block(const RowMatrix& U);
+    void merge(const ColumnMoments& other);
+};
+
+// Sufficient statistics of least squares of f on [1, e]: means and centred cross products.
+// Only the lower triangle of exx is kept up to date; call symmetric_exx() to read it whole.
+struct CrossMoments {
+    Index count = 0;
+    Vector mean_e;
+    double mean_f = 0.0;
+    Matrix exx;  // sum (e - mean_e)(e - mean_e)^T, lower triangle
+    Vector exf;  // sum (e - mean_e)(f - mean_f)
+    static CrossMoments of_block(const RowMatrix& E, const Eigen::Ref<const Vector>& f);
+    void merge(const CrossMoments& other);
+    Matrix symmetric_exx() const;
+};
+
+}  // namespace gradlime

@@ -1,0 +1,45 @@
+// A parallel loop that never lets an exception escape an OpenMP region (which would abort the
+// interpreter): the first exception is captured and rethrown after the loop.
+#pragma once
+
+#include <exception>
+
+#include "gradlime/types.hpp"
+
+#ifdef GRADLIME_HAVE_OPENMP
+#include <omp.h>
+#endif
+
+namespace gradlime {
+
+inline int max_threads() {
+#ifdef GRADLIME_HAVE_OPENMP
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+
+// Runs body(i) for i in [0, n). Results must not depend on which thread runs which i; callers
+// write to disjoint places and combine in index order afterwards.
+template <class Body>
+void parallel_for(Index n, Body&& body, bool parallel = true) {
+    std::exception_ptr error = nullptr;
+#ifdef GRADLIME_HAVE_OPENMP
+#pragma omp parallel for schedule(dynamic) if (parallel && n > 1)
+#endif
+    for (Index i = 0; i < n; ++i) {
+        try {
+            body(i);
+        } catch (...) {
+#ifdef GRADLIME_HAVE_OPENMP
+#pragma omp critical(gradlime_parallel_error)
+#endif
+            if (!error) error = std::current_exception();
+        }
+    }
+    (void)parallel;
+    if (error) std::rethrow_exception(error);
+}
+
+}  // namespace gradlime

@@ -1,0 +1,307 @@
+#include "gradlime/engine.hpp"
+
+#include <Eigen/Cholesky>
+#include <algorithm>
+#include <cmath>
+#include <deque>
+#include <limits>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "gradlime/accumulators.hpp"
+#include "gradlime/parallel.hpp"
+#include "gradlime/rng.hpp"
+
+namespace gradlime {
+
+namespace {
+
+// Fixed work units. They are part of the definition of the arithmetic (which partial sums are
+// formed and in which order they are merged), so they must not depend on threads or batch size.
+constexpr Index kFillRows = 64;        // rows per task when filling a batch
+constexpr Index kColumnBlock = 64;     // gradient coordinates per accumulation task
+constexpr Index kChunkRows = 2048;     // samples per finalisation chunk
+constexpr Index kWaveChunks = 8;       // chunks whose partial statistics are held at once
+
+struct PointState {
+    Index point = 0;
+    Index received = 0;
+    Vector values;  // f at each of the point's samples (C-LIME and Stein need a second look)
+    GradientMoments gradients;
+};
+
+struct Context {
+    const RowMatrix& X;
+    const GaussianSampler& sampler;
+    BatchModel& model;
+    const EngineOptions& opt;
+    EngineResult& out;
+    Index d;
+    Index n;
+};
+
+void validate(const RowMatrix& X, const GaussianSampler& sampler, const BatchModel& model,
+              const EngineOptions& opt) {
+    const Index d = X.cols();
+    if (X.rows() == 0 || d == 0) throw std::invalid_argument("X must have at least one point and one feature");
+    if (X.rows() > static_cast<Index>(std::numeric_limits<std::uint32_t>::max()))
+        throw std::invalid_argument("X has more than 2^32 - 1 points; split the call");
+    if (!X.allFinite()) throw std::invalid_argument("X contains NaN or inf");
+    if (sampler.dim() != d)
+        throw std::invalid_argument("the noise has " + std::to_string(sampler.dim()) +
+                                    " coordinates but X has " + std::to_string(d) + " features");
+    if (!(opt.smoothgrad || opt.clime || opt.stein)) throw std::invalid_argument("no method requested");
+    if (opt.n_samples < 2) throw std::invalid_argument("n_samples must be >= 2 (a standard error needs two samples)");
+    if (opt.clime && opt.n_samples < d + 2)
+        throw std::invalid_argument("clime needs n_samples >= d + 2 = " + std::to_string(d + 2) +
+                                    " to fit an intercept and d slopes with a standard error; got " +
+                                    std::to_string(opt.n_samples));
+    if (!(std::isfinite(opt.ridge) && opt.ridge >= 0.0)) throw std::invalid_argument("ridge must be finite and >= 0");
+    if (opt.batch_rows < 1) throw std::invalid_argument("batch_size must be >= 1");
+    if (opt.smoothgrad && !model.has_gradient())
+        throw std::invalid_argument("smoothgrad needs the model's gradient: pass grad= to gl.Model, or use clime/stein, which need only values");
+    if (X.rows() > std::numeric_limits<Index>::max() / opt.n_samples)
+        throw std::invalid_argument("N * n_samples overflows");
+}
+
+// Perturbed inputs for rows [r0, r0 + m) of the row sequence.
+void fill_batch(const Context& c, Index r0, Index m, double* A) {
+    const Index d = c.d;
+    parallel_for((m + kFillRows - 1) / kFillRows, [&](Index block) {
+        Vector z(d), eps(d);
+        const Index t1 = std::min(m, (block + 1) * kFillRows);
+        for (Index t = block * kFillRows; t < t1; ++t) {
+            const Index r = r0 + t, point = r / c.n, sample = r % c.n;
+            gaussian_row(c.opt.seed, static_cast<std::uint32_t>(point),
+                         static_cast<std::uint64_t>(sample), d, z.data());
+            c.sampler.perturb(z.data(), eps.data());
+            double* row = A + t * d;
+            for (Index k = 0; k < d; ++k) row[k] = c.X(point, k) + eps[k];
+        }
+    });
+}
+
+[[noreturn]] void report_non_finite(const Context& c, Index r, const char* what) {
+    throw std::invalid_argument("model returned a non-finite " + std::string(what) + " at point " +
+                                std::to_string(r / c.n) + " (perturbation sample " +
+                                std::to_string(r % c.n) + ")");
+}
+
+// First row (in row order) with a non-finite value or gradient; the same row whatever the threads.
+void check_finite(const Context& c, Index r0, Index m, const ModelOutput& y) {
+    const Index blocks = (m + kFillRows - 1) / kFillRows;
+    std::vector<Index> first_bad(static_cast<size_t>(blocks), m);
+    std::vector<char> bad_is_gradient(static_cast<size_t>(blocks), 0);
+    parallel_for(blocks, [&](Index b) {
+        const Index t1 = std::min(m, (b + 1) * kFillRows);
+        for (Index t = b * kFillRows; t < t1; ++t) {
+            if (y.values && !std::isfinite(y.values[t])) {
+                first_bad[b] = t;
+                return;
+            }
+            if (y.gradients) {
+                const double* g = y.gradients + t * c.d;
+                for (Index k = 0; k < c.d; ++k) {
+                    if (!std::isfinite(g[k])) {
+                        first_bad[b] = t;
+                        bad_is_gradient[b] = 1;
+                        return;
+                    }
+                }
+            }
+        }
+    });
+    for (Index b = 0; b < blocks; ++b)
+        if (first_bad[b] < m) report_non_finite(c, r0 + first_bad[b], bad_is_gradient[b] ? "gradient" : "value");
+}
+
+// Hand the batch's values and gradients to the points they belong to. Each point's rows are fed
+// in sample order; gradient coordinates are independent, so column blocks run in parallel.
+void scatter(const Context& c, std::deque<PointState>& inflight, Index r0, Index m, const ModelOutput& y) {
+    struct Segment {
+        PointState* state;
+        Index offset, rows;
+    };
+    std::vector<Segment> segments;
+    for (PointState& s : inflight) {
+        const Index first = s.point * c.n, last = first + c.n;
+        const Index lo = std::max(first, r0), hi = std::min(last, r0 + m);
+        if (lo < hi) segments.push_back({&s, lo - r0, hi - lo});
+    }
+    if (y.values) {
+        for (const Segment& seg : segments)
+            std::copy(y.values + seg.offset, y.values + seg.offset + seg.rows,
+                      seg.state->values.data() + seg.state->received);
+    }
+    if (y.gradients) {
+        const Index col_blocks = (c.d + kColumnBlock - 1) / kColumnBlock;
+        const Index tasks = static_cast<Index>(segments.size()) * col_blocks;
+        parallel_for(tasks, [&](Index task) {
+            const Segment& seg = segments[static_cast<size_t>(task / col_blocks)];
+            const Index c0 = (task % col_blocks) * kColumnBlock, c1 = std::min(c.d, c0 + kColumnBlock);
+            seg.state->gradients.add_columns(y.gradients + seg.offset * c.d, seg.rows, c.d, c0, c1,
+                                             seg.state->received == 0);
+        });
+        for (const Segment& seg : segments) seg.state->gradients.finish_rows(seg.rows);
+    }
+    for (const Segment& seg : segments) seg.state->received += seg.rows;
+}
+
+// Runs body(chunk, first_row, rows) for every finalisation chunk of a point, kWaveChunks at a time,
+// then merge(chunk) in chunk order.
+template <class Body, class Merge>
+void for_each_chunk(const Context& c, bool parallel, Body&& body, Merge&& merge) {
+    const Index chunks = (c.n + kChunkRows - 1) / kChunkRows;
+    for (Index w0 = 0; w0 < chunks; w0 += kWaveChunks) {
+        const Index wn = std::min(kWaveChunks, chunks - w0);
+        parallel_for(wn, [&](Index i) {
+            const Index first = (w0 + i) * kChunkRows;
+            body(i, first, std::min(kChunkRows, c.n - first));
+        }, parallel);
+        for (Index i = 0; i < wn; ++i) merge(i);
+        if (parallel) c.model.check_interrupt();
+    }
+}
+
+void finalize_point(const Context& c, PointState& s, bool parallel) {
+    const Index p = s.point, d = c.d, n = c.n;
+    const double nd = static_cast<double>(n);
+    if (c.opt.smoothgrad) {
+        c.out.smoothgrad.values.row(p) = s.gradients.mean().transpose();
+        c.out.smoothgrad.stderr_.row(p) = s.gradients.stderr_of_mean().transpose();
+    }
+    if (!(c.opt.clime || c.opt.stein)) return;
+
+    const double fbar = s.values.mean();
+    const auto stream = static_cast<std::uint32_t>(p);
+    CrossMoments cross;
+    ColumnMoments dual;
+    std::vector<CrossMoments> cross_part(kWaveChunks);
+    std::vector<ColumnMoments> dual_part(kWaveChunks);
+    for_each_chunk(c, parallel,
+        [&](Index i, Index first, Index rows) {
+            RowMatrix Z, E;
+            gaussian_rows(c.opt.seed, stream, static_cast<std::uint64_t>(first), rows, d, Z);
+            const auto f = s.values.segment(first, rows);
+            if (c.opt.clime) {
+                c.sampler.perturb_rows(Z, E);
+                cross_part[static_cast<size_t>(i)] = CrossMoments::of_block(E, f);
+            }
+            if (c.opt.stein) {
+                // Sigma^-1 (a - x)(f(a) - mean f): the Stein form of E[grad f] (paper 1, Lemma 1/2).
+                c.sampler.dual_rows(Z, E);
+                E.array().colwise() *= (f.array() - fbar);
+                dual_part[static_cast<size_t>(i)] = ColumnMoments::of_block(E);
+            }
+        },
+        [&](Index i) {
+            if (c.opt.clime) cross.merge(cross_part[static_cast<size_t>(i)]);
+            if (c.opt.stein) dual.merge(dual_part[static_cast<size_t>(i)]);
+        });
+
+    if (c.opt.stein) {
+        // Dividing by n - 1 makes the estimate unbiased: centring by the sample mean of f shrinks
+        // E[(a - x)(f - mean f)] by (n - 1) / n.
+        const double scale = nd / (nd - 1.0);
+        c.out.stein.values.row(p) = (dual.mean * scale).transpose();
+        c.out.stein.stderr_.row(p) = ((dual.m2 / ((nd - 1.0) * nd)).cwiseSqrt() * scale).transpose();
+    }
+    if (!c.opt.clime) return;
+
+    // Least squares of f on [1, a - x] with an unpenalised intercept. Centring removes the
+    // intercept (Frisch-Waugh); the ridge closed form is (S_xx + n lambda I)^-1 S_xy, the sample
+    // version of (Sigma + lambda I)^-1 cov(a, f(a)) (paper 1, Theorem 1 and Appendix D, Lemma 6).
+    Matrix A = cross.symmetric_exx();
+    A.diagonal().array() += nd * c.opt.ridge;
+    Eigen::LLT<Matrix> llt(A);
+    if (llt.info() != Eigen::Success)
+        throw std::invalid_argument("clime: the perturbation design is singular at point " + std::to_string(p) +
+                                    "; use more samples or ridge > 0");
+    const Vector w = llt.solve(cross.exf);
+    c.out.clime.values.row(p) = w.transpose();
+
+    // Heteroscedasticity-consistent (HC1) sandwich A^-1 [sum r_i^2 e_i e_i^T] A^-1 n / (n - p):
+    // f is not linear, so the residuals are neither homoscedastic nor independent of e, and the
+    // classical s^2 A^-1 would under-report the spread.
+    Matrix meat = Matrix::Zero(d, d);
+    std::vector<Matrix> meat_part(kWaveChunks);
+    for_each_chunk(c, parallel,
+        [&](Index i, Index first, Index rows) {
+            RowMatrix Z, E;
+            gaussian_rows(c.opt.seed, stream, static_cast<std::uint64_t>(first), rows, d, Z);
+            c.sampler.perturb_rows(Z, E);
+            E.rowwise() -= cross.mean_e.transpose();
+            const Vector r = (s.values.segment(first, rows).array() - cross.mean_f).matrix() - E * w;
+            E.array().colwise() *= r.array();
+            Matrix& part = meat_part[static_cast<size_t>(i)];
+            part = Matrix::Zero(d, d);
+            part.selfadjointView<Eigen::Lower>().rankUpdate(E.transpose());
+        },
+        [&](Index i) { meat += meat_part[static_cast<size_t>(i)]; });
+    const Matrix Ainv = llt.solve(Matrix::Identity(d, d));
+    const Matrix B = Matrix(meat.selfadjointView<Eigen::Lower>()) * Ainv;
+    const double hc1 = nd / (nd - static_cast<double>(d) - 1.0);
+    for (Index k = 0; k < d; ++k)
+        c.out.clime.stderr_(p, k) = std::sqrt(std::max(0.0, Ainv.col(k).dot(B.col(k)) * hc1));
+}
+
+void finalize_completed(const Context& c, std::deque<PointState>& inflight) {
+    Index done = 0;
+    while (done < static_cast<Index>(inflight.size()) && inflight[static_cast<size_t>(done)].received == c.n) ++done;
+    if (done == 0) return;
+    // Either the points run in parallel or each point's chunks do; the arithmetic is the same.
+    const bool across_points = done > 1;
+    parallel_for(done, [&](Index i) { finalize_point(c, inflight[static_cast<size_t>(i)], !across_points); },
+                 across_points);
+    inflight.erase(inflight.begin(), inflight.begin() + done);
+}
+
+}  // namespace
+
+void gaussian_rows(std::uint64_t seed, std::uint32_t stream, std::uint64_t first, Index m, Index d,
+                   RowMatrix& Z) {
+    Z.resize(m, d);
+    for (Index t = 0; t < m; ++t) gaussian_row(seed, stream, first + static_cast<std::uint64_t>(t), d, Z.row(t).data());
+}
+
+EngineResult run_engine(const RowMatrix& X, const GaussianSampler& sampler, BatchModel& model,
+                        const EngineOptions& opt) {
+    validate(X, sampler, model, opt);
+    const Index N = X.rows(), d = X.cols(), n = opt.n_samples;
+    EngineResult out;
+    for (Estimate* e : {&out.smoothgrad, &out.clime, &out.stein}) {
+        e->values.setZero(0, 0);
+        e->stderr_.setZero(0, 0);
+    }
+    if (opt.smoothgrad) out.smoothgrad = {RowMatrix::Zero(N, d), RowMatrix::Zero(N, d)};
+    if (opt.clime) out.clime = {RowMatrix::Zero(N, d), RowMatrix::Zero(N, d)};
+    if (opt.stein) out.stein = {RowMatrix::Zero(N, d), RowMatrix::Zero(N, d)};
+    const Context c{X, sampler, model, opt, out, d, n};
+    const bool want_values = opt.clime || opt.stein;
+
+    const Index total = N * n;
+    std::deque<PointState> inflight;
+    Index next_point = 0;
+    for (Index r0 = 0; r0 < total; r0 += opt.batch_rows) {
+        const Index m = std::min(opt.batch_rows, total - r0);
+        const Index last_point = (r0 + m - 1) / n;
+        for (; next_point <= last_point; ++next_point) {
+            PointState s;
+            s.point = next_point;
+            if (want_values) s.values.resize(n);
+            if (opt.smoothgrad) s.gradients = GradientMoments(d);
+            inflight.push_back(std::move(s));
+        }
+        double* A = model.input_buffer(m, d);
+        fill_batch(c, r0, m, A);
+        const ModelOutput y = model.evaluate(m, d, want_values, opt.smoothgrad);
+        check_finite(c, r0, m, y);
+        scatter(c, inflight, r0, m, y);
+        finalize_completed(c, inflight);
+        model.check_interrupt();
+    }
+    return out;
+}
+
+}  // namespace gradlime

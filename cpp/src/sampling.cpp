@@ -1,0 +1,84 @@
+#include "gradlime/sampling.hpp"
+
+#include <Eigen/Cholesky>
+#include <cmath>
+#include <stdexcept>
+
+namespace gradlime {
+
+GaussianSampler GaussianSampler::diagonal(const Vector& stddev) {
+    if (stddev.size() == 0) throw std::invalid_argument("sigma: need at least one coordinate");
+    for (Index i = 0; i < stddev.size(); ++i) {
+        if (!(std::isfinite(stddev[i]) && stddev[i] > 0.0))
+            throw std::invalid_argument("sigma must be finite and > 0 (a standard deviation); got " +
+                                        std::to_string(stddev[i]) + " at coordinate " +
+                                        std::to_string(i));
+    }
+    GaussianSampler s;
+    s.dim_ = stddev.size();
+    s.diagonal_ = true;
+    s.stddev_ = stddev;
+    return s;
+}
+
+GaussianSampler GaussianSampler::full(const Matrix& cov) {
+    const Index d = cov.rows();
+    if (d == 0 || cov.cols() != d)
+        throw std::invalid_argument("cov must be a square (d, d) matrix");
+    if (!cov.allFinite()) throw std::invalid_argument("cov contains NaN or inf");
+    const double scale = cov.cwiseAbs().maxCoeff();
+    if ((cov - cov.transpose()).cwiseAbs().maxCoeff() > 1e-10 * scale)
+        throw std::invalid_argument("cov must be symmetric");
+    Eigen::LLT<Matrix> llt(0.5 * (cov + cov.transpose()));
+    Matrix L = llt.matrixL();
+    // LLT reports failure only on a non-positive pivot; also refuse numerically singular factors,
+    // whose Sigma^-1 would amplify rounding error beyond use.
+    const double dmin = L.diagonal().minCoeff(), dmax = L.diagonal().maxCoeff();
+    if (llt.info() != Eigen::Success || !(dmin > 1e-7 * dmax))
+        throw std::invalid_argument(
+            "cov must be symmetric positive definite (its Cholesky factorisation failed or is "
+            "numerically singular)");
+    GaussianSampler s;
+    s.dim_ = d;
+    s.diagonal_ = false;
+    s.chol_ = L.triangularView<Eigen::Lower>();
+    return s;
+}
+
+void GaussianSampler::perturb(const double* z, double* eps) const {
+    if (diagonal_) {
+        for (Index k = 0; k < dim_; ++k) eps[k] = stddev_[k] * z[k];
+        return;
+    }
+    // eps_i = sum_{k<=i} L_ik z_k, summed in a fixed order.
+    for (Index i = 0; i < dim_; ++i) {
+        double acc = 0.0;
+        for (Index k = 0; k <= i; ++k) acc += chol_(i, k) * z[k];
+        eps[i] = acc;
+    }
+}
+
+void GaussianSampler::perturb_rows(const RowMatrix& Z, RowMatrix& E) const {
+    E.resize(Z.rows(), dim_);
+    if (diagonal_) {
+        E.noalias() = Z * stddev_.asDiagonal();
+    } else {
+        E.noalias() = Z * chol_.transpose().triangularView<Eigen::Upper>();
+    }
+}
+
+void GaussianSampler::dual_rows(const RowMatrix& Z, RowMatrix& T) const {
+    if (diagonal_) {
+        T.noalias() = Z * stddev_.cwiseInverse().asDiagonal();
+    } else {
+        T = Z;
+        chol_.triangularView<Eigen::Lower>().solveInPlace<Eigen::OnTheRight>(T);
+    }
+}
+
+Matrix GaussianSampler::covariance() const {
+    if (diagonal_) return stddev_.cwiseAbs2().asDiagonal();
+    return chol_ * chol_.transpose();
+}
+
+}  // namespace gradlime

@@ -1,0 +1,24 @@
+"""gradlime: fast, reproducible local explanations of machine-learning models.
+
+SmoothGrad, C-LIME and gradient-free SmoothGrad over Gaussian neighbourhoods, computed by a
+streaming C++ engine from one set of counter-based random draws.
+"""
+
+from __future__ import annotations
+
+try:
+    from . import _core
+except ImportError as exc:  # pragma: no cover - only on a broken install
+    raise ImportError(
+        "gradlime's compiled core (gradlime._core) failed to import; reinstall with "
+        "`pip install .` from the source tree (did the C++ build run?)"
+    ) from exc
+
+from .explain import METHODS, explain
+from .methods import clime, smoothgrad, stein
+from .models import Model
+from .result import Explanation
+
+__version__ = "0.1.0"
+
+__all__ = ["METHODS", "Explanation", "Model", "__version__", "clime", "explain", "smoothgrad", "stein"]

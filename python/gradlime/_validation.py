@@ -1,0 +1,87 @@
+"""Input checks, all in one place, run before anything reaches the compiled core."""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+import numpy as np
+
+__all__ = ["as_points", "as_seed", "noise_spec", "positive_int"]
+
+_MAX_BUFFER_DOUBLES = 1 << 23  # 64 MiB of float64 per batch buffer by default
+DEFAULT_BATCH_ROWS = 8192
+
+
+def as_points(X: Any) -> tuple[np.ndarray, bool]:
+    """Return X as a C-contiguous float64 (N, d) array and whether the caller gave a 1-D point."""
+    try:
+        arr = np.asarray(X, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"X must be an array of numbers; got {type(X).__name__}") from exc
+    if arr.ndim == 1:
+        arr, single = arr[None, :], True
+    elif arr.ndim == 2:
+        single = False
+    else:
+        raise ValueError(f"X must have shape (N, d) or (d,); got shape {arr.shape}")
+    if arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise ValueError(f"X must hold at least one point with at least one feature; got shape {arr.shape}")
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        i, k = (int(v) for v in np.argwhere(bad)[0])
+        where = f"feature {k}" if single else f"point {i}, feature {k}"
+        raise ValueError(f"X contains NaN or inf (first at {where}); explanations need finite inputs")
+    return np.ascontiguousarray(arr), single
+
+
+def positive_int(value: Any, name: str, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer; got {type(value).__name__}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}; got {value}")
+    return int(value)
+
+
+def as_seed(seed: Any) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise TypeError(f"seed must be an integer; got {type(seed).__name__}")
+    if not 0 <= seed < 2**64:
+        raise ValueError(f"seed must be in [0, 2**64); got {seed}")
+    return int(seed)
+
+
+def noise_spec(sigma: Any, cov: Any, d: int) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Return (stddev (d,), None) for isotropic/diagonal noise or (None, cov (d, d))."""
+    if cov is not None:
+        c = np.asarray(cov, dtype=np.float64)
+        if c.shape != (d, d):
+            raise ValueError(f"cov must have shape ({d}, {d}) for {d} features; got {c.shape}")
+        if not np.isfinite(c).all():
+            raise ValueError("cov contains NaN or inf")
+        if not np.allclose(c, c.T, rtol=0.0, atol=1e-10 * max(1.0, float(np.abs(c).max()))):
+            raise ValueError("cov must be symmetric positive definite; it is not symmetric")
+        return None, np.ascontiguousarray(c)
+    s = np.asarray(sigma, dtype=np.float64)
+    if s.ndim == 0:
+        s = np.full(d, float(s))
+    elif s.shape != (d,):
+        raise ValueError(f"sigma must be a scalar or have shape ({d},); got shape {s.shape}")
+    if not (np.isfinite(s).all() and (s > 0).all()):
+        raise ValueError(f"sigma must be finite and > 0 (it is a standard deviation, not a variance); got {sigma!r}")
+    return np.ascontiguousarray(s), None
+
+
+def nonnegative_float(value: Any, name: str) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be a number; got {type(value).__name__}") from exc
+    if not (np.isfinite(v) and v >= 0.0):
+        raise ValueError(f"{name} must be finite and >= 0; got {value!r}")
+    return v
+
+
+def default_batch_rows(d: int) -> int:
+    """Rows per model call: 8192, fewer when that would take more than 64 MiB."""
+    return max(1, min(DEFAULT_BATCH_ROWS, _MAX_BUFFER_DOUBLES // d))
