@@ -1,5 +1,7 @@
 #include "gradlime/engine.hpp"
 #include "gradlime/rng.hpp"
+#include <pybind11/eigen.h>
+
 #include "pybind.hpp"
 
 void register_rng(py::module_& m) {
