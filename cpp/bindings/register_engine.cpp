@@ -89,7 +89,7 @@ private:
 
 py::dict run(const DoubleArray& X, py::object f, py::object grad, const std::optional<DoubleArray>& stddev,
              const std::optional<DoubleArray>& cov, bool smoothgrad, bool clime, bool stein, Index n_samples,
-             double ridge, std::uint64_t seed, Index batch_rows) {
+             double ridge, std::uint64_t seed, Index batch_rows, Index kept_normals_bytes) {
     if (X.ndim() != 2) throw py::value_error("X must be 2-D (N, d)");
     const gradlime::RowMatrix Xm = Eigen::Map<const gradlime::RowMatrix>(X.data(), X.shape(0), X.shape(1));
     gradlime::GaussianSampler sampler = [&] {
@@ -109,6 +109,7 @@ py::dict run(const DoubleArray& X, py::object f, py::object grad, const std::opt
     opt.ridge = ridge;
     opt.seed = seed;
     opt.batch_rows = batch_rows;
+    opt.kept_normals_bytes = kept_normals_bytes;
     PythonModel model(std::move(f), std::move(grad));
     gradlime::EngineResult result;
     {
@@ -131,7 +132,7 @@ py::dict run(const DoubleArray& X, py::object f, py::object grad, const std::opt
 void register_engine(py::module_& m) {
     m.def("run", &run, "X"_a, "f"_a, "grad"_a, "stddev"_a = py::none(), "cov"_a = py::none(), "smoothgrad"_a = false,
           "clime"_a = false, "stein"_a = false, "n_samples"_a = 1000, "ridge"_a = 0.0, "seed"_a = 0,
-          "batch_rows"_a = 8192,
+          "batch_rows"_a = 8192, "kept_normals_bytes"_a = gradlime::EngineOptions{}.kept_normals_bytes,
           "Run the streaming engine over a Python model; returns {method: (values, stderr)}.");
     m.def("max_threads", &gradlime::max_threads, "OpenMP threads the engine will use.");
 }

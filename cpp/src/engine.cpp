@@ -28,6 +28,7 @@ struct PointState {
     Index point = 0;
     Index received = 0;
     Vector values;  // f at each of the point's samples (C-LIME and Stein need a second look)
+    RowMatrix normals;  // the point's standard normals, when kept (see EngineOptions::kept_normals_bytes)
     GradientMoments gradients;
 };
 
@@ -65,17 +66,19 @@ void validate(const RowMatrix& X, const GaussianSampler& sampler, const BatchMod
         throw std::invalid_argument("N * n_samples overflows");
 }
 
-// Perturbed inputs for rows [r0, r0 + m) of the row sequence.
-void fill_batch(const Context& c, Index r0, Index m, double* A) {
-    const Index d = c.d;
+// Perturbed inputs for rows [r0, r0 + m) of the row sequence; the in-flight points cover them.
+void fill_batch(const Context& c, std::deque<PointState>& inflight, Index r0, Index m, double* A) {
+    const Index d = c.d, first_point = inflight.front().point;
     parallel_for((m + kFillRows - 1) / kFillRows, [&](Index block) {
-        Vector z(d), eps(d);
+        Vector scratch(d), eps(d);
         const Index t1 = std::min(m, (block + 1) * kFillRows);
         for (Index t = block * kFillRows; t < t1; ++t) {
             const Index r = r0 + t, point = r / c.n, sample = r % c.n;
+            RowMatrix& kept = inflight[static_cast<size_t>(point - first_point)].normals;
+            double* z = kept.size() ? kept.row(sample).data() : scratch.data();
             gaussian_row(c.opt.seed, static_cast<std::uint32_t>(point),
-                         static_cast<std::uint64_t>(sample), d, z.data());
-            c.sampler.perturb(z.data(), eps.data());
+                         static_cast<std::uint64_t>(sample), d, z);
+            c.sampler.perturb(z, eps.data());
             double* row = A + t * d;
             for (Index k = 0; k < d; ++k) row[k] = c.X(point, k) + eps[k];
         }
@@ -164,6 +167,16 @@ void for_each_chunk(const Context& c, bool parallel, Body&& body, Merge&& merge)
     }
 }
 
+// Standard normals of samples [first, first + rows) of a point: kept or drawn again.
+void point_normals(const Context& c, const PointState& s, Index first, Index rows, RowMatrix& Z) {
+    if (s.normals.size()) {
+        Z = s.normals.middleRows(first, rows);
+    } else {
+        gaussian_rows(c.opt.seed, static_cast<std::uint32_t>(s.point), static_cast<std::uint64_t>(first), rows,
+                      c.d, Z);
+    }
+}
+
 void finalize_point(const Context& c, PointState& s, bool parallel) {
     const Index p = s.point, d = c.d, n = c.n;
     const double nd = static_cast<double>(n);
@@ -174,7 +187,6 @@ void finalize_point(const Context& c, PointState& s, bool parallel) {
     if (!(c.opt.clime || c.opt.stein)) return;
 
     const double fbar = s.values.mean();
-    const auto stream = static_cast<std::uint32_t>(p);
     CrossMoments cross;
     ColumnMoments dual;
     std::vector<CrossMoments> cross_part(kWaveChunks);
@@ -182,7 +194,7 @@ void finalize_point(const Context& c, PointState& s, bool parallel) {
     for_each_chunk(c, parallel,
         [&](Index i, Index first, Index rows) {
             RowMatrix Z, E;
-            gaussian_rows(c.opt.seed, stream, static_cast<std::uint64_t>(first), rows, d, Z);
+            point_normals(c, s, first, rows, Z);
             const auto f = s.values.segment(first, rows);
             if (c.opt.clime) {
                 c.sampler.perturb_rows(Z, E);
@@ -229,7 +241,7 @@ void finalize_point(const Context& c, PointState& s, bool parallel) {
     for_each_chunk(c, parallel,
         [&](Index i, Index first, Index rows) {
             RowMatrix Z, E;
-            gaussian_rows(c.opt.seed, stream, static_cast<std::uint64_t>(first), rows, d, Z);
+            point_normals(c, s, first, rows, Z);
             c.sampler.perturb_rows(Z, E);
             E.rowwise() -= cross.mean_e.transpose();
             const Vector r = (s.values.segment(first, rows).array() - cross.mean_f).matrix() - E * w;
@@ -290,11 +302,12 @@ EngineResult run_engine(const RowMatrix& X, const GaussianSampler& sampler, Batc
             PointState s;
             s.point = next_point;
             if (want_values) s.values.resize(n);
+            if (want_values && n * d * Index(sizeof(double)) <= opt.kept_normals_bytes) s.normals.resize(n, d);
             if (opt.smoothgrad) s.gradients = GradientMoments(d);
             inflight.push_back(std::move(s));
         }
         double* A = model.input_buffer(m, d);
-        fill_batch(c, r0, m, A);
+        fill_batch(c, inflight, r0, m, A);
         const ModelOutput y = model.evaluate(m, d, want_values, opt.smoothgrad);
         check_finite(c, r0, m, y);
         scatter(c, inflight, r0, m, y);

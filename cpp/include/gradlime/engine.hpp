@@ -23,6 +23,10 @@ struct EngineOptions {
     std::uint64_t seed = 0;
     Index n_samples = 1000;
     Index batch_rows = 8192;
+    // C-LIME and Stein look at a point's draws twice. Up to this many bytes per point the normals
+    // are kept from the batch; beyond it they are drawn again (a pure function of the counter), so
+    // memory stays bounded whatever n_samples is. Both paths give the same bits.
+    Index kept_normals_bytes = Index(32) << 20;
 };
 
 struct Estimate {

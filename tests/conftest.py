@@ -1,0 +1,62 @@
+"""Models whose explanations are known in closed form, shared by the tests."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import gradlime as gl
+
+
+class Recorder:
+    """Wraps a function and keeps every batch it was called on (to check the engine from outside)."""
+
+    def __init__(self, f):
+        self.f = f
+        self.batches: list[np.ndarray] = []
+
+    def __call__(self, A):
+        self.batches.append(A.copy())
+        return self.f(A)
+
+    @property
+    def rows(self) -> np.ndarray:
+        return np.concatenate(self.batches)
+
+
+def linear_model(w, b=0.0):
+    w = np.asarray(w, dtype=float)
+    return gl.Model(lambda A: A @ w + b, grad=lambda A: np.broadcast_to(w, A.shape).copy())
+
+
+def sine_model(a):
+    """f(x) = sin(a.x); E[grad f(x + e)] = a cos(a.x) exp(-a^T Sigma a / 2)."""
+    a = np.asarray(a, dtype=float)
+    return gl.Model(lambda A: np.sin(A @ a), grad=lambda A: np.cos(A @ a)[:, None] * a)
+
+
+def sine_smoothgrad(a, X, cov):
+    a = np.asarray(a, dtype=float)
+    return np.cos(X @ a)[:, None] * a * np.exp(-0.5 * a @ cov @ a)
+
+
+def elementwise_model():
+    """Row-independent arithmetic only, so any batching gives the same bits from the callable."""
+    def f(A):
+        return np.sin(A[:, 0]) + A[:, 1] * A[:, 2] + np.tanh(A[:, 3])
+
+    def grad(A):
+        return np.stack([np.cos(A[:, 0]), A[:, 2], A[:, 1], 1.0 - np.tanh(A[:, 3]) ** 2], axis=1)
+
+    return gl.Model(f, grad=grad)
+
+
+def within(estimate, truth, k=5.0):
+    """|estimate - truth| <= k standard errors (plus float slack), element-wise."""
+    err = np.abs(estimate.values - truth)
+    return err <= k * estimate.stderr + 1e-12
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(20261125)
