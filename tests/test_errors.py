@@ -1,0 +1,198 @@
+"""Every bad input gets a clear error; nothing crashes the interpreter."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from conftest import linear_model
+
+import gradlime as gl
+
+X = np.zeros((3, 2))
+lin = linear_model([1.0, 2.0])
+
+
+@pytest.mark.parametrize(("bad", "match"), [
+    (np.array([[0.0, np.nan]]), r"NaN or inf \(first at point 0, feature 1\)"),
+    (np.array([0.0, np.inf]), r"NaN or inf \(first at feature 1\)"),
+    (np.zeros((2, 2, 2)), r"shape \(N, d\) or \(d,\)"),
+    (np.zeros((0, 2)), "at least one point"),
+    (np.zeros(0), "at least one point"),
+])
+def test_bad_points(bad, match):
+    with pytest.raises(ValueError, match=match):
+        gl.clime(lin, bad)
+
+
+def test_non_numeric_points():
+    with pytest.raises(TypeError, match="X must be an array of numbers"):
+        gl.clime(lin, [["a", "b"]])
+
+
+@pytest.mark.parametrize("sigma", [0.0, -1.0, np.nan, np.inf, [1.0, 0.0]])
+def test_bad_sigma(sigma):
+    with pytest.raises(ValueError, match="sigma must be finite and > 0"):
+        gl.stein(lin, X, sigma=sigma)
+
+
+def test_sigma_of_wrong_length():
+    with pytest.raises(ValueError, match=r"sigma must be a scalar or have shape \(2,\)"):
+        gl.stein(lin, X, sigma=[1.0, 2.0, 3.0])
+
+
+@pytest.mark.parametrize(("cov", "match"), [
+    ([[1.0, 0.5], [0.0, 1.0]], "not symmetric"),
+    ([[1.0, 2.0], [2.0, 1.0]], "symmetric positive definite"),
+    ([[1.0, 0.0], [0.0, 0.0]], "symmetric positive definite"),
+    (np.eye(3), r"cov must have shape \(2, 2\)"),
+    ([[1.0, np.nan], [np.nan, 1.0]], "NaN or inf"),
+])
+def test_bad_covariance(cov, match):
+    with pytest.raises(ValueError, match=match):
+        gl.stein(lin, X, cov=cov)
+
+
+@pytest.mark.parametrize(("n", "exc"), [(1, ValueError), (0, ValueError), (10.0, TypeError), (True, TypeError)])
+def test_bad_n_samples(n, exc):
+    with pytest.raises(exc, match="n_samples"):
+        gl.smoothgrad(lin, X, n_samples=n)
+
+
+def test_too_few_samples_for_a_regression():
+    with pytest.raises(ValueError, match=r"clime needs n_samples >= d \+ 2 = 12"):
+        gl.clime(lambda A: A[:, 0], np.zeros(10), n_samples=11)
+    gl.clime(lambda A: A[:, 0], np.zeros(10), n_samples=12)  # the smallest that works
+
+
+@pytest.mark.parametrize(("kw", "exc", "match"), [
+    ({"seed": -1}, ValueError, "seed"), ({"seed": 2**64}, ValueError, "seed"), ({"seed": 1.5}, TypeError, "seed"),
+    ({"ridge": -0.1}, ValueError, "ridge"), ({"ridge": np.nan}, ValueError, "ridge"),
+])
+def test_bad_options(kw, exc, match):
+    with pytest.raises(exc, match=match):
+        gl.clime(lin, X, **kw)
+
+
+def test_unknown_method():
+    with pytest.raises(ValueError, match="methods must be a non-empty subset"):
+        gl.explain(lin, X, methods=("smoothgrad", "lime"))
+    with pytest.raises(ValueError, match="methods must be a non-empty subset"):
+        gl.explain(lin, X, methods=())
+
+
+def test_not_a_model():
+    with pytest.raises(TypeError, match="model must be a gradlime.Model or a callable"):
+        gl.clime(42, X)
+    with pytest.raises(TypeError, match="f must be callable"):
+        gl.Model("f")
+    with pytest.raises(TypeError, match="grad must be callable"):
+        gl.Model(np.sin, grad=3)
+    with pytest.raises(ValueError, match="batch_size must be >= 1"):
+        gl.Model(np.sin, batch_size=0)
+
+
+def test_smoothgrad_without_gradient_says_what_to_do():
+    with pytest.raises(ValueError, match=r"pass grad= .*clime / gl.stein"):
+        gl.smoothgrad(lambda A: A[:, 0], X)
+    with pytest.raises(ValueError, match="grad="):
+        gl.explain(lambda A: A[:, 0], X)
+
+
+@pytest.mark.parametrize(("f", "match"), [
+    (lambda A: A, r"model f returned shape \(\d+, 2\) for a batch of \d+ rows; expected \(\d+,\)"),
+    (lambda A: A[:-1, 0], r"model f returned shape \(\d+,\) for a batch"),
+    (lambda A: 3.0, r"model f returned shape \(\)"),
+])
+def test_model_returning_the_wrong_shape(f, match):
+    with pytest.raises(ValueError, match=match):
+        gl.clime(f, X)
+
+
+def test_model_returning_something_else():
+    with pytest.raises(TypeError, match="model f must return an array of floats"):
+        gl.stein(lambda A: ["x"] * len(A), X)
+
+
+def test_gradient_of_the_wrong_shape():
+    model = gl.Model(lambda A: A[:, 0], grad=lambda A: A[:, :1])
+    with pytest.raises(ValueError, match=r"model grad returned shape \(\d+, 1\) .* expected \(\d+, 2\)"):
+        gl.smoothgrad(model, X)
+
+
+def test_nan_from_the_model_names_the_point():
+    x = np.zeros((5, 2))
+    x[3, 0] = 100.0  # only perturbations of point 3 go far enough out
+
+    def f(A):
+        return np.where(A[:, 0] > 50, np.nan, A[:, 1])
+
+    with pytest.raises(ValueError, match=r"non-finite value at point 3 \(perturbation sample 0\)"):
+        gl.clime(f, x, sigma=0.1, n_samples=20, seed=1)
+
+
+def test_inf_gradient_names_the_point():
+    x = np.zeros((4, 2))
+    x[2, 1] = 100.0
+    model = gl.Model(lambda A: A[:, 0], grad=lambda A: np.where(A > 50, np.inf, 1.0))
+    with pytest.raises(ValueError, match=r"non-finite gradient at point 2"):
+        gl.smoothgrad(model, x, sigma=0.1, n_samples=20)
+
+
+def test_exception_in_the_callable_propagates_unchanged():
+    class Boom(RuntimeError):
+        pass
+
+    err = Boom("inside the model")
+
+    def f(A):
+        raise err
+
+    with pytest.raises(Boom) as info:
+        gl.stein(f, X)
+    assert info.value is err
+    assert any(entry.name == "f" for entry in info.traceback)  # raised where it was raised
+
+
+def test_exception_on_a_later_batch_then_a_clean_call():
+    calls = []
+
+    def f(A):
+        calls.append(len(A))
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return A[:, 0]
+
+    with pytest.raises(KeyboardInterrupt):
+        gl.stein(gl.Model(f, batch_size=10), X, n_samples=20)
+    assert len(calls) == 3
+    assert gl.stein(lambda A: A[:, 0], X, n_samples=20).values.shape == (3, 2)
+
+
+def test_ctrl_c_stops_a_long_call():
+    script = textwrap.dedent("""
+        import sys, numpy as np, gradlime as gl
+        calls = 0
+        def f(A):
+            global calls
+            calls += 1
+            if calls == 2:
+                print("running", flush=True)
+            return np.tanh(A).sum(axis=1)
+        try:
+            gl.clime(gl.Model(f, batch_size=1000), np.zeros((10**6, 4)), n_samples=1000)
+        except KeyboardInterrupt:
+            print("interrupted after", calls, "calls", flush=True)
+            sys.exit(3)
+        print("finished", flush=True)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    assert proc.stdout.readline().strip() == "running"
+    proc.send_signal(__import__("signal").SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 3, err
+    assert "interrupted after" in out
