@@ -42,6 +42,7 @@ def sine_smoothgrad(a, X, cov):
 
 def elementwise_model():
     """Row-independent arithmetic only, so any batching gives the same bits from the callable."""
+
     def f(A):
         return np.sin(A[:, 0]) + A[:, 1] * A[:, 2] + np.tanh(A[:, 3])
 

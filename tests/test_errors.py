@@ -8,21 +8,24 @@ import textwrap
 
 import numpy as np
 import pytest
-from conftest import linear_model
 
 import gradlime as gl
+from conftest import linear_model
 
 X = np.zeros((3, 2))
 lin = linear_model([1.0, 2.0])
 
 
-@pytest.mark.parametrize(("bad", "match"), [
-    (np.array([[0.0, np.nan]]), r"NaN or inf \(first at point 0, feature 1\)"),
-    (np.array([0.0, np.inf]), r"NaN or inf \(first at feature 1\)"),
-    (np.zeros((2, 2, 2)), r"shape \(N, d\) or \(d,\)"),
-    (np.zeros((0, 2)), "at least one point"),
-    (np.zeros(0), "at least one point"),
-])
+@pytest.mark.parametrize(
+    ("bad", "match"),
+    [
+        (np.array([[0.0, np.nan]]), r"NaN or inf \(first at point 0, feature 1\)"),
+        (np.array([0.0, np.inf]), r"NaN or inf \(first at feature 1\)"),
+        (np.zeros((2, 2, 2)), r"shape \(N, d\) or \(d,\)"),
+        (np.zeros((0, 2)), "at least one point"),
+        (np.zeros(0), "at least one point"),
+    ],
+)
 def test_bad_points(bad, match):
     with pytest.raises(ValueError, match=match):
         gl.clime(lin, bad)
@@ -44,19 +47,24 @@ def test_sigma_of_wrong_length():
         gl.stein(lin, X, sigma=[1.0, 2.0, 3.0])
 
 
-@pytest.mark.parametrize(("cov", "match"), [
-    ([[1.0, 0.5], [0.0, 1.0]], "not symmetric"),
-    ([[1.0, 2.0], [2.0, 1.0]], "symmetric positive definite"),
-    ([[1.0, 0.0], [0.0, 0.0]], "symmetric positive definite"),
-    (np.eye(3), r"cov must have shape \(2, 2\)"),
-    ([[1.0, np.nan], [np.nan, 1.0]], "NaN or inf"),
-])
+@pytest.mark.parametrize(
+    ("cov", "match"),
+    [
+        ([[1.0, 0.5], [0.0, 1.0]], "not symmetric"),
+        ([[1.0, 2.0], [2.0, 1.0]], "symmetric positive definite"),
+        ([[1.0, 0.0], [0.0, 0.0]], "symmetric positive definite"),
+        (np.eye(3), r"cov must have shape \(2, 2\)"),
+        ([[1.0, np.nan], [np.nan, 1.0]], "NaN or inf"),
+    ],
+)
 def test_bad_covariance(cov, match):
     with pytest.raises(ValueError, match=match):
         gl.stein(lin, X, cov=cov)
 
 
-@pytest.mark.parametrize(("n", "exc"), [(1, ValueError), (0, ValueError), (10.0, TypeError), (True, TypeError)])
+@pytest.mark.parametrize(
+    ("n", "exc"), [(1, ValueError), (0, ValueError), (10.0, TypeError), (True, TypeError)]
+)
 def test_bad_n_samples(n, exc):
     with pytest.raises(exc, match="n_samples"):
         gl.smoothgrad(lin, X, n_samples=n)
@@ -68,10 +76,16 @@ def test_too_few_samples_for_a_regression():
     gl.clime(lambda A: A[:, 0], np.zeros(10), n_samples=12)  # the smallest that works
 
 
-@pytest.mark.parametrize(("kw", "exc", "match"), [
-    ({"seed": -1}, ValueError, "seed"), ({"seed": 2**64}, ValueError, "seed"), ({"seed": 1.5}, TypeError, "seed"),
-    ({"ridge": -0.1}, ValueError, "ridge"), ({"ridge": np.nan}, ValueError, "ridge"),
-])
+@pytest.mark.parametrize(
+    ("kw", "exc", "match"),
+    [
+        ({"seed": -1}, ValueError, "seed"),
+        ({"seed": 2**64}, ValueError, "seed"),
+        ({"seed": 1.5}, TypeError, "seed"),
+        ({"ridge": -0.1}, ValueError, "ridge"),
+        ({"ridge": np.nan}, ValueError, "ridge"),
+    ],
+)
 def test_bad_options(kw, exc, match):
     with pytest.raises(exc, match=match):
         gl.clime(lin, X, **kw)
@@ -85,7 +99,7 @@ def test_unknown_method():
 
 
 def test_not_a_model():
-    with pytest.raises(TypeError, match="model must be a gradlime.Model or a callable"):
+    with pytest.raises(TypeError, match=r"model must be a gradlime\.Model or a callable"):
         gl.clime(42, X)
     with pytest.raises(TypeError, match="f must be callable"):
         gl.Model("f")
@@ -98,15 +112,21 @@ def test_not_a_model():
 def test_smoothgrad_without_gradient_says_what_to_do():
     with pytest.raises(ValueError, match=r"pass grad= .*clime / gl.stein"):
         gl.smoothgrad(lambda A: A[:, 0], X)
-    with pytest.raises(ValueError, match="grad="):
+    with pytest.raises(ValueError, match=r"grad="):
         gl.explain(lambda A: A[:, 0], X)
 
 
-@pytest.mark.parametrize(("f", "match"), [
-    (lambda A: A, r"model f returned shape \(\d+, 2\) for a batch of \d+ rows; expected \(\d+,\)"),
-    (lambda A: A[:-1, 0], r"model f returned shape \(\d+,\) for a batch"),
-    (lambda A: 3.0, r"model f returned shape \(\)"),
-])
+@pytest.mark.parametrize(
+    ("f", "match"),
+    [
+        (
+            lambda A: A,
+            r"model f returned shape \(\d+, 2\) for a batch of \d+ rows; expected \(\d+,\)",
+        ),
+        (lambda A: A[:-1, 0], r"model f returned shape \(\d+,\) for a batch"),
+        (lambda A: 3.0, r"model f returned shape \(\)"),
+    ],
+)
 def test_model_returning_the_wrong_shape(f, match):
     with pytest.raises(ValueError, match=match):
         gl.clime(f, X)
@@ -119,7 +139,9 @@ def test_model_returning_something_else():
 
 def test_gradient_of_the_wrong_shape():
     model = gl.Model(lambda A: A[:, 0], grad=lambda A: A[:, :1])
-    with pytest.raises(ValueError, match=r"model grad returned shape \(\d+, 1\) .* expected \(\d+, 2\)"):
+    with pytest.raises(
+        ValueError, match=r"model grad returned shape \(\d+, 1\) .* expected \(\d+, 2\)"
+    ):
         gl.smoothgrad(model, X)
 
 
@@ -189,8 +211,9 @@ def test_ctrl_c_stops_a_long_call():
             sys.exit(3)
         print("finished", flush=True)
     """)
-    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     assert proc.stdout.readline().strip() == "running"
     proc.send_signal(__import__("signal").SIGINT)
     out, err = proc.communicate(timeout=60)

@@ -9,9 +9,9 @@ import textwrap
 
 import numpy as np
 import pytest
-from conftest import Recorder, elementwise_model
 
 import gradlime as gl
+from conftest import Recorder, elementwise_model
 
 METHODS = ("smoothgrad", "clime", "stein")
 
@@ -25,8 +25,11 @@ def test_explain_shares_draws_with_single_calls(rng):
     X = rng.normal(size=(3, 4))
     kw = {"sigma": 0.4, "n_samples": 300, "seed": 17}
     E = gl.explain(model, X, **kw)
-    singles = {"smoothgrad": gl.smoothgrad(model, X, **kw), "clime": gl.clime(model, X, **kw),
-               "stein": gl.stein(model, X, **kw)}
+    singles = {
+        "smoothgrad": gl.smoothgrad(model, X, **kw),
+        "clime": gl.clime(model, X, **kw),
+        "stein": gl.stein(model, X, **kw),
+    }
     assert _bits(E) == _bits(singles)
 
 
@@ -58,11 +61,18 @@ def test_kept_and_redrawn_normals_agree(rng):
     # otherwise. The two paths must agree to the bit.
     X = rng.normal(size=(3, 4))
     m = elementwise_model()
-    common = dict(stddev=np.full(4, 0.5), clime=True, stein=True, n_samples=5000, seed=3, batch_rows=777)
+    common = {
+        "stddev": np.full(4, 0.5),
+        "clime": True,
+        "stein": True,
+        "n_samples": 5000,
+        "seed": 3,
+        "batch_rows": 777,
+    }
     kept = gl._core.run(X, m.f, None, kept_normals_bytes=1 << 30, **common)
     redrawn = gl._core.run(X, m.f, None, kept_normals_bytes=0, **common)
     for name in ("clime", "stein"):
-        for a, b in zip(kept[name], redrawn[name]):
+        for a, b in zip(kept[name], redrawn[name], strict=True):
             assert a.tobytes() == b.tobytes()
 
 
@@ -83,7 +93,9 @@ def test_thread_count_does_not_change_a_bit():
     out = {}
     for threads in ("1", "2"):
         env = dict(os.environ, OMP_NUM_THREADS=threads)
-        res = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, check=True)
+        res = subprocess.run(
+            [sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, check=True
+        )
         n_threads, digest = res.stdout.split()
         assert n_threads == threads
         out[threads] = digest

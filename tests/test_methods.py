@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import Recorder, linear_model, sine_model, sine_smoothgrad, within
 from numpy.polynomial.hermite_e import hermegauss
 
 import gradlime as gl
+from conftest import Recorder, linear_model, sine_model, sine_smoothgrad, within
 
 METHODS = ("smoothgrad", "clime", "stein")
 
@@ -57,7 +57,9 @@ def test_logistic_matches_gauss_hermite(rng):
     def s(t):
         return 1.0 / (1.0 + np.exp(-t))
 
-    model = gl.Model(lambda A: s(A @ w + b), grad=lambda A: (s(A @ w + b) * (1 - s(A @ w + b)))[:, None] * w)
+    model = gl.Model(
+        lambda A: s(A @ w + b), grad=lambda A: (s(A @ w + b) * (1 - s(A @ w + b)))[:, None] * w
+    )
     X = rng.normal(size=(5, 3))
     # SmoothGrad = w E[s'(w.x + b + |w| sigma z)], z ~ N(0, 1): a 1-D Gauss-Hermite integral.
     z, weights = hermegauss(80)
@@ -84,8 +86,14 @@ def test_full_covariance(rng):
     np.testing.assert_allclose(L["clime"].values, np.tile(w, (4, 1)), atol=1e-12)
 
 
-@pytest.mark.parametrize(("sigma", "cov"), [(0.5, None), (np.array([0.2, 1.0, 3.0]), None),
-                                            (None, [[2.0, 0.5, 0.0], [0.5, 1.0, 0.3], [0.0, 0.3, 0.5]])])
+@pytest.mark.parametrize(
+    ("sigma", "cov"),
+    [
+        (0.5, None),
+        (np.array([0.2, 1.0, 3.0]), None),
+        (None, [[2.0, 0.5, 0.0], [0.5, 1.0, 0.3], [0.0, 0.3, 0.5]]),
+    ],
+)
 def test_perturbations_have_the_requested_distribution(sigma, cov):
     rec = Recorder(lambda A: A[:, 0])
     x = np.array([1.0, -2.0, 0.5])
@@ -108,7 +116,9 @@ def test_clime_and_stein_against_brute_force(rng):
         return np.tanh(A @ [1.0, -2.0, 0.5]) + 0.3 * A[:, 0] ** 2
 
     rec = Recorder(f)
-    E = gl.explain(rec, x, methods=("clime", "stein"), sigma=sigma, ridge=ridge, n_samples=n, seed=4)
+    E = gl.explain(
+        rec, x, methods=("clime", "stein"), sigma=sigma, ridge=ridge, n_samples=n, seed=4
+    )
     A = rec.rows
     assert A.shape == (n, 3)
     e, y = A - x, f(A)
@@ -122,7 +132,9 @@ def test_clime_and_stein_against_brute_force(rng):
     np.testing.assert_allclose(E["clime"].stderr, np.sqrt(np.diag(V)), rtol=1e-8)
     u = e / sigma**2 * yc[:, None]
     np.testing.assert_allclose(E["stein"].values, u.sum(axis=0) / (n - 1), rtol=1e-10)
-    np.testing.assert_allclose(E["stein"].stderr, u.std(axis=0, ddof=1) / np.sqrt(n) * n / (n - 1), rtol=1e-8)
+    np.testing.assert_allclose(
+        E["stein"].stderr, u.std(axis=0, ddof=1) / np.sqrt(n) * n / (n - 1), rtol=1e-8
+    )
 
 
 def test_ridge_shrinks_towards_lemma6():
@@ -149,7 +161,9 @@ def test_smoothgrad_clime_gap_shrinks_with_n(rng):
     X = rng.normal(size=(20, 4))
     gaps = []
     for n in (100, 1000, 10000):
-        E = gl.explain(gl.Model(f, grad=grad), X, methods=("smoothgrad", "clime"), n_samples=n, seed=1)
+        E = gl.explain(
+            gl.Model(f, grad=grad), X, methods=("smoothgrad", "clime"), n_samples=n, seed=1
+        )
         gaps.append(np.abs(E["smoothgrad"].values - E["clime"].values).sum(axis=1).mean())
     assert gaps[0] > gaps[1] > gaps[2]
     assert gaps[2] < gaps[0] / 5  # ~1/sqrt(n): a factor 10 expected

@@ -18,7 +18,9 @@ def _model():
 
     def grad(A):
         t = 1 - np.tanh(A @ w) ** 2
-        return np.stack([1.5 * t, -t + np.cos(2 * A[:, 1]) * A[:, 2], 0.5 * t + 0.5 * np.sin(2 * A[:, 1])], 1)
+        return np.stack(
+            [1.5 * t, -t + np.cos(2 * A[:, 1]) * A[:, 2], 0.5 * t + 0.5 * np.sin(2 * A[:, 1])], 1
+        )
 
     return gl.Model(f, grad=grad)
 
@@ -26,8 +28,9 @@ def _model():
 @pytest.mark.parametrize("method", ["smoothgrad", "clime", "stein"])
 def test_stderr_is_calibrated(method):
     x = np.array([0.3, -0.2, 0.8])
-    E = gl.explain(_model(), np.tile(x, (REPLICATES, 1)), methods=(method,), sigma=0.7, n_samples=400,
-                   seed=12)[method]
+    E = gl.explain(
+        _model(), np.tile(x, (REPLICATES, 1)), methods=(method,), sigma=0.7, n_samples=400, seed=12
+    )[method]
     observed = E.values.std(axis=0, ddof=1)
     reported = np.sqrt((E.stderr**2).mean(axis=0))
     # The sd of a sd from 600 replicates is ~3%; 15% is about five of those.
@@ -35,7 +38,8 @@ def test_stderr_is_calibrated(method):
     # And the intervals cover: about 95% within 1.96 standard errors of the consensus.
     centre = E.values.mean(axis=0)
     coverage = (np.abs(E.values - centre) <= 1.96 * E.stderr).mean(axis=0)
-    assert (coverage > 0.91).all() and (coverage < 0.985).all()
+    assert (coverage > 0.91).all()
+    assert (coverage < 0.985).all()
 
 
 def test_stderr_shrinks_like_one_over_sqrt_n():

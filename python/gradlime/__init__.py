@@ -7,7 +7,7 @@ streaming C++ engine from one set of counter-based random draws.
 from __future__ import annotations
 
 try:
-    from . import _core
+    from . import _core  # noqa: F401  (fail early, with a hint)
 except ImportError as exc:  # pragma: no cover - only on a broken install
     raise ImportError(
         "gradlime's compiled core (gradlime._core) failed to import; reinstall with "
@@ -21,4 +21,13 @@ from .result import Explanation
 
 __version__ = "0.1.0"
 
-__all__ = ["METHODS", "Explanation", "Model", "__version__", "clime", "explain", "smoothgrad", "stein"]
+__all__ = [
+    "METHODS",
+    "Explanation",
+    "Model",
+    "__version__",
+    "clime",
+    "explain",
+    "smoothgrad",
+    "stein",
+]

@@ -26,12 +26,16 @@ def as_points(X: Any) -> tuple[np.ndarray, bool]:
     else:
         raise ValueError(f"X must have shape (N, d) or (d,); got shape {arr.shape}")
     if arr.shape[0] == 0 or arr.shape[1] == 0:
-        raise ValueError(f"X must hold at least one point with at least one feature; got shape {arr.shape}")
+        raise ValueError(
+            f"X must hold at least one point with at least one feature; got shape {arr.shape}"
+        )
     bad = ~np.isfinite(arr)
     if bad.any():
         i, k = (int(v) for v in np.argwhere(bad)[0])
         where = f"feature {k}" if single else f"point {i}, feature {k}"
-        raise ValueError(f"X contains NaN or inf (first at {where}); explanations need finite inputs")
+        raise ValueError(
+            f"X contains NaN or inf (first at {where}); explanations need finite inputs"
+        )
     return np.ascontiguousarray(arr), single
 
 
@@ -46,9 +50,10 @@ def positive_int(value: Any, name: str, minimum: int = 1) -> int:
 def as_seed(seed: Any) -> int:
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
         raise TypeError(f"seed must be an integer; got {type(seed).__name__}")
-    if not 0 <= seed < 2**64:
-        raise ValueError(f"seed must be in [0, 2**64); got {seed}")
-    return int(seed)
+    value = int(seed)
+    if not 0 <= value < 2**64:
+        raise ValueError(f"seed must be in [0, 2**64); got {value}")
+    return value
 
 
 def noise_spec(sigma: Any, cov: Any, d: int) -> tuple[np.ndarray | None, np.ndarray | None]:
@@ -68,7 +73,9 @@ def noise_spec(sigma: Any, cov: Any, d: int) -> tuple[np.ndarray | None, np.ndar
     elif s.shape != (d,):
         raise ValueError(f"sigma must be a scalar or have shape ({d},); got shape {s.shape}")
     if not (np.isfinite(s).all() and (s > 0).all()):
-        raise ValueError(f"sigma must be finite and > 0 (it is a standard deviation, not a variance); got {sigma!r}")
+        raise ValueError(
+            f"sigma must be finite and > 0 (it is a standard deviation, not a variance); got {sigma!r}"
+        )
     return np.ascontiguousarray(s), None
 
 

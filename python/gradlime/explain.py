@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 
 from . import _core
-from ._validation import as_points, as_seed, default_batch_rows, noise_spec, nonnegative_float, positive_int
+from ._validation import (
+    as_points,
+    as_seed,
+    default_batch_rows,
+    noise_spec,
+    nonnegative_float,
+    positive_int,
+)
 from .models import as_model
 from .result import Explanation
 
@@ -16,8 +24,17 @@ __all__ = ["METHODS", "explain"]
 METHODS = ("smoothgrad", "clime", "stein")
 
 
-def _run(model: Any, X: Any, methods: Iterable[str], *, sigma: Any, cov: Any, n_samples: Any,
-         ridge: Any, seed: Any) -> dict[str, Explanation]:
+def _run(
+    model: Any,
+    X: Any,
+    methods: Iterable[str],
+    *,
+    sigma: Any,
+    cov: Any,
+    n_samples: Any,
+    ridge: Any,
+    seed: Any,
+) -> dict[str, Explanation]:
     m = as_model(model)
     wanted = tuple(methods) if not isinstance(methods, str) else (methods,)
     unknown = [name for name in wanted if name not in METHODS]
@@ -28,22 +45,37 @@ def _run(model: Any, X: Any, methods: Iterable[str], *, sigma: Any, cov: Any, n_
     stddev, full_cov = noise_spec(sigma, cov, d)
     n = positive_int(n_samples, "n_samples", minimum=2)
     if "clime" in wanted and n < d + 2:
-        raise ValueError(f"clime needs n_samples >= d + 2 = {d + 2} for {d} features (an intercept, d slopes "
-                         f"and a standard error); got {n}")
+        raise ValueError(
+            f"clime needs n_samples >= d + 2 = {d + 2} for {d} features (an intercept, d slopes "
+            f"and a standard error); got {n}"
+        )
     lam = nonnegative_float(ridge, "ridge")
     s = as_seed(seed)
     if "smoothgrad" in wanted and not m.has_gradient:
-        raise ValueError("smoothgrad needs the model's gradient: pass grad= to gl.Model(f, grad=...), "
-                         "or use gl.clime / gl.stein, which need only values")
+        raise ValueError(
+            "smoothgrad needs the model's gradient: pass grad= to gl.Model(f, grad=...), "
+            "or use gl.clime / gl.stein, which need only values"
+        )
     batch = m.batch_size or default_batch_rows(d)
 
-    raw = _core.run(points, m.f, m.grad, stddev=stddev, cov=full_cov, smoothgrad="smoothgrad" in wanted,
-                    clime="clime" in wanted, stein="stein" in wanted, n_samples=n, ridge=lam, seed=s,
-                    batch_rows=batch)
+    raw = _core.run(
+        points,
+        m.f,
+        m.grad,
+        stddev=stddev,
+        cov=full_cov,
+        smoothgrad="smoothgrad" in wanted,
+        clime="clime" in wanted,
+        stein="stein" in wanted,
+        n_samples=n,
+        ridge=lam,
+        seed=s,
+        batch_rows=batch,
+    )
     params: dict[str, Any] = {"seed": s, "batch_size": batch}
     if full_cov is not None:
         params["cov"] = full_cov.copy()
-    else:
+    elif stddev is not None:
         params["sigma"] = float(stddev[0]) if np.all(stddev == stddev[0]) else stddev.copy()
     out = {}
     for name in wanted:
@@ -55,8 +87,17 @@ def _run(model: Any, X: Any, methods: Iterable[str], *, sigma: Any, cov: Any, n_
     return out
 
 
-def explain(model: Any, X: Any, methods: Iterable[str] = METHODS, *, sigma: Any = 1.0, cov: Any = None,
-            n_samples: int = 1000, ridge: float = 0.0, seed: int = 0) -> dict[str, Explanation]:
+def explain(
+    model: Any,
+    X: Any,
+    methods: Iterable[str] = METHODS,
+    *,
+    sigma: Any = 1.0,
+    cov: Any = None,
+    n_samples: int = 1000,
+    ridge: float = 0.0,
+    seed: int = 0,
+) -> dict[str, Explanation]:
     """Several Gaussian-neighbourhood estimators from one shared set of perturbations.
 
     SmoothGrad, C-LIME and the gradient-free (Stein) SmoothGrad estimate the same vector
@@ -98,4 +139,6 @@ def explain(model: Any, X: Any, methods: Iterable[str] = METHODS, *, sigma: Any 
     >>> bool(np.allclose(E["smoothgrad"].values, np.exp(-0.125), atol=0.02))
     True
     """
-    return _run(model, X, methods, sigma=sigma, cov=cov, n_samples=n_samples, ridge=ridge, seed=seed)
+    return _run(
+        model, X, methods, sigma=sigma, cov=cov, n_samples=n_samples, ridge=ridge, seed=seed
+    )

@@ -10,8 +10,9 @@ from .result import Explanation
 __all__ = ["clime", "smoothgrad", "stein"]
 
 
-def smoothgrad(model: Any, X: Any, *, sigma: Any = 1.0, cov: Any = None, n_samples: int = 1000,
-               seed: int = 0) -> Explanation:
+def smoothgrad(
+    model: Any, X: Any, *, sigma: Any = 1.0, cov: Any = None, n_samples: int = 1000, seed: int = 0
+) -> Explanation:
     """SmoothGrad: the mean gradient over Gaussian perturbations, E[grad f(a)], a ~ N(x, Sigma).
 
     The standard error is the per-coordinate spread of the sampled gradients over sqrt(n).
@@ -27,12 +28,21 @@ def smoothgrad(model: Any, X: Any, *, sigma: Any = 1.0, cov: Any = None, n_sampl
     >>> bool(np.allclose(E.values, (A + A.T) @ [1.0, -1.0], atol=5 * E.stderr.max()))
     True
     """
-    return _run(model, X, ("smoothgrad",), sigma=sigma, cov=cov, n_samples=n_samples, ridge=0.0,
-                seed=seed)["smoothgrad"]
+    return _run(
+        model, X, ("smoothgrad",), sigma=sigma, cov=cov, n_samples=n_samples, ridge=0.0, seed=seed
+    )["smoothgrad"]
 
 
-def clime(model: Any, X: Any, *, sigma: Any = 1.0, cov: Any = None, n_samples: int = 1000,
-          ridge: float = 0.0, seed: int = 0) -> Explanation:
+def clime(
+    model: Any,
+    X: Any,
+    *,
+    sigma: Any = 1.0,
+    cov: Any = None,
+    n_samples: int = 1000,
+    ridge: float = 0.0,
+    seed: int = 0,
+) -> Explanation:
     """C-LIME: least squares of f(a) on [1, a - x] over Gaussian perturbations (paper 1, Sec. 2.3).
 
     Gradient-free. With ``ridge`` = lambda > 0 it solves (S + n lambda I) w = s, the sample form of
@@ -47,12 +57,14 @@ def clime(model: Any, X: Any, *, sigma: Any = 1.0, cov: Any = None, n_samples: i
     >>> np.round(E.values, 12)
     array([ 3., -1.])
     """
-    return _run(model, X, ("clime",), sigma=sigma, cov=cov, n_samples=n_samples, ridge=ridge,
-                seed=seed)["clime"]
+    return _run(
+        model, X, ("clime",), sigma=sigma, cov=cov, n_samples=n_samples, ridge=ridge, seed=seed
+    )["clime"]
 
 
-def stein(model: Any, X: Any, *, sigma: Any = 1.0, cov: Any = None, n_samples: int = 1000,
-          seed: int = 0) -> Explanation:
+def stein(
+    model: Any, X: Any, *, sigma: Any = 1.0, cov: Any = None, n_samples: int = 1000, seed: int = 0
+) -> Explanation:
     """Gradient-free SmoothGrad: Sigma^-1 mean((a - x)(f(a) - mean f)) (Stein's lemma; paper 1, Thm 1).
 
     Unbiased for E[grad f(a)]; the standard error is the spread of the per-sample terms.
@@ -64,5 +76,6 @@ def stein(model: Any, X: Any, *, sigma: Any = 1.0, cov: Any = None, n_samples: i
     >>> bool(abs(E.values[0] - 0.99) < 5 * E.stderr[0])
     True
     """
-    return _run(model, X, ("stein",), sigma=sigma, cov=cov, n_samples=n_samples, ridge=0.0,
-                seed=seed)["stein"]
+    return _run(
+        model, X, ("stein",), sigma=sigma, cov=cov, n_samples=n_samples, ridge=0.0, seed=seed
+    )["stein"]

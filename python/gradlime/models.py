@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -35,11 +36,15 @@ class Model:
     array([ 1., -2.])
     """
 
-    def __init__(self, f: ArrayFn, grad: ArrayFn | None = None, *, batch_size: int | None = None) -> None:
+    def __init__(
+        self, f: ArrayFn, grad: ArrayFn | None = None, *, batch_size: int | None = None
+    ) -> None:
         if not callable(f):
             raise TypeError(f"f must be callable (m, d) -> (m,); got {type(f).__name__}")
         if grad is not None and not callable(grad):
-            raise TypeError(f"grad must be callable (m, d) -> (m, d) or None; got {type(grad).__name__}")
+            raise TypeError(
+                f"grad must be callable (m, d) -> (m, d) or None; got {type(grad).__name__}"
+            )
         self.f = f
         self.grad = grad
         self.batch_size = None if batch_size is None else positive_int(batch_size, "batch_size")
@@ -63,4 +68,6 @@ def as_model(model: Any) -> Model:
         return model
     if callable(model):
         return Model(model)
-    raise TypeError(f"model must be a gradlime.Model or a callable (m, d) -> (m,); got {type(model).__name__}")
+    raise TypeError(
+        f"model must be a gradlime.Model or a callable (m, d) -> (m,); got {type(model).__name__}"
+    )

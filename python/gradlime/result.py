@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -46,5 +47,7 @@ class Explanation:
         return tuple(self.values.shape)
 
     def __repr__(self) -> str:
-        return (f"Explanation(method={self.method!r}, shape={self.shape}, n_samples={self.n_samples}, "
-                f"max stderr={float(np.max(self.stderr)):.3g})")
+        return (
+            f"Explanation(method={self.method!r}, shape={self.shape}, n_samples={self.n_samples}, "
+            f"max stderr={float(np.max(self.stderr)):.3g})"
+        )
