@@ -18,24 +18,24 @@ public:
 
     bool has_gradient() const override { return !grad_.is_none(); }
 
-    double* input_buffer(Index m, Index d) override {
+    double* input_buffer(int slot, Index m, Index d) override {
         py::gil_scoped_acquire gil;
         // A fresh array per batch: the callable owns what it is handed and may keep it.
-        batch_ = py::array_t<double>({m, d});
-        return batch_.mutable_data();
+        batch_[slot] = py::array_t<double>({m, d});
+        return batch_[slot].mutable_data();
     }
 
-    gradlime::ModelOutput evaluate(Index m, Index d, bool want_values, bool want_gradients) override {
+    gradlime::ModelOutput evaluate(int slot, Index m, Index d, bool want_values, bool want_gradients) override {
         py::gil_scoped_acquire gil;
         gradlime::ModelOutput out;
         if (want_values) {
             raise_if_interrupted();
-            values_ = as_values(f_(batch_), m);
+            values_ = as_values(f_(batch_[slot]), m);
             out.values = values_.data();
         }
         if (want_gradients) {
             raise_if_interrupted();
-            gradients_ = as_gradients(grad_(batch_), m, d);
+            gradients_ = as_gradients(grad_(batch_[slot]), m, d);
             out.gradients = gradients_.data();
         }
         return out;
@@ -83,7 +83,7 @@ private:
     }
 
     py::object f_, grad_;
-    py::array_t<double> batch_;
+    py::array_t<double> batch_[2];
     DoubleArray values_, gradients_;
 };
 

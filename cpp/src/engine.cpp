@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <deque>
+#include <future>
 #include <limits>
 #include <stdexcept>
 #include <string>
@@ -66,15 +67,25 @@ void validate(const RowMatrix& X, const GaussianSampler& sampler, const BatchMod
         throw std::invalid_argument("N * n_samples overflows");
 }
 
-// Perturbed inputs for rows [r0, r0 + m) of the row sequence; the in-flight points cover them.
-void fill_batch(const Context& c, std::deque<PointState>& inflight, Index r0, Index m, double* A) {
-    const Index d = c.d, first_point = inflight.front().point;
+// A contiguous range [r0, r0 + m) of the row sequence, the points it touches and its buffer.
+struct Batch {
+    Index r0 = 0, m = 0;
+    int slot = 0;
+    double* inputs = nullptr;
+    std::vector<PointState*> points;  // points[p - first_point]; stable while the batch lives
+};
+
+// Perturbed inputs for a batch. Touches only the batch's buffer and its points' kept normals, so
+// it can run beside the model call and the bookkeeping of the previous batch.
+void fill_batch(const Context& c, const Batch& b) {
+    const Index d = c.d, r0 = b.r0, m = b.m, first_point = r0 / c.n;
+    double* A = b.inputs;
     parallel_for((m + kFillRows - 1) / kFillRows, [&](Index block) {
         Vector scratch(d), eps(d);
         const Index t1 = std::min(m, (block + 1) * kFillRows);
         for (Index t = block * kFillRows; t < t1; ++t) {
             const Index r = r0 + t, point = r / c.n, sample = r % c.n;
-            RowMatrix& kept = inflight[static_cast<size_t>(point - first_point)].normals;
+            RowMatrix& kept = b.points[static_cast<size_t>(point - first_point)]->normals;
             double* z = kept.size() ? kept.row(sample).data() : scratch.data();
             gaussian_row(c.opt.seed, static_cast<std::uint32_t>(point),
                          static_cast<std::uint64_t>(sample), d, z);
@@ -293,26 +304,44 @@ EngineResult run_engine(const RowMatrix& X, const GaussianSampler& sampler, Batc
     const bool want_values = opt.clime || opt.stein;
 
     const Index total = N * n;
-    std::deque<PointState> inflight;
+    std::deque<PointState> inflight;  // references stay valid across push_back and front erase
     Index next_point = 0;
-    for (Index r0 = 0; r0 < total; r0 += opt.batch_rows) {
-        const Index m = std::min(opt.batch_rows, total - r0);
-        const Index last_point = (r0 + m - 1) / n;
-        for (; next_point <= last_point; ++next_point) {
-            PointState s;
+    auto plan = [&](Index r0, int slot) {
+        Batch b;
+        b.r0 = r0;
+        b.m = std::min(opt.batch_rows, total - r0);
+        b.slot = slot;
+        for (const Index last_point = (r0 + b.m - 1) / n; next_point <= last_point; ++next_point) {
+            PointState& s = inflight.emplace_back();
             s.point = next_point;
             if (want_values) s.values.resize(n);
             if (want_values && n * d * Index(sizeof(double)) <= opt.kept_normals_bytes) s.normals.resize(n, d);
             if (opt.smoothgrad) s.gradients = GradientMoments(d);
-            inflight.push_back(std::move(s));
         }
-        double* A = model.input_buffer(m, d);
-        fill_batch(c, inflight, r0, m, A);
-        const ModelOutput y = model.evaluate(m, d, want_values, opt.smoothgrad);
-        check_finite(c, r0, m, y);
-        scatter(c, inflight, r0, m, y);
+        for (Index p = r0 / n; p <= (r0 + b.m - 1) / n; ++p)
+            b.points.push_back(&inflight[static_cast<size_t>(p - inflight.front().point)]);
+        b.inputs = model.input_buffer(slot, b.m, d);
+        return b;
+    };
+
+    Batch current = plan(0, 0);
+    fill_batch(c, current);
+    while (current.m > 0) {
+        // Draw the next batch while the model evaluates this one (the model call holds the GIL
+        // and often one core); both write disjoint memory.
+        Batch next;
+        std::future<void> drawing;
+        if (current.r0 + current.m < total) {
+            next = plan(current.r0 + current.m, 1 - current.slot);
+            drawing = std::async(std::launch::async, [&c, &next] { fill_batch(c, next); });
+        }
+        const ModelOutput y = model.evaluate(current.slot, current.m, d, want_values, opt.smoothgrad);
+        check_finite(c, current.r0, current.m, y);
+        scatter(c, inflight, current.r0, current.m, y);
         finalize_completed(c, inflight);
         model.check_interrupt();
+        if (drawing.valid()) drawing.get();
+        current = std::move(next);
     }
     return out;
 }

@@ -14,12 +14,13 @@ class BatchModel {
 public:
     virtual ~BatchModel() = default;
     virtual bool has_gradient() const = 0;
-    // A writable (m, d) row-major buffer the engine fills with the next batch's inputs. It stays
-    // valid until the next call to input_buffer().
-    virtual double* input_buffer(Index m, Index d) = 0;
-    // Evaluate the batch last returned by input_buffer(). The pointers stay valid until the next
-    // call. Throws on a model error; shapes are the model's to check.
-    virtual ModelOutput evaluate(Index m, Index d, bool want_values, bool want_gradients) = 0;
+    // A writable (m, d) row-major buffer for slot 0 or 1 that the engine fills with a batch's
+    // inputs. Two slots let the engine draw the next batch while the model evaluates this one.
+    // It stays valid until the next input_buffer() call for the same slot.
+    virtual double* input_buffer(int slot, Index m, Index d) = 0;
+    // Evaluate the batch in a slot. The pointers stay valid until the next evaluate(). Throws on
+    // a model error; shapes are the model's to check.
+    virtual ModelOutput evaluate(int slot, Index m, Index d, bool want_values, bool want_gradients) = 0;
     // Called between long steps; throws to abandon the computation (Ctrl-C).
     virtual void check_interrupt() {}
 };
