@@ -3,7 +3,9 @@
 #include <Eigen/Cholesky>
 #include <algorithm>
 #include <cmath>
+#include <atomic>
 #include <deque>
+#include <optional>
 #include <future>
 #include <limits>
 #include <stdexcept>
@@ -75,12 +77,13 @@ struct Batch {
     std::vector<PointState*> points;  // points[p - first_point]; stable while the batch lives
 };
 
-// Perturbed inputs for a batch. Touches only the batch's buffer and its points' kept normals, so
-// it can run beside the model call and the bookkeeping of the previous batch.
-void fill_batch(const Context& c, const Batch& b) {
+// Perturbed inputs for one block of kFillRows rows of a batch. Touches only the batch's buffer
+// and its points' kept normals, so it can run beside the model call and the bookkeeping of the
+// previous batch; every row is a pure function of its place in the row sequence.
+void fill_block(const Context& c, const Batch& b, Index block) {
     const Index d = c.d, r0 = b.r0, m = b.m, first_point = r0 / c.n;
     double* A = b.inputs;
-    parallel_for((m + kFillRows - 1) / kFillRows, [&](Index block) {
+    {
         Vector scratch(d), eps(d);
         const Index t1 = std::min(m, (block + 1) * kFillRows);
         for (Index t = block * kFillRows; t < t1; ++t) {
@@ -93,8 +96,30 @@ void fill_batch(const Context& c, const Batch& b) {
             double* row = A + t * d;
             for (Index k = 0; k < d; ++k) row[k] = c.X(point, k) + eps[k];
         }
-    });
+    }
 }
+
+Index fill_blocks(const Batch& b) { return (b.m + kFillRows - 1) / kFillRows; }
+
+void fill_batch(const Context& c, const Batch& b) {
+    parallel_for(fill_blocks(b), [&](Index block) { fill_block(c, b, block); });
+}
+
+// Blocks of the next batch handed out to whoever asks: a background thread draws while the
+// model runs, and the engine's thread joins in once its own bookkeeping is done.
+class SharedFill {
+public:
+    SharedFill(const Context& c, const Batch& b) : c_(c), b_(b), blocks_(fill_blocks(b)) {}
+    void work() {
+        for (Index i; (i = next_.fetch_add(1)) < blocks_;) fill_block(c_, b_, i);
+    }
+
+private:
+    const Context& c_;
+    const Batch& b_;
+    const Index blocks_;
+    std::atomic<Index> next_{0};
+};
 
 [[noreturn]] void report_non_finite(const Context& c, Index r, const char* what) {
     throw std::invalid_argument("model returned a non-finite " + std::string(what) + " at point " +
@@ -330,16 +355,19 @@ EngineResult run_engine(const RowMatrix& X, const GaussianSampler& sampler, Batc
         // Draw the next batch while the model evaluates this one (the model call holds the GIL
         // and often one core); both write disjoint memory.
         Batch next;
-        std::future<void> drawing;
+        std::optional<SharedFill> shared;
+        std::future<void> drawing;  // declared last: its destructor waits, also on an exception
         if (current.r0 + current.m < total) {
             next = plan(current.r0 + current.m, 1 - current.slot);
-            drawing = std::async(std::launch::async, [&c, &next] { fill_batch(c, next); });
+            shared.emplace(c, next);
+            drawing = std::async(std::launch::async, [&shared] { shared->work(); });
         }
         const ModelOutput y = model.evaluate(current.slot, current.m, d, want_values, opt.smoothgrad);
         check_finite(c, current.r0, current.m, y);
         scatter(c, inflight, current.r0, current.m, y);
         finalize_completed(c, inflight);
         model.check_interrupt();
+        if (shared) shared->work();
         if (drawing.valid()) drawing.get();
         current = std::move(next);
     }
