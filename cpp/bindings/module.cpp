@@ -3,5 +3,6 @@
 PYBIND11_MODULE(_core, m) {
     m.doc() = "gradlime's compiled core (private: use the gradlime package)";
     register_rng(m);
+    register_mlp(m);
     register_engine(m);
 }

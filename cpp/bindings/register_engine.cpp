@@ -2,6 +2,7 @@
 #include <pybind11/eigen.h>
 
 #include "gradlime/engine.hpp"
+#include "gradlime/mlp.hpp"
 #include "gradlime/parallel.hpp"
 #include "pybind.hpp"
 
@@ -61,7 +62,7 @@ private:
         auto a = DoubleArray::ensure(result);  // null (error cleared) when not convertible
         if (!a)
             throw py::type_error(std::string("model ") + what + " must return an array of floats; got " +
-                                 py::repr(result.get_type()).cast<std::string>());
+                                 py::repr(py::type::handle_of(result)).cast<std::string>());
         return a;
     }
 
@@ -87,9 +88,28 @@ private:
     DoubleArray values_, gradients_;
 };
 
+// A native model with Ctrl-C: the engine asks between batches, and only this layer knows Python.
+class InterruptibleModel final : public gradlime::BatchModel {
+public:
+    explicit InterruptibleModel(gradlime::BatchModel& inner) : inner_(inner) {}
+    bool has_gradient() const override { return inner_.has_gradient(); }
+    double* input_buffer(int slot, Index m, Index d) override { return inner_.input_buffer(slot, m, d); }
+    gradlime::ModelOutput evaluate(int slot, Index m, Index d, bool values, bool gradients) override {
+        return inner_.evaluate(slot, m, d, values, gradients);
+    }
+    void check_interrupt() override {
+        py::gil_scoped_acquire gil;
+        if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+    }
+
+private:
+    gradlime::BatchModel& inner_;
+};
+
 py::dict run(const DoubleArray& X, py::object f, py::object grad, const std::optional<DoubleArray>& stddev,
              const std::optional<DoubleArray>& cov, bool smoothgrad, bool clime, bool stein, Index n_samples,
-             double ridge, std::uint64_t seed, Index batch_rows, Index kept_normals_bytes) {
+             double ridge, std::uint64_t seed, Index batch_rows, Index kept_normals_bytes,
+             const gradlime::FeedForwardNetwork* network, Index target) {
     if (X.ndim() != 2) throw py::value_error("X must be 2-D (N, d)");
     const gradlime::RowMatrix Xm = Eigen::Map<const gradlime::RowMatrix>(X.data(), X.shape(0), X.shape(1));
     gradlime::GaussianSampler sampler = [&] {
@@ -110,12 +130,20 @@ py::dict run(const DoubleArray& X, py::object f, py::object grad, const std::opt
     opt.seed = seed;
     opt.batch_rows = batch_rows;
     opt.kept_normals_bytes = kept_normals_bytes;
-    PythonModel model(std::move(f), std::move(grad));
+    std::unique_ptr<gradlime::BatchModel> native;
+    std::unique_ptr<gradlime::BatchModel> model;
+    if (network) {
+        native = std::make_unique<gradlime::NetworkModel>(*network, target);
+        model = std::make_unique<InterruptibleModel>(*native);
+    } else {
+        model = std::make_unique<PythonModel>(std::move(f), std::move(grad));
+    }
     gradlime::EngineResult result;
     {
-        // The engine touches no Python object; PythonModel re-takes the GIL for each callback.
+        // The engine touches no Python object; PythonModel re-takes the GIL for each callback,
+        // and the network (kept alive by the caller's reference) never needs it.
         py::gil_scoped_release release;
-        result = gradlime::run_engine(Xm, sampler, model, opt);
+        result = gradlime::run_engine(Xm, sampler, *model, opt);
     }
     py::dict out;
     auto put = [&](const char* name, bool on, gradlime::Estimate& e) {
@@ -133,6 +161,7 @@ void register_engine(py::module_& m) {
     m.def("run", &run, "X"_a, "f"_a, "grad"_a, "stddev"_a = py::none(), "cov"_a = py::none(), "smoothgrad"_a = false,
           "clime"_a = false, "stein"_a = false, "n_samples"_a = 1000, "ridge"_a = 0.0, "seed"_a = 0,
           "batch_rows"_a = 8192, "kept_normals_bytes"_a = gradlime::EngineOptions{}.kept_normals_bytes,
+          "network"_a = nullptr, "target"_a = 0,
           "Run the streaming engine over a Python model; returns {method: (values, stderr)}.");
     m.def("max_threads", &gradlime::max_threads, "OpenMP threads the engine will use.");
 }

@@ -1,0 +1,261 @@
+#include "gradlime/mlp.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+#include "gradlime/parallel.hpp"
+
+namespace gradlime {
+
+namespace {
+
+constexpr Index kBlockRows = 64;  // rows per task; fixed so that results do not depend on batching
+
+const char* name_of(LayerKind k) {
+    switch (k) {
+        case LayerKind::Dense: return "Dense";
+        case LayerKind::Relu: return "Relu";
+        case LayerKind::LeakyRelu: return "LeakyRelu";
+        case LayerKind::Elu: return "Elu";
+        case LayerKind::Selu: return "Selu";
+        case LayerKind::Sigmoid: return "Sigmoid";
+        case LayerKind::Tanh: return "Tanh";
+        case LayerKind::Softplus: return "Softplus";
+        case LayerKind::Softmax: return "Softmax";
+        case LayerKind::LogSoftmax: return "LogSoftmax";
+    }
+    return "?";
+}
+
+// Activation buffers are feature-major: x[k * R + r] is feature k of row r in the block.
+void dense_forward(const Layer& L, const float* x, float* y, Index R) {
+    for (Index j = 0; j < L.out; ++j) {
+        float* yj = y + j * R;
+        const float b = L.bias[j];
+        for (Index r = 0; r < R; ++r) yj[r] = b;
+        for (Index k = 0; k < L.in; ++k) {
+            const float w = L.weight(j, k);
+            const float* xk = x + k * R;
+            for (Index r = 0; r < R; ++r) yj[r] += w * xk[r];
+        }
+    }
+}
+
+void dense_backward(const Layer& L, const float* gy, float* gx, Index R) {
+    for (Index k = 0; k < L.in; ++k) {
+        float* gk = gx + k * R;
+        for (Index r = 0; r < R; ++r) gk[r] = 0.0f;
+        for (Index j = 0; j < L.out; ++j) {
+            const float w = L.weight(j, k);
+            const float* gj = gy + j * R;
+            for (Index r = 0; r < R; ++r) gk[r] += w * gj[r];
+        }
+    }
+}
+
+float sigmoid(float v) { return v >= 0.0f ? 1.0f / (1.0f + std::exp(-v)) : std::exp(v) / (1.0f + std::exp(v)); }
+
+void elementwise_forward(const Layer& L, const float* x, float* y, Index size) {
+    const float a = L.alpha, g = L.gamma;
+    switch (L.kind) {
+        case LayerKind::Relu:
+            for (Index i = 0; i < size; ++i) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+            break;
+        case LayerKind::LeakyRelu:
+            for (Index i = 0; i < size; ++i) y[i] = x[i] > 0.0f ? x[i] : a * x[i];
+            break;
+        case LayerKind::Elu:
+            for (Index i = 0; i < size; ++i) y[i] = x[i] > 0.0f ? x[i] : a * std::expm1(x[i]);
+            break;
+        case LayerKind::Selu:
+            for (Index i = 0; i < size; ++i) y[i] = g * (x[i] > 0.0f ? x[i] : a * std::expm1(x[i]));
+            break;
+        case LayerKind::Sigmoid:
+            for (Index i = 0; i < size; ++i) y[i] = sigmoid(x[i]);
+            break;
+        case LayerKind::Tanh:
+            for (Index i = 0; i < size; ++i) y[i] = std::tanh(x[i]);
+            break;
+        case LayerKind::Softplus:  // log(1 + e^x) without overflow
+            for (Index i = 0; i < size; ++i) y[i] = std::max(x[i], 0.0f) + std::log1p(std::exp(-std::fabs(x[i])));
+            break;
+        default:
+            break;
+    }
+}
+
+// gx = gy * act'(x), using the stored input x and output y.
+void elementwise_backward(const Layer& L, const float* x, const float* y, const float* gy, float* gx, Index size) {
+    const float a = L.alpha, g = L.gamma;
+    switch (L.kind) {
+        case LayerKind::Relu:
+            for (Index i = 0; i < size; ++i) gx[i] = x[i] > 0.0f ? gy[i] : 0.0f;
+            break;
+        case LayerKind::LeakyRelu:
+            for (Index i = 0; i < size; ++i) gx[i] = x[i] > 0.0f ? gy[i] : a * gy[i];
+            break;
+        case LayerKind::Elu:  // d/dx a(e^x - 1) = y + a
+            for (Index i = 0; i < size; ++i) gx[i] = x[i] > 0.0f ? gy[i] : (y[i] + a) * gy[i];
+            break;
+        case LayerKind::Selu:  // d/dx g a (e^x - 1) = y + g a
+            for (Index i = 0; i < size; ++i) gx[i] = x[i] > 0.0f ? g * gy[i] : (y[i] + g * a) * gy[i];
+            break;
+        case LayerKind::Sigmoid:
+            for (Index i = 0; i < size; ++i) gx[i] = y[i] * (1.0f - y[i]) * gy[i];
+            break;
+        case LayerKind::Tanh:
+            for (Index i = 0; i < size; ++i) gx[i] = (1.0f - y[i] * y[i]) * gy[i];
+            break;
+        case LayerKind::Softplus:
+            for (Index i = 0; i < size; ++i) gx[i] = sigmoid(x[i]) * gy[i];
+            break;
+        default:
+            break;
+    }
+}
+
+void softmax_forward(const Layer& L, const float* x, float* y, Index R) {
+    const Index K = L.out;
+    for (Index r = 0; r < R; ++r) {
+        float mx = x[r];
+        for (Index j = 1; j < K; ++j) mx = std::max(mx, x[j * R + r]);
+        float sum = 0.0f;
+        for (Index j = 0; j < K; ++j) sum += std::exp(x[j * R + r] - mx);
+        if (L.kind == LayerKind::Softmax) {
+            for (Index j = 0; j < K; ++j) y[j * R + r] = std::exp(x[j * R + r] - mx) / sum;
+        } else {
+            const float lse = mx + std::log(sum);
+            for (Index j = 0; j < K; ++j) y[j * R + r] = x[j * R + r] - lse;
+        }
+    }
+}
+
+// Softmax: gx_j = s_j (gy_j - sum_l s_l gy_l). LogSoftmax: gx_j = gy_j - s_j sum_l gy_l.
+void softmax_backward(const Layer& L, const float* y, const float* gy, float* gx, Index R) {
+    const Index K = L.out;
+    const bool log = L.kind == LayerKind::LogSoftmax;
+    for (Index r = 0; r < R; ++r) {
+        float dot = 0.0f;
+        for (Index j = 0; j < K; ++j) dot += log ? gy[j * R + r] : y[j * R + r] * gy[j * R + r];
+        for (Index j = 0; j < K; ++j) {
+            const float s = log ? std::exp(y[j * R + r]) : y[j * R + r];
+            gx[j * R + r] = log ? gy[j * R + r] - s * dot : s * (gy[j * R + r] - dot);
+        }
+    }
+}
+
+}  // namespace
+
+FeedForwardNetwork::FeedForwardNetwork(Index input_dim) : input_dim_(input_dim) {
+    if (input_dim < 1) throw std::invalid_argument("a network needs at least one input feature");
+}
+
+void FeedForwardNetwork::add_dense(const Matrix& weight, const Vector& bias) {
+    const Index in = output_dim();
+    if (weight.cols() != in)
+        throw std::invalid_argument("dense layer expects " + std::to_string(weight.cols()) +
+                                    " inputs but the previous layer gives " + std::to_string(in));
+    if (bias.size() != weight.rows())
+        throw std::invalid_argument("dense layer bias has " + std::to_string(bias.size()) + " entries for " +
+                                    std::to_string(weight.rows()) + " outputs");
+    if (!weight.allFinite() || !bias.allFinite()) throw std::invalid_argument("network weights contain NaN or inf");
+    Layer L;
+    L.kind = LayerKind::Dense;
+    L.in = in;
+    L.out = weight.rows();
+    L.weight = weight.cast<float>();
+    L.bias = bias.cast<float>();
+    layers_.push_back(std::move(L));
+}
+
+void FeedForwardNetwork::add_activation(LayerKind kind, double alpha, double gamma) {
+    if (kind == LayerKind::Dense) throw std::invalid_argument("use add_dense for dense layers");
+    if (!std::isfinite(alpha) || !std::isfinite(gamma)) throw std::invalid_argument("activation parameters must be finite");
+    Layer L;
+    L.kind = kind;
+    L.in = L.out = output_dim();
+    L.alpha = static_cast<float>(alpha);
+    L.gamma = static_cast<float>(gamma);
+    layers_.push_back(std::move(L));
+}
+
+std::string FeedForwardNetwork::describe() const {
+    std::string s = std::to_string(input_dim_);
+    for (const Layer& L : layers_) {
+        s += " -> ";
+        s += name_of(L.kind);
+        if (L.kind == LayerKind::Dense) s += "(" + std::to_string(L.out) + ")";
+    }
+    return s;
+}
+
+void FeedForwardNetwork::evaluate(const double* A, Index m, Index target, double* values, double* gradients) const {
+    if (target < 0 || target >= output_dim())
+        throw std::invalid_argument("target " + std::to_string(target) + " is out of range for " +
+                                    std::to_string(output_dim()) + " outputs");
+    const Index blocks = (m + kBlockRows - 1) / kBlockRows;
+    const Index d = input_dim_;
+    parallel_for(blocks, [&](Index b) {
+        const Index r0 = b * kBlockRows, rows = std::min(kBlockRows, m - r0);
+        evaluate_block(A + r0 * d, rows, target, values + r0, gradients ? gradients + r0 * d : nullptr);
+    });
+}
+
+void FeedForwardNetwork::evaluate_block(const double* A, Index R, Index target, double* values,
+                                        double* gradients) const {
+    const Index d = input_dim_, n_layers = static_cast<Index>(layers_.size());
+    // acts[i] is the input of layer i; acts[n_layers] the network's output.
+    std::vector<std::vector<float>> acts(static_cast<size_t>(n_layers + 1));
+    acts[0].resize(static_cast<size_t>(d * R));
+    for (Index r = 0; r < R; ++r)
+        for (Index k = 0; k < d; ++k) acts[0][static_cast<size_t>(k * R + r)] = static_cast<float>(A[r * d + k]);
+    for (Index i = 0; i < n_layers; ++i) {
+        const Layer& L = layers_[static_cast<size_t>(i)];
+        auto& y = acts[static_cast<size_t>(i + 1)];
+        y.resize(static_cast<size_t>(L.out * R));
+        const float* x = acts[static_cast<size_t>(i)].data();
+        if (L.kind == LayerKind::Dense) dense_forward(L, x, y.data(), R);
+        else if (L.kind == LayerKind::Softmax || L.kind == LayerKind::LogSoftmax) softmax_forward(L, x, y.data(), R);
+        else elementwise_forward(L, x, y.data(), L.out * R);
+    }
+    const float* out = acts.back().data();
+    for (Index r = 0; r < R; ++r) values[r] = static_cast<double>(out[target * R + r]);
+    if (!gradients) return;
+
+    // Reverse mode from the target output.
+    std::vector<float> g(static_cast<size_t>(output_dim() * R), 0.0f), gx;
+    for (Index r = 0; r < R; ++r) g[static_cast<size_t>(target * R + r)] = 1.0f;
+    for (Index i = n_layers - 1; i >= 0; --i) {
+        const Layer& L = layers_[static_cast<size_t>(i)];
+        gx.assign(static_cast<size_t>(L.in * R), 0.0f);
+        const float* x = acts[static_cast<size_t>(i)].data();
+        const float* y = acts[static_cast<size_t>(i + 1)].data();
+        if (L.kind == LayerKind::Dense) dense_backward(L, g.data(), gx.data(), R);
+        else if (L.kind == LayerKind::Softmax || L.kind == LayerKind::LogSoftmax) softmax_backward(L, y, g.data(), gx.data(), R);
+        else elementwise_backward(L, x, y, g.data(), gx.data(), L.out * R);
+        g.swap(gx);
+    }
+    for (Index r = 0; r < R; ++r)
+        for (Index k = 0; k < d; ++k) gradients[r * d + k] = static_cast<double>(g[static_cast<size_t>(k * R + r)]);
+}
+
+NetworkModel::NetworkModel(const FeedForwardNetwork& net, Index target) : net_(net), target_(target) {
+    if (target < 0 || target >= net.output_dim())
+        throw std::invalid_argument("target " + std::to_string(target) + " is out of range for " +
+                                    std::to_string(net.output_dim()) + " outputs");
+}
+
+double* NetworkModel::input_buffer(int slot, Index m, Index d) {
+    inputs_[slot].resize(m, d);
+    return inputs_[slot].data();
+}
+
+ModelOutput NetworkModel::evaluate(int slot, Index m, Index d, bool /*want_values*/, bool want_gradients) {
+    values_.resize(m);
+    if (want_gradients) gradients_.resize(m, d);
+    net_.evaluate(inputs_[slot].data(), m, target_, values_.data(), want_gradients ? gradients_.data() : nullptr);
+    return {values_.data(), want_gradients ? gradients_.data() : nullptr};
+}
+
+}  // namespace gradlime
