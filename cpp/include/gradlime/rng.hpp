@@ -63,13 +63,6 @@ inline Key key_from_seed(std::uint64_t seed) noexcept {
     return {static_cast<std::uint32_t>(seed), static_cast<std::uint32_t>(seed >> 32)};
 }
 
-// 53 random bits mapped to the open interval (0, 1): never 0, so log() is finite.
-// (Kept for callers; gaussian_row uses the exact bit-level mapping in detail::box_muller.)
-inline double open_unit(std::uint32_t hi, std::uint32_t lo) noexcept {
-    const std::uint64_t bits = ((static_cast<std::uint64_t>(hi) << 32) | lo) >> 11;
-    return (static_cast<double>(bits) + 0.5) * 0x1p-53;
-}
-
 namespace detail {
 
 inline double bits_to_double(std::uint64_t b) noexcept {
