@@ -13,7 +13,7 @@ def gaussian_rows(
 def max_threads() -> int: ...
 def run(
     X: npt.NDArray[np.float64],
-    f: Callable[[npt.NDArray[np.float64]], Any],
+    f: Callable[[npt.NDArray[np.float64]], Any] | None,
     grad: Callable[[npt.NDArray[np.float64]], Any] | None,
     stddev: npt.NDArray[np.float64] | None = None,
     cov: npt.NDArray[np.float64] | None = None,
@@ -25,4 +25,18 @@ def run(
     seed: int = 0,
     batch_rows: int = 8192,
     kept_normals_bytes: int = ...,
+    network: FeedForwardNetwork | None = None,
+    target: int = 0,
 ) -> dict[str, tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]]: ...
+
+class FeedForwardNetwork:
+    def __init__(self, input_dim: int) -> None: ...
+    def add_dense(self, weight: npt.ArrayLike, bias: npt.ArrayLike) -> None: ...
+    def add_activation(self, kind: str, alpha: float = 0.0, gamma: float = 0.0) -> None: ...
+    @property
+    def input_dim(self) -> int: ...
+    @property
+    def output_dim(self) -> int: ...
+    def evaluate(
+        self, A: npt.NDArray[np.float64], target: int = 0, gradient: bool = False
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64] | None]: ...

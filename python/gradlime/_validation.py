@@ -92,3 +92,16 @@ def nonnegative_float(value: Any, name: str) -> float:
 def default_batch_rows(d: int) -> int:
     """Rows per model call: 8192, fewer when that would take more than 64 MiB."""
     return max(1, min(DEFAULT_BATCH_ROWS, _MAX_BUFFER_DOUBLES // d))
+
+
+def select_column(n_outputs: int, target: int | None) -> int:
+    """The output column to explain: `target`, or the only one."""
+    if target is None:
+        if n_outputs != 1:
+            raise ValueError(f"the model has {n_outputs} outputs; pass target= to choose the one to explain")
+        return 0
+    if isinstance(target, bool) or not isinstance(target, (int, np.integer)):
+        raise TypeError(f"target must be an integer; got {type(target).__name__}")
+    if not 0 <= int(target) < n_outputs:
+        raise ValueError(f"target {target} is out of range for a model with {n_outputs} outputs")
+    return int(target)

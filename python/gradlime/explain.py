@@ -53,15 +53,22 @@ def _run(
     s = as_seed(seed)
     if "smoothgrad" in wanted and not m.has_gradient:
         raise ValueError(
-            "smoothgrad needs the model's gradient: pass grad= to gl.Model(f, grad=...), "
+            f"smoothgrad needs the model's gradient: {m.no_gradient_reason}"
+            if m.no_gradient_reason
+            else "smoothgrad needs the model's gradient: pass grad= to gl.Model(f, grad=...), "
             "or use gl.clime / gl.stein, which need only values"
         )
+    if m._network is not None and m._network.input_dim != d:
+        raise ValueError(f"X has {d} features but the model takes {m._network.input_dim}")
     batch = m.batch_size or default_batch_rows(d)
 
+    native = m._network is not None  # then no Python runs per batch
     raw = _core.run(
         points,
-        m.f,
-        m.grad,
+        None if native else m.f,
+        None if native else m.grad,
+        network=m._network,
+        target=m._target,
         stddev=stddev,
         cov=full_cov,
         smoothgrad="smoothgrad" in wanted,

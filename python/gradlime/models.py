@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import positive_int
+from ._validation import positive_int, select_column
 
 __all__ = ["Model", "as_model"]
 
@@ -36,6 +36,14 @@ class Model:
     array([ 1., -2.])
     """
 
+    #: How the model is evaluated: "python" (callables), "native" (C++ network), "onnxruntime",
+    #: "torch" or "sklearn".
+    engine: str = "python"
+    #: Why there is no gradient, for models that cannot have one (``smoothgrad`` says it).
+    no_gradient_reason: str | None = None
+    _network: Any = None  # _core.FeedForwardNetwork for native models
+    _target: int = 0
+
     def __init__(
         self, f: ArrayFn, grad: ArrayFn | None = None, *, batch_size: int | None = None
     ) -> None:
@@ -54,12 +62,155 @@ class Model:
         return self.grad is not None
 
     def __call__(self, X: Any) -> np.ndarray:
-        """Evaluate f on a batch (m, d)."""
-        return np.asarray(self.f(np.ascontiguousarray(X, dtype=np.float64)), dtype=np.float64)
+        """Evaluate f on a batch (m, d); returns (m,)."""
+        return np.asarray(self.f(_batch(X)), dtype=np.float64)
+
+    def gradient(self, X: Any) -> np.ndarray:
+        """The gradient of f on a batch (m, d); returns (m, d)."""
+        if self.grad is None:
+            raise ValueError(
+                self.no_gradient_reason or "this model has no gradient: pass grad= to gl.Model"
+            )
+        return np.asarray(self.grad(_batch(X)), dtype=np.float64)
 
     def __repr__(self) -> str:
         grad = "with gradient" if self.has_gradient else "values only"
-        return f"gradlime.Model({getattr(self.f, '__name__', type(self.f).__name__)}, {grad}, batch_size={self.batch_size})"
+        name = getattr(self.f, "__name__", type(self.f).__name__)
+        return (
+            f"gradlime.Model({name}, {grad}, engine={self.engine!r}, batch_size={self.batch_size})"
+        )
+
+    @classmethod
+    def from_onnx(
+        cls,
+        path_or_bytes: Any,
+        *,
+        target: int | None = None,
+        engine: str = "auto",
+        batch_size: int | None = None,
+    ) -> Model:
+        """A model from an ONNX file (a path or its bytes).
+
+        Feed-forward chains (Gemm, MatMul + Add, Relu, LeakyRelu, Elu, Selu, Sigmoid, Tanh,
+        Softplus, Softmax/LogSoftmax on the last axis, Identity, Flatten, Dropout) run natively:
+        values and exact input gradients (reverse mode) computed in C++ for whole batches, with
+        no Python in the loop. The network computes in float32, the precision ONNX models are
+        stored in; the estimators accumulate in float64. Other graphs run through onnxruntime,
+        which gives values only: ``clime`` and ``stein`` work, ``smoothgrad`` does not.
+
+        Parameters
+        ----------
+        path_or_bytes : str, os.PathLike or bytes
+        target : int, optional
+            The output column to explain; a model with one output needs none.
+        engine : {"auto", "native", "onnxruntime"}
+            "native" raises (naming the operators) when the graph is not a supported chain.
+        batch_size : int, optional
+            Rows per evaluation (see ``gl.Model``).
+
+        Examples
+        --------
+        >>> import numpy as np, gradlime as gl
+        >>> from onnx import TensorProto, helper, numpy_helper
+        >>> W = numpy_helper.from_array(np.array([[1.0], [-2.0]], dtype=np.float32), "W")
+        >>> graph = helper.make_graph(
+        ...     [helper.make_node("MatMul", ["x", "W"], ["h"]), helper.make_node("Tanh", ["h"], ["y"])],
+        ...     "net", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 2])],
+        ...     [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 1])], [W])
+        >>> model = gl.Model.from_onnx(helper.make_model(graph).SerializeToString())
+        >>> model.engine
+        'native'
+        >>> model.gradient(np.zeros((1, 2)))
+        array([[ 1., -2.]])
+        """
+        from . import _onnx
+
+        if engine not in ("auto", "native", "onnxruntime"):
+            raise ValueError(f"engine must be 'auto', 'native' or 'onnxruntime'; got {engine!r}")
+        g = _onnx.parse(_onnx.load_bytes(path_or_bytes))
+        if engine == "native" and g.network is None:
+            raise ValueError(f"engine='native' cannot run this graph: {g.not_native}")
+        if g.network is not None and engine != "onnxruntime":
+            net = g.network
+            column = _onnx.select_column(net.output_dim, target)
+            model = cls(
+                lambda A: net.evaluate(A, column)[0],
+                grad=lambda A: net.evaluate(A, column, True)[1],
+                batch_size=batch_size,
+            )
+            model.engine, model._network, model._target = "native", net, column
+            return model
+        f = _onnx.onnxruntime_function(g, target)
+        model = cls(f, batch_size=batch_size)
+        model.engine = "onnxruntime"
+        why = g.not_native or "engine='onnxruntime' was asked for"
+        model.no_gradient_reason = (
+            f"this ONNX model runs through onnxruntime ({why}), which gives no exact gradient; "
+            "use gl.clime or gl.stein, which need only values"
+        )
+        return model
+
+    @classmethod
+    def from_torch(
+        cls, module: Any, *, target: int | None = None, batch_size: int | None = None
+    ) -> Model:
+        """A model from a torch ``nn.Module``; its autograd gives the gradient.
+
+        The module is put in eval mode and run on the CPU in its parameters' dtype. torch is an
+        optional dependency, imported only here.
+        """
+        import torch
+
+        module.eval()
+        param = next(iter(module.parameters()), None)
+        dtype = param.dtype if param is not None else torch.float32
+
+        def forward(x: Any) -> Any:
+            out = module(x)
+            out = out.reshape(out.shape[0], -1)
+            return out[:, select_column(out.shape[1], target)]
+
+        def f(A: np.ndarray) -> np.ndarray:
+            with torch.no_grad():
+                return np.asarray(forward(torch.from_numpy(A).to(dtype)).double().numpy())
+
+        def grad(A: np.ndarray) -> np.ndarray:
+            x = torch.from_numpy(A).to(dtype).requires_grad_(True)
+            (g,) = torch.autograd.grad(forward(x).sum(), x)
+            return np.asarray(g.double().numpy())
+
+        model = cls(f, grad=grad, batch_size=batch_size)
+        model.engine = "torch"
+        return model
+
+    @classmethod
+    def from_sklearn(
+        cls, estimator: Any, *, target: int | None = None, batch_size: int | None = None
+    ) -> Model:
+        """A model from a fitted scikit-learn estimator: ``predict_proba`` (column ``target``)
+        when it has one, else ``predict``. No gradient: use ``clime`` or ``stein``."""
+        predict = getattr(estimator, "predict_proba", None) or getattr(estimator, "predict", None)
+        if predict is None:
+            raise TypeError(f"{type(estimator).__name__} has neither predict_proba nor predict")
+
+        def f(A: np.ndarray) -> np.ndarray:
+            out = np.asarray(predict(A), dtype=np.float64).reshape(len(A), -1)
+            return out[:, select_column(out.shape[1], target)]
+
+        model = cls(f, batch_size=batch_size)
+        model.engine = "sklearn"
+        model.no_gradient_reason = (
+            "a scikit-learn estimator has no gradient; use gl.clime or gl.stein, "
+            "which need only values"
+        )
+        return model
+
+
+def _batch(X: Any) -> np.ndarray:
+    A = np.ascontiguousarray(X, dtype=np.float64)
+    if A.ndim != 2:
+        raise ValueError(f"a batch must have shape (m, d); got {A.shape}")
+    return A
 
 
 def as_model(model: Any) -> Model:

@@ -1,0 +1,212 @@
+"""ONNX graphs: parsed with the ``onnx`` package and run by the native network when they are a
+feed-forward chain it supports, else through an onnxruntime session."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from . import _core
+from ._validation import select_column
+
+__all__ = ["NotNative", "OnnxGraph", "load_bytes", "onnxruntime_function", "parse", "select_column"]
+
+MAX_FEATURES = 1 << 24  # a declared input wider than this is refused before anything is allocated
+
+# ONNX op -> native activation name, with its attribute defaults (ONNX operator specs).
+_ACTIVATIONS: dict[str, tuple[str, float, float]] = {
+    "Relu": ("relu", 0.0, 0.0),
+    "LeakyRelu": ("leaky_relu", 0.01, 0.0),
+    "Elu": ("elu", 1.0, 0.0),
+    "Selu": ("selu", 1.67326319217681884765625, 1.05070102214813232421875),
+    "Sigmoid": ("sigmoid", 0.0, 0.0),
+    "Tanh": ("tanh", 0.0, 0.0),
+    "Softplus": ("softplus", 0.0, 0.0),
+}
+_PASSTHROUGH = {"Identity", "Dropout", "Flatten"}
+_SOFTMAX = {"Softmax": "softmax", "LogSoftmax": "log_softmax"}
+NATIVE_OPS = frozenset({"Gemm", "MatMul", "Add", *_ACTIVATIONS, *_PASSTHROUGH, *_SOFTMAX})
+
+
+class NotNative(ValueError):
+    """A valid graph that the native engine cannot run (onnxruntime can)."""
+
+
+@dataclass
+class OnnxGraph:
+    data: bytes
+    input_name: str
+    n_features: int
+    n_outputs: int | None
+    network: Any = None  # _core.FeedForwardNetwork when the graph is native
+    not_native: str | None = None  # why not, otherwise
+    layers: list[tuple[Any, ...]] = field(default_factory=list)
+
+
+def load_bytes(path_or_bytes: Any) -> bytes:
+    if isinstance(path_or_bytes, (bytes, bytearray, memoryview)):
+        return bytes(path_or_bytes)
+    if isinstance(path_or_bytes, (str, os.PathLike)):
+        with open(path_or_bytes, "rb") as fh:
+            return fh.read()
+    raise TypeError(
+        f"from_onnx takes a file path or the model's bytes; got {type(path_or_bytes).__name__}"
+    )
+
+
+def _import_onnx() -> Any:
+    try:
+        import onnx
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError("reading ONNX models needs the onnx package: pip install 'gradlime[onnx]'") from exc
+    return onnx
+
+
+def parse(data: bytes) -> OnnxGraph:
+    """Validate the graph and, when it is a supported chain, build the native network."""
+    onnx = _import_onnx()
+    from onnx import numpy_helper
+
+    try:
+        model = onnx.load_model_from_string(data)
+        onnx.checker.check_model(model)
+    except Exception as exc:  # protobuf and checker errors have no common base
+        raise ValueError(f"not a valid ONNX model: {exc}") from exc
+    graph = model.graph
+    consts: dict[str, np.ndarray] = {}
+    for t in graph.initializer:
+        consts[t.name] = numpy_helper.to_array(t)
+    inputs = [i for i in graph.input if i.name not in consts]
+    if len(inputs) != 1 or len(graph.output) != 1:
+        raise ValueError(
+            f"the ONNX graph must have one input and one output; it has {len(inputs)} inputs "
+            f"and {len(graph.output)} outputs"
+        )
+    dims = inputs[0].type.tensor_type.shape.dim
+    if len(dims) != 2:
+        raise ValueError(f"the ONNX input must have shape (batch, features); it has rank {len(dims)}")
+    if not dims[1].HasField("dim_value"):
+        raise ValueError("the ONNX input's feature dimension must be a fixed number")
+    d = int(dims[1].dim_value)
+    if not 1 <= d <= MAX_FEATURES:
+        raise ValueError(f"the ONNX input declares {d} features; gradlime accepts 1 to {MAX_FEATURES}")
+    out_dims = graph.output[0].type.tensor_type.shape.dim
+    k = int(out_dims[1].dim_value) if len(out_dims) == 2 and out_dims[1].HasField("dim_value") else None
+    g = OnnxGraph(data=data, input_name=inputs[0].name, n_features=d, n_outputs=k)
+    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 13)
+    try:
+        g.network = _build_network(graph, consts, d, opset)
+        g.n_outputs = g.network.output_dim
+    except NotNative as exc:
+        g.not_native = str(exc)
+    return g
+
+
+def _attrs(node: Any) -> dict[str, Any]:
+    from onnx import helper
+
+    return {a.name: helper.get_attribute_value(a) for a in node.attribute}
+
+
+def _build_network(graph: Any, consts: dict[str, np.ndarray], d: int, opset: int) -> Any:
+    from onnx import numpy_helper
+
+    unsupported = sorted({n.op_type for n in graph.node if n.op_type not in NATIVE_OPS | {"Constant"}})
+    if unsupported:
+        raise NotNative(f"the native engine does not support the ONNX operator(s) {', '.join(unsupported)}")
+    net = _core.FeedForwardNetwork(d)
+    width = d
+    current = next(i.name for i in graph.input if i.name not in consts)
+    pending: tuple[np.ndarray, np.ndarray] | None = None  # a dense layer waiting for its bias
+
+    def flush() -> None:
+        nonlocal pending
+        if pending is not None:
+            net.add_dense(pending[0], pending[1])
+            pending = None
+
+    for node in graph.node:
+        op, a = node.op_type, _attrs(node)
+        if op == "Constant":
+            consts[node.output[0]] = numpy_helper.to_array(a["value"])
+            continue
+        data_inputs = [x for x in node.input if x and x not in consts]
+        if data_inputs != [current]:
+            raise NotNative(f"node {node.name or op} ({op}) does not continue a single feed-forward chain")
+        if op in ("Gemm", "MatMul"):
+            flush()
+            W, b = _dense(node, op, a, consts, width)
+            pending, width = (W, b), W.shape[0]
+        elif op == "Add":
+            other = np.asarray(consts[next(x for x in node.input if x != current)], dtype=np.float64)
+            if pending is None or other.size not in (1, width) or other.ndim > 2:
+                raise NotNative("Add is supported only as a bias right after a Gemm or MatMul")
+            pending = (pending[0], pending[1] + np.broadcast_to(other.reshape(-1), (width,)))
+        elif op in _ACTIVATIONS:
+            flush()
+            kind, alpha, gamma = _ACTIVATIONS[op]
+            net.add_activation(kind, float(a.get("alpha", alpha)), float(a.get("gamma", gamma)))
+        elif op in _SOFTMAX:
+            flush()
+            axis = int(a.get("axis", -1 if opset >= 13 else 1))
+            if axis not in (1, -1):
+                raise NotNative(f"{op} over axis {axis}; the native engine supports the last axis")
+            net.add_activation(_SOFTMAX[op])
+        elif op == "Flatten" and int(a.get("axis", 1)) != 1:
+            raise NotNative("Flatten with axis != 1")
+        current = node.output[0]
+    flush()
+    if current != graph.output[0].name:
+        raise NotNative("the graph's output is not the end of its feed-forward chain")
+    return net
+
+
+def _dense(node: Any, op: str, a: dict[str, Any], consts: dict[str, np.ndarray], width: int) -> tuple[np.ndarray, np.ndarray]:
+    """(weight (out, in), bias (out,)) of a Gemm or a MatMul, in float64."""
+    if node.input[1] not in consts:
+        raise NotNative(f"{op} with a non-constant weight")
+    B = np.asarray(consts[node.input[1]], dtype=np.float64)
+    if B.ndim != 2:
+        raise ValueError(f"{op} weight must be 2-D; got shape {B.shape}")
+    if op == "Gemm":
+        if int(a.get("transA", 0)):
+            raise NotNative("Gemm with transA=1")
+        W = (B if int(a.get("transB", 0)) else B.T) * float(a.get("alpha", 1.0))
+        bias = np.zeros(W.shape[0])
+        if len(node.input) > 2 and node.input[2]:
+            C = np.asarray(consts[node.input[2]], dtype=np.float64)
+            if C.size not in (1, W.shape[0]):
+                raise ValueError(f"Gemm bias of shape {C.shape} does not fit {W.shape[0]} outputs")
+            bias = bias + float(a.get("beta", 1.0)) * np.broadcast_to(C.reshape(-1), (W.shape[0],))
+    else:
+        W, bias = B.T, np.zeros(B.shape[1])
+    if W.shape[1] != width:
+        raise ValueError(f"{op} expects {W.shape[1]} inputs but the previous layer gives {width}")
+    return np.ascontiguousarray(W), bias
+
+
+def onnxruntime_function(g: OnnxGraph, target: int | None) -> Any:
+    """f(A) -> (m,): column `target` of the model's output through an onnxruntime session."""
+    try:
+        import onnxruntime as ort
+    except ImportError as exc:
+        raise ImportError(
+            f"this ONNX graph needs onnxruntime ({g.not_native}): pip install 'gradlime[onnx]'"
+        ) from exc
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    try:
+        session = ort.InferenceSession(g.data, sess_options=options, providers=["CPUExecutionProvider"])
+        probe = session.run(None, {g.input_name: np.zeros((1, g.n_features), dtype=np.float32)})[0]
+    except Exception as exc:
+        raise ValueError(f"onnxruntime could not run this ONNX model: {exc}") from exc
+    column = select_column(int(np.asarray(probe).reshape(1, -1).shape[1]), target)
+
+    def f(A: np.ndarray) -> np.ndarray:
+        out = session.run(None, {g.input_name: np.asarray(A, dtype=np.float32)})[0]
+        return np.asarray(out, dtype=np.float64).reshape(len(A), -1)[:, column]
+
+    return f
