@@ -362,7 +362,9 @@ EngineResult run_engine(const RowMatrix& X, const GaussianSampler& sampler, Batc
             shared.emplace(c, next);
             drawing = std::async(std::launch::async, [&shared] { shared->work(); });
         }
-        const ModelOutput y = model.evaluate(current.slot, current.m, d, want_values, opt.smoothgrad);
+        ModelOutput y = model.evaluate(current.slot, current.m, d, want_values, opt.smoothgrad);
+        if (!want_values) y.values = nullptr;  // a model may return more than was asked for
+        if (!opt.smoothgrad) y.gradients = nullptr;
         check_finite(c, current.r0, current.m, y);
         scatter(c, inflight, current.r0, current.m, y);
         finalize_completed(c, inflight);

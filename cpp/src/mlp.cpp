@@ -255,7 +255,7 @@ ModelOutput NetworkModel::evaluate(int slot, Index m, Index d, bool /*want_value
     values_.resize(m);
     if (want_gradients) gradients_.resize(m, d);
     net_.evaluate(inputs_[slot].data(), m, target_, values_.data(), want_gradients ? gradients_.data() : nullptr);
-    return {values_.data(), want_gradients ? gradients_.data() : nullptr};
+    return {values_.data(), want_gradients ? gradients_.data() : nullptr};  // values always come
 }
 
 }  // namespace gradlime
