@@ -41,7 +41,9 @@ class Timed:
         return out
 
 
-def numpy_smoothgrad(net: TanhNet, X: np.ndarray, sigma: float, n: int, seed: int, batch: int) -> np.ndarray:
+def numpy_smoothgrad(
+    net: TanhNet, X: np.ndarray, sigma: float, n: int, seed: int, batch: int
+) -> np.ndarray:
     """The plain-numpy way: draw, call, average. A baseline for the engine."""
     rng = np.random.default_rng(seed)
     out = np.empty_like(X)

@@ -18,9 +18,9 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from models import TanhNet, Timed, numpy_smoothgrad  # noqa: E402
+from models import TanhNet, Timed, numpy_smoothgrad
 
-import gradlime as gl  # noqa: E402
+import gradlime as gl
 
 
 def timed_call(net, method, X, n, batch, repeat):
@@ -42,12 +42,16 @@ def main() -> None:
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--rows", type=int, default=1 << 18)
     args = p.parse_args()
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"OpenMP threads {gl._core.max_threads()}, numpy {np.__version__}, gradlime {gl.__version__}\n")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"OpenMP threads {gl._core.max_threads()}, numpy {np.__version__}, gradlime {gl.__version__}\n"
+    )
 
     for d, hidden in ((32, 64), (100, 256), (784, 256)):
         net = TanhNet(d, hidden)
-        print(f"### overhead over the callable, d={d}, tanh net hidden={hidden}, {args.rows} rows\n")
+        print(
+            f"### overhead over the callable, d={d}, tanh net hidden={hidden}, {args.rows} rows\n"
+        )
         print("| method | batch rows | wall s | inside callable s | overhead |")
         print("| --- | ---: | ---: | ---: | ---: |")
         for method in ("smoothgrad", "clime", "stein"):
@@ -55,7 +59,9 @@ def main() -> None:
                 n = 8192 if method != "clime" or d < 200 else 16384
                 X = np.zeros((max(1, args.rows // n), d))
                 wall, inside = timed_call(net, method, X, n, batch, args.repeat)
-                print(f"| {method} | {batch} | {wall:.3f} | {inside:.3f} | {100 * (wall - inside) / inside:.1f}% |")
+                print(
+                    f"| {method} | {batch} | {wall:.3f} | {inside:.3f} | {100 * (wall - inside) / inside:.1f}% |"
+                )
         print()
 
     net = TanhNet(32, 64)

@@ -33,7 +33,9 @@ def test_estimator(benchmark, method):
 def test_explain_all_three(benchmark):
     E = benchmark(gl.explain, MODEL, X, sigma=0.5, n_samples=N_SAMPLES)
     benchmark.extra_info["samples_per_s"] = N_POINTS * N_SAMPLES / benchmark.stats.stats.mean
-    z = np.abs(E["clime"].values - E["smoothgrad"].values) / np.hypot(E["clime"].stderr, E["smoothgrad"].stderr)
+    z = np.abs(E["clime"].values - E["smoothgrad"].values) / np.hypot(
+        E["clime"].stderr, E["smoothgrad"].stderr
+    )
     assert np.median(z) < 2
 
 

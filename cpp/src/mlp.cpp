@@ -4,6 +4,7 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "gradlime/float_math.hpp"
 #include "gradlime/parallel.hpp"
 
 namespace gradlime {
@@ -28,8 +29,13 @@ const char* name_of(LayerKind k) {
     return "?";
 }
 
-// Activation buffers are feature-major: x[k * R + r] is feature k of row r in the block.
-void dense_forward(const Layer& L, const float* x, float* y, Index R) {
+// Activation buffers are feature-major with a fixed stride of kBlockRows: x[k * kBlockRows + r]
+// is feature k of row r. A short last block just leaves some lanes unused.
+constexpr Index R = kBlockRows;
+
+// y_j = b_j + sum_k W_jk x_k: for every row the k-sum runs in the same fixed order; the loops
+// vectorise across rows.
+void dense_forward(const Layer& L, const float* x, float* y) {
     for (Index j = 0; j < L.out; ++j) {
         float* yj = y + j * R;
         const float b = L.bias[j];
@@ -42,7 +48,8 @@ void dense_forward(const Layer& L, const float* x, float* y, Index R) {
     }
 }
 
-void dense_backward(const Layer& L, const float* gy, float* gx, Index R) {
+// gx_k = sum_j W_jk gy_j, the j-sum in a fixed order.
+void dense_backward(const Layer& L, const float* gy, float* gx) {
     for (Index k = 0; k < L.in; ++k) {
         float* gk = gx + k * R;
         for (Index r = 0; r < R; ++r) gk[r] = 0.0f;
@@ -54,8 +61,6 @@ void dense_backward(const Layer& L, const float* gy, float* gx, Index R) {
     }
 }
 
-float sigmoid(float v) { return v >= 0.0f ? 1.0f / (1.0f + std::exp(-v)) : std::exp(v) / (1.0f + std::exp(v)); }
-
 void elementwise_forward(const Layer& L, const float* x, float* y, Index size) {
     const float a = L.alpha, g = L.gamma;
     switch (L.kind) {
@@ -65,20 +70,26 @@ void elementwise_forward(const Layer& L, const float* x, float* y, Index size) {
         case LayerKind::LeakyRelu:
             for (Index i = 0; i < size; ++i) y[i] = x[i] > 0.0f ? x[i] : a * x[i];
             break;
-        case LayerKind::Elu:
-            for (Index i = 0; i < size; ++i) y[i] = x[i] > 0.0f ? x[i] : a * std::expm1(x[i]);
+        case LayerKind::Elu:  // both sides computed, then selected: branch-free, so it vectorises
+            for (Index i = 0; i < size; ++i) {
+                const float e = a * fmath::expm1(x[i] < 0.0f ? x[i] : 0.0f);
+                y[i] = x[i] > 0.0f ? x[i] : e;
+            }
             break;
         case LayerKind::Selu:
-            for (Index i = 0; i < size; ++i) y[i] = g * (x[i] > 0.0f ? x[i] : a * std::expm1(x[i]));
+            for (Index i = 0; i < size; ++i) {
+                const float e = a * fmath::expm1(x[i] < 0.0f ? x[i] : 0.0f);
+                y[i] = g * (x[i] > 0.0f ? x[i] : e);
+            }
             break;
         case LayerKind::Sigmoid:
-            for (Index i = 0; i < size; ++i) y[i] = sigmoid(x[i]);
+            for (Index i = 0; i < size; ++i) y[i] = fmath::sigmoid(x[i]);
             break;
         case LayerKind::Tanh:
-            for (Index i = 0; i < size; ++i) y[i] = std::tanh(x[i]);
+            for (Index i = 0; i < size; ++i) y[i] = fmath::tanh(x[i]);
             break;
         case LayerKind::Softplus:  // log(1 + e^x) without overflow
-            for (Index i = 0; i < size; ++i) y[i] = std::max(x[i], 0.0f) + std::log1p(std::exp(-std::fabs(x[i])));
+            for (Index i = 0; i < size; ++i) y[i] = fmath::softplus(x[i]);
             break;
         default:
             break;
@@ -108,41 +119,47 @@ void elementwise_backward(const Layer& L, const float* x, const float* y, const 
             for (Index i = 0; i < size; ++i) gx[i] = (1.0f - y[i] * y[i]) * gy[i];
             break;
         case LayerKind::Softplus:
-            for (Index i = 0; i < size; ++i) gx[i] = sigmoid(x[i]) * gy[i];
+            for (Index i = 0; i < size; ++i) gx[i] = fmath::sigmoid(x[i]) * gy[i];
             break;
         default:
             break;
     }
 }
 
-void softmax_forward(const Layer& L, const float* x, float* y, Index R) {
+// Softmax and log-softmax over the K features of each row, with r innermost so the exp
+// vectorises across rows.
+void softmax_forward(const Layer& L, const float* x, float* y) {
     const Index K = L.out;
-    for (Index r = 0; r < R; ++r) {
-        float mx = x[r];
-        for (Index j = 1; j < K; ++j) mx = std::max(mx, x[j * R + r]);
-        float sum = 0.0f;
-        for (Index j = 0; j < K; ++j) sum += std::exp(x[j * R + r] - mx);
-        if (L.kind == LayerKind::Softmax) {
-            for (Index j = 0; j < K; ++j) y[j * R + r] = std::exp(x[j * R + r] - mx) / sum;
-        } else {
-            const float lse = mx + std::log(sum);
-            for (Index j = 0; j < K; ++j) y[j * R + r] = x[j * R + r] - lse;
+    std::vector<float> mx(x, x + R), sum(static_cast<size_t>(R), 0.0f);
+    for (Index j = 1; j < K; ++j)
+        for (Index r = 0; r < R; ++r) mx[r] = std::max(mx[r], x[j * R + r]);
+    for (Index j = 0; j < K; ++j)
+        for (Index r = 0; r < R; ++r) {
+            y[j * R + r] = fmath::exp(x[j * R + r] - mx[r]);
+            sum[r] += y[j * R + r];
         }
+    if (L.kind == LayerKind::Softmax) {
+        for (Index j = 0; j < K; ++j)
+            for (Index r = 0; r < R; ++r) y[j * R + r] /= sum[r];
+    } else {
+        for (Index r = 0; r < R; ++r) mx[r] += std::log(sum[r]);  // log-sum-exp
+        for (Index j = 0; j < K; ++j)
+            for (Index r = 0; r < R; ++r) y[j * R + r] = x[j * R + r] - mx[r];
     }
 }
 
-// Softmax: gx_j = s_j (gy_j - sum_l s_l gy_l). LogSoftmax: gx_j = gy_j - s_j sum_l gy_l.
-void softmax_backward(const Layer& L, const float* y, const float* gy, float* gx, Index R) {
+// Softmax: gx_j = s_j (gy_j - sum_l s_l gy_l). LogSoftmax: gx_j = gy_j - s_j sum_l gy_l, s = e^y.
+void softmax_backward(const Layer& L, const float* y, const float* gy, float* gx) {
     const Index K = L.out;
     const bool log = L.kind == LayerKind::LogSoftmax;
-    for (Index r = 0; r < R; ++r) {
-        float dot = 0.0f;
-        for (Index j = 0; j < K; ++j) dot += log ? gy[j * R + r] : y[j * R + r] * gy[j * R + r];
-        for (Index j = 0; j < K; ++j) {
-            const float s = log ? std::exp(y[j * R + r]) : y[j * R + r];
-            gx[j * R + r] = log ? gy[j * R + r] - s * dot : s * (gy[j * R + r] - dot);
+    std::vector<float> dot(static_cast<size_t>(R), 0.0f);
+    for (Index j = 0; j < K; ++j)
+        for (Index r = 0; r < R; ++r) dot[r] += log ? gy[j * R + r] : y[j * R + r] * gy[j * R + r];
+    for (Index j = 0; j < K; ++j)
+        for (Index r = 0; r < R; ++r) {
+            const Index i = j * R + r;
+            gx[i] = log ? gy[i] - fmath::exp(y[i]) * dot[r] : y[i] * (gy[i] - dot[r]);
         }
-    }
 }
 
 }  // namespace
@@ -202,41 +219,44 @@ void FeedForwardNetwork::evaluate(const double* A, Index m, Index target, double
     });
 }
 
-void FeedForwardNetwork::evaluate_block(const double* A, Index R, Index target, double* values,
+void FeedForwardNetwork::evaluate_block(const double* A, Index rows, Index target, double* values,
                                         double* gradients) const {
     const Index d = input_dim_, n_layers = static_cast<Index>(layers_.size());
-    // acts[i] is the input of layer i; acts[n_layers] the network's output.
-    std::vector<std::vector<float>> acts(static_cast<size_t>(n_layers + 1));
-    acts[0].resize(static_cast<size_t>(d * R));
-    for (Index r = 0; r < R; ++r)
-        for (Index k = 0; k < d; ++k) acts[0][static_cast<size_t>(k * R + r)] = static_cast<float>(A[r * d + k]);
+    // acts[i] is the input of layer i, acts[n_layers] the output; all kBlockRows wide, the lanes
+    // past `rows` zero (they are computed and ignored).
+    thread_local std::vector<std::vector<float>> acts;
+    thread_local std::vector<float> g, gx;
+    acts.resize(static_cast<size_t>(n_layers + 1));
+    acts[0].assign(static_cast<size_t>(d * R), 0.0f);
+    for (Index k = 0; k < d; ++k)
+        for (Index r = 0; r < rows; ++r) acts[0][static_cast<size_t>(k * R + r)] = static_cast<float>(A[r * d + k]);
     for (Index i = 0; i < n_layers; ++i) {
         const Layer& L = layers_[static_cast<size_t>(i)];
         auto& y = acts[static_cast<size_t>(i + 1)];
         y.resize(static_cast<size_t>(L.out * R));
         const float* x = acts[static_cast<size_t>(i)].data();
-        if (L.kind == LayerKind::Dense) dense_forward(L, x, y.data(), R);
-        else if (L.kind == LayerKind::Softmax || L.kind == LayerKind::LogSoftmax) softmax_forward(L, x, y.data(), R);
+        if (L.kind == LayerKind::Dense) dense_forward(L, x, y.data());
+        else if (L.kind == LayerKind::Softmax || L.kind == LayerKind::LogSoftmax) softmax_forward(L, x, y.data());
         else elementwise_forward(L, x, y.data(), L.out * R);
     }
     const float* out = acts.back().data();
-    for (Index r = 0; r < R; ++r) values[r] = static_cast<double>(out[target * R + r]);
+    for (Index r = 0; r < rows; ++r) values[r] = static_cast<double>(out[target * R + r]);
     if (!gradients) return;
 
     // Reverse mode from the target output.
-    std::vector<float> g(static_cast<size_t>(output_dim() * R), 0.0f), gx;
+    g.assign(static_cast<size_t>(output_dim() * R), 0.0f);
     for (Index r = 0; r < R; ++r) g[static_cast<size_t>(target * R + r)] = 1.0f;
     for (Index i = n_layers - 1; i >= 0; --i) {
         const Layer& L = layers_[static_cast<size_t>(i)];
-        gx.assign(static_cast<size_t>(L.in * R), 0.0f);
+        gx.resize(static_cast<size_t>(L.in * R));
         const float* x = acts[static_cast<size_t>(i)].data();
         const float* y = acts[static_cast<size_t>(i + 1)].data();
-        if (L.kind == LayerKind::Dense) dense_backward(L, g.data(), gx.data(), R);
-        else if (L.kind == LayerKind::Softmax || L.kind == LayerKind::LogSoftmax) softmax_backward(L, y, g.data(), gx.data(), R);
+        if (L.kind == LayerKind::Dense) dense_backward(L, g.data(), gx.data());
+        else if (L.kind == LayerKind::Softmax || L.kind == LayerKind::LogSoftmax) softmax_backward(L, y, g.data(), gx.data());
         else elementwise_backward(L, x, y, g.data(), gx.data(), L.out * R);
         g.swap(gx);
     }
-    for (Index r = 0; r < R; ++r)
+    for (Index r = 0; r < rows; ++r)
         for (Index k = 0; k < d; ++k) gradients[r * d + k] = static_cast<double>(g[static_cast<size_t>(k * R + r)]);
 }
 

@@ -61,7 +61,9 @@ def _import_onnx() -> Any:
     try:
         import onnx
     except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError("reading ONNX models needs the onnx package: pip install 'gradlime[onnx]'") from exc
+        raise ImportError(
+            "reading ONNX models needs the onnx package: pip install 'gradlime[onnx]'"
+        ) from exc
     return onnx
 
 
@@ -87,14 +89,22 @@ def parse(data: bytes) -> OnnxGraph:
         )
     dims = inputs[0].type.tensor_type.shape.dim
     if len(dims) != 2:
-        raise ValueError(f"the ONNX input must have shape (batch, features); it has rank {len(dims)}")
+        raise ValueError(
+            f"the ONNX input must have shape (batch, features); it has rank {len(dims)}"
+        )
     if not dims[1].HasField("dim_value"):
         raise ValueError("the ONNX input's feature dimension must be a fixed number")
     d = int(dims[1].dim_value)
     if not 1 <= d <= MAX_FEATURES:
-        raise ValueError(f"the ONNX input declares {d} features; gradlime accepts 1 to {MAX_FEATURES}")
+        raise ValueError(
+            f"the ONNX input declares {d} features; gradlime accepts 1 to {MAX_FEATURES}"
+        )
     out_dims = graph.output[0].type.tensor_type.shape.dim
-    k = int(out_dims[1].dim_value) if len(out_dims) == 2 and out_dims[1].HasField("dim_value") else None
+    k = (
+        int(out_dims[1].dim_value)
+        if len(out_dims) == 2 and out_dims[1].HasField("dim_value")
+        else None
+    )
     g = OnnxGraph(data=data, input_name=inputs[0].name, n_features=d, n_outputs=k)
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 13)
     try:
@@ -114,9 +124,13 @@ def _attrs(node: Any) -> dict[str, Any]:
 def _build_network(graph: Any, consts: dict[str, np.ndarray], d: int, opset: int) -> Any:
     from onnx import numpy_helper
 
-    unsupported = sorted({n.op_type for n in graph.node if n.op_type not in NATIVE_OPS | {"Constant"}})
+    unsupported = sorted(
+        {n.op_type for n in graph.node if n.op_type not in NATIVE_OPS | {"Constant"}}
+    )
     if unsupported:
-        raise NotNative(f"the native engine does not support the ONNX operator(s) {', '.join(unsupported)}")
+        raise NotNative(
+            f"the native engine does not support the ONNX operator(s) {', '.join(unsupported)}"
+        )
     net = _core.FeedForwardNetwork(d)
     width = d
     current = next(i.name for i in graph.input if i.name not in consts)
@@ -135,13 +149,17 @@ def _build_network(graph: Any, consts: dict[str, np.ndarray], d: int, opset: int
             continue
         data_inputs = [x for x in node.input if x and x not in consts]
         if data_inputs != [current]:
-            raise NotNative(f"node {node.name or op} ({op}) does not continue a single feed-forward chain")
+            raise NotNative(
+                f"node {node.name or op} ({op}) does not continue a single feed-forward chain"
+            )
         if op in ("Gemm", "MatMul"):
             flush()
             W, b = _dense(node, op, a, consts, width)
             pending, width = (W, b), W.shape[0]
         elif op == "Add":
-            other = np.asarray(consts[next(x for x in node.input if x != current)], dtype=np.float64)
+            other = np.asarray(
+                consts[next(x for x in node.input if x != current)], dtype=np.float64
+            )
             if pending is None or other.size not in (1, width) or other.ndim > 2:
                 raise NotNative("Add is supported only as a bias right after a Gemm or MatMul")
             pending = (pending[0], pending[1] + np.broadcast_to(other.reshape(-1), (width,)))
@@ -164,7 +182,9 @@ def _build_network(graph: Any, consts: dict[str, np.ndarray], d: int, opset: int
     return net
 
 
-def _dense(node: Any, op: str, a: dict[str, Any], consts: dict[str, np.ndarray], width: int) -> tuple[np.ndarray, np.ndarray]:
+def _dense(
+    node: Any, op: str, a: dict[str, Any], consts: dict[str, np.ndarray], width: int
+) -> tuple[np.ndarray, np.ndarray]:
     """(weight (out, in), bias (out,)) of a Gemm or a MatMul, in float64."""
     if node.input[1] not in consts:
         raise NotNative(f"{op} with a non-constant weight")
@@ -199,7 +219,9 @@ def onnxruntime_function(g: OnnxGraph, target: int | None) -> Any:
     options = ort.SessionOptions()
     options.log_severity_level = 3
     try:
-        session = ort.InferenceSession(g.data, sess_options=options, providers=["CPUExecutionProvider"])
+        session = ort.InferenceSession(
+            g.data, sess_options=options, providers=["CPUExecutionProvider"]
+        )
         probe = session.run(None, {g.input_name: np.zeros((1, g.n_features), dtype=np.float32)})[0]
     except Exception as exc:
         raise ValueError(f"onnxruntime could not run this ONNX model: {exc}") from exc

@@ -98,7 +98,9 @@ def select_column(n_outputs: int, target: int | None) -> int:
     """The output column to explain: `target`, or the only one."""
     if target is None:
         if n_outputs != 1:
-            raise ValueError(f"the model has {n_outputs} outputs; pass target= to choose the one to explain")
+            raise ValueError(
+                f"the model has {n_outputs} outputs; pass target= to choose the one to explain"
+            )
         return 0
     if isinstance(target, bool) or not isinstance(target, (int, np.integer)):
         raise TypeError(f"target must be an integer; got {type(target).__name__}")

@@ -58,8 +58,8 @@ def _run(
             else "smoothgrad needs the model's gradient: pass grad= to gl.Model(f, grad=...), "
             "or use gl.clime / gl.stein, which need only values"
         )
-    if m._network is not None and m._network.input_dim != d:
-        raise ValueError(f"X has {d} features but the model takes {m._network.input_dim}")
+    if m.n_features is not None and m.n_features != d:
+        raise ValueError(f"X has {d} features but the model takes {m.n_features}")
     batch = m.batch_size or default_batch_rows(d)
 
     native = m._network is not None  # then no Python runs per batch

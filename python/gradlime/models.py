@@ -41,6 +41,8 @@ class Model:
     engine: str = "python"
     #: Why there is no gradient, for models that cannot have one (``smoothgrad`` says it).
     no_gradient_reason: str | None = None
+    #: Features the model takes, when it says (ONNX models); None for plain callables.
+    n_features: int | None = None
     _network: Any = None  # _core.FeedForwardNetwork for native models
     _target: int = 0
 
@@ -63,7 +65,7 @@ class Model:
 
     def __call__(self, X: Any) -> np.ndarray:
         """Evaluate f on a batch (m, d); returns (m,)."""
-        return np.asarray(self.f(_batch(X)), dtype=np.float64)
+        return np.asarray(self.f(self._batch(X)), dtype=np.float64)
 
     def gradient(self, X: Any) -> np.ndarray:
         """The gradient of f on a batch (m, d); returns (m, d)."""
@@ -71,7 +73,17 @@ class Model:
             raise ValueError(
                 self.no_gradient_reason or "this model has no gradient: pass grad= to gl.Model"
             )
-        return np.asarray(self.grad(_batch(X)), dtype=np.float64)
+        return np.asarray(self.grad(self._batch(X)), dtype=np.float64)
+
+    def _batch(self, X: Any) -> np.ndarray:
+        A = np.ascontiguousarray(X, dtype=np.float64)
+        if A.ndim != 2:
+            raise ValueError(f"a batch must have shape (m, d); got {A.shape}")
+        if self.n_features is not None and A.shape[1] != self.n_features:
+            raise ValueError(
+                f"the model takes {self.n_features} features; got a batch of shape {A.shape}"
+            )
+        return A
 
     def __repr__(self) -> str:
         grad = "with gradient" if self.has_gradient else "values only"
@@ -128,6 +140,7 @@ class Model:
         if engine not in ("auto", "native", "onnxruntime"):
             raise ValueError(f"engine must be 'auto', 'native' or 'onnxruntime'; got {engine!r}")
         g = _onnx.parse(_onnx.load_bytes(path_or_bytes))
+        model: Model
         if engine == "native" and g.network is None:
             raise ValueError(f"engine='native' cannot run this graph: {g.not_native}")
         if g.network is not None and engine != "onnxruntime":
@@ -139,10 +152,11 @@ class Model:
                 batch_size=batch_size,
             )
             model.engine, model._network, model._target = "native", net, column
+            model.n_features = g.n_features
             return model
         f = _onnx.onnxruntime_function(g, target)
         model = cls(f, batch_size=batch_size)
-        model.engine = "onnxruntime"
+        model.engine, model.n_features = "onnxruntime", g.n_features
         why = g.not_native or "engine='onnxruntime' was asked for"
         model.no_gradient_reason = (
             f"this ONNX model runs through onnxruntime ({why}), which gives no exact gradient; "
@@ -204,13 +218,6 @@ class Model:
             "which need only values"
         )
         return model
-
-
-def _batch(X: Any) -> np.ndarray:
-    A = np.ascontiguousarray(X, dtype=np.float64)
-    if A.ndim != 2:
-        raise ValueError(f"a batch must have shape (m, d); got {A.shape}")
-    return A
 
 
 def as_model(model: Any) -> Model:

@@ -1,0 +1,82 @@
+// Single-precision exp, expm1 and log1p for the network's activations: straight-line polynomial
+// code that GCC vectorises across a block of rows (glibc's scalar expf/expm1f/tanhf are not), with
+// IEEE +, -, *, / and bit operations only, so a row's value does not depend on which lanes it
+// shares. Accuracy is a few float ulps, the precision the networks are stored in.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+
+namespace gradlime::fmath {
+
+inline float bits_to_float(std::int32_t b) {
+    float f;
+    std::memcpy(&f, &b, sizeof f);
+    return f;
+}
+
+inline float abs(float x) { return x < 0.0f ? -x : x; }
+
+// e^x: x = k ln2 + r with |r| <= ln2/2 (Cody-Waite split of ln2), Taylor to r^7, times 2^k.
+inline float exp(float x) {
+    x = x < -87.0f ? -87.0f : x;
+    x = x > 88.0f ? 88.0f : x;
+    // Round x / ln2 to the nearest integer with the 1.5 * 2^23 trick: branch-free, exact here.
+    const float kf = (x * 1.44269504f + 12582912.0f) - 12582912.0f;
+    const float r = (x - kf * 0.693359375f) + kf * 2.12194440e-4f;
+    float p = 1.0f / 5040.0f;
+    p = p * r + 1.0f / 720.0f;
+    p = p * r + 1.0f / 120.0f;
+    p = p * r + 1.0f / 24.0f;
+    p = p * r + 1.0f / 6.0f;
+    p = p * r + 0.5f;
+    p = p * r + 1.0f;
+    p = p * r + 1.0f;
+    return p * bits_to_float((static_cast<std::int32_t>(kf) + 127) << 23);
+}
+
+// e^x - 1, accurate near 0 (where exp(x) - 1 would cancel).
+inline float expm1(float x) {
+    float p = 1.0f / 362880.0f;  // Taylor to x^9 on |x| < 0.5
+    p = p * x + 1.0f / 40320.0f;
+    p = p * x + 1.0f / 5040.0f;
+    p = p * x + 1.0f / 720.0f;
+    p = p * x + 1.0f / 120.0f;
+    p = p * x + 1.0f / 24.0f;
+    p = p * x + 1.0f / 6.0f;
+    p = p * x + 0.5f;
+    const float small = (p * x + 1.0f) * x;
+    const float large = exp(x) - 1.0f;
+    return abs(x) < 0.5f ? small : large;
+}
+
+// log(1 + u) for u in [0, 1]: 2 atanh(s), s = u / (2 + u) <= 1/3, odd series to s^15.
+inline float log1p_unit(float u) {
+    const float s = u / (2.0f + u), s2 = s * s;
+    float p = 1.0f / 15.0f;
+    p = p * s2 + 1.0f / 13.0f;
+    p = p * s2 + 1.0f / 11.0f;
+    p = p * s2 + 1.0f / 9.0f;
+    p = p * s2 + 1.0f / 7.0f;
+    p = p * s2 + 1.0f / 5.0f;
+    p = p * s2 + 1.0f / 3.0f;
+    p = p * s2 + 1.0f;
+    return 2.0f * s * p;
+}
+
+inline float tanh(float x) {
+    const float t = expm1(-2.0f * abs(x));  // tanh|x| = -t / (t + 2)
+    const float a = -t / (t + 2.0f);
+    return x < 0.0f ? -a : a;
+}
+
+inline float sigmoid(float x) {
+    const float e = exp(-abs(x));
+    const float s = 1.0f / (1.0f + e);
+    return x >= 0.0f ? s : e * s;
+}
+
+// log(1 + e^x) without overflow.
+inline float softplus(float x) { return (x > 0.0f ? x : 0.0f) + log1p_unit(exp(-abs(x))); }
+
+}  // namespace gradlime::fmath
