@@ -89,6 +89,7 @@ SCRIPT = textwrap.dedent("""
 """)
 
 
+@pytest.mark.skipif(not gl._core.openmp, reason="built without OpenMP: one thread only")
 def test_thread_count_does_not_change_a_bit():
     out = {}
     for threads in ("1", "2"):

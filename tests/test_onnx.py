@@ -412,6 +412,7 @@ THREADS_SCRIPT = textwrap.dedent("""
 """)
 
 
+@pytest.mark.skipif(not gl._core.openmp, reason="built without OpenMP: one thread only")
 def test_native_thread_count_does_not_change_a_bit(tmp_path):
     path = tmp_path / "net.onnx"
     onnx.save(build_onnx(mlp(widths=(16, 16, 3), act=("Tanh", {}), seed=44), 5), str(path))

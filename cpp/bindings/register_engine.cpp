@@ -164,4 +164,9 @@ void register_engine(py::module_& m) {
           "network"_a = nullptr, "target"_a = 0,
           "Run the streaming engine over a Python model; returns {method: (values, stderr)}.");
     m.def("max_threads", &gradlime::max_threads, "OpenMP threads the engine will use.");
+#ifdef GRADLIME_HAVE_OPENMP
+    m.attr("openmp") = true;
+#else
+    m.attr("openmp") = false;
+#endif
 }

@@ -11,6 +11,8 @@ def gaussian_rows(
     seed: int, stream: int, first: int, m: int, d: int
 ) -> npt.NDArray[np.float64]: ...
 def max_threads() -> int: ...
+
+openmp: bool
 def run(
     X: npt.NDArray[np.float64],
     f: Callable[[npt.NDArray[np.float64]], Any] | None,

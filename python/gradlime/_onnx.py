@@ -160,7 +160,9 @@ def _build_network(graph: Any, consts: dict[str, np.ndarray], d: int, opset: int
             other = np.asarray(
                 consts[next(x for x in node.input if x != current)], dtype=np.float64
             )
-            if pending is None or other.size not in (1, width) or other.ndim > 2:
+            if pending is not None and other.size not in (1, width):
+                raise ValueError(f"Add bias of shape {other.shape} does not fit {width} outputs")
+            if pending is None or other.ndim > 2:
                 raise NotNative("Add is supported only as a bias right after a Gemm or MatMul")
             pending = (pending[0], pending[1] + np.broadcast_to(other.reshape(-1), (width,)))
         elif op in _ACTIVATIONS:
