@@ -33,7 +33,8 @@ using FloatRowMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eige
 struct Layer {
     LayerKind kind = LayerKind::Dense;
     Index in = 0, out = 0;
-    FloatRowMatrix weight;  // (out, in), Dense only
+    FloatRowMatrix weight;    // (out, in), Dense only
+    FloatRowMatrix weight_t;  // its transpose (in, out), read by the backward pass
     Eigen::VectorXf bias;   // (out), Dense only
     float alpha = 0.0f, gamma = 0.0f;
 };
