@@ -11,7 +11,8 @@
 // a fused multiply-add gets the same bits. (GCC in ISO mode -std=c++17 does not contract; clang
 // is told not to inside these functions; a CUDA port must be compiled with -fmad=false. Doubles must
 // be evaluated in double precision, FLT_EVAL_METHOD == 0, as on x86-64/SSE2, not 32-bit x87.)
-// The SSE2 Philox path, the portable path and any grouping of blocks give identical bits.
+// The AVX-512, AVX2 and SSE2 paths, the portable path and any grouping of blocks give identical
+// bits (tests/test_rng.py pins them).
 //
 // Measured accuracy (20M random + edge arguments, against glibc and a long double reference):
 // log_unit max relative error 4.9e-16, sin_kernel 1.3e-16, cos_kernel 2.9e-16 on [-pi/4, pi/4];
@@ -33,6 +34,34 @@
 #endif
 #if GRADLIME_RNG_SSE2
 #include <emmintrin.h>
+#endif
+// Wider paths, chosen at compile time from the target ISA (-march): AVX-512F computes 8 blocks per
+// register, AVX2 4, for both the Philox rounds and the Box-Muller transform (explicit intrinsics;
+// the kernels' operations in the same order, never fused). All paths give the same bits.
+// Define GRADLIME_RNG_NO_AVX512 or GRADLIME_RNG_NO_AVX2 to step down (e.g. to test the others).
+#if !defined(GRADLIME_RNG_AVX512)
+#if defined(__AVX512F__) && GRADLIME_RNG_SSE2 && !defined(GRADLIME_RNG_NO_AVX512)
+#define GRADLIME_RNG_AVX512 1
+#else
+#define GRADLIME_RNG_AVX512 0
+#endif
+#endif
+#if !defined(GRADLIME_RNG_AVX2)
+#if defined(__AVX2__) && GRADLIME_RNG_SSE2 && !GRADLIME_RNG_AVX512 && !defined(GRADLIME_RNG_NO_AVX2)
+#define GRADLIME_RNG_AVX2 1
+#else
+#define GRADLIME_RNG_AVX2 0
+#endif
+#endif
+#if GRADLIME_RNG_AVX512 || GRADLIME_RNG_AVX2
+#include <immintrin.h>
+#endif
+#if GRADLIME_RNG_AVX512 && defined(__GNUC__) && !defined(__clang__) && __GNUC__ < 13
+// GCC 12's AVX-512 intrinsics trip a false -W(maybe-)uninitialized (GCC bug 105593, fixed in 13).
+#define GRADLIME_RNG_GCC12_PRAGMA 1
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #endif
 
 namespace gradlime {
@@ -240,6 +269,252 @@ inline void philox_lanes_sse2(Key key, std::uint32_t k0, std::uint32_t s_lo, std
 }
 #endif
 
+#if GRADLIME_RNG_AVX512 || GRADLIME_RNG_AVX2
+// Vector paths: one Philox block per 64-bit lane, so a block's two 64-bit halves r0:r1 and r2:r3
+// meet Box-Muller in the lane they were computed in and nothing is shuffled until the final store.
+// Philox keeps each 32-bit word in the low half of a lane (as in the SSE2 path: vpmuludq reads only
+// those, the high halves carry junk that is never read). The transform repeats box_muller's
+// operations one for one, each an IEEE-rounded vector op (add, sub, mul, div, sqrt; no FMA), in
+// the same order, so every lane gets box_muller's bits.
+#if GRADLIME_RNG_AVX512
+struct Avx512 {
+    using I = __m512i;
+    using D = __m512d;
+    static constexpr long kBlocks = 8;
+    static constexpr int kVecs = 3;  // registers per batch (measured on an AVX-512 EPYC: 3 > 4 > 2)
+    static I set1(std::uint64_t x) noexcept { return _mm512_set1_epi64(static_cast<long long>(x)); }
+    static I iota() noexcept { return _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0); }
+    static I add64(I x, I y) noexcept { return _mm512_add_epi64(x, y); }
+    static I mulu32(I x, I y) noexcept { return _mm512_mul_epu32(x, y); }
+    static I xor3(I x, I y, I z) noexcept { return _mm512_ternarylogic_epi64(x, y, z, 0x96); }
+    static I and_(I x, I y) noexcept { return _mm512_and_si512(x, y); }
+    static I or_(I x, I y) noexcept { return _mm512_or_si512(x, y); }
+    static I xor_(I x, I y) noexcept { return _mm512_xor_si512(x, y); }
+    template <int n> static I srli(I x) noexcept { return _mm512_srli_epi64(x, n); }
+    template <int n> static I slli(I x) noexcept { return _mm512_slli_epi64(x, n); }
+    static D as_d(I x) noexcept { return _mm512_castsi512_pd(x); }
+    static I as_i(D x) noexcept { return _mm512_castpd_si512(x); }
+    static D set1d(double x) noexcept { return _mm512_set1_pd(x); }
+    static D add(D x, D y) noexcept { return _mm512_add_pd(x, y); }
+    static D sub(D x, D y) noexcept { return _mm512_sub_pd(x, y); }
+    static D mul(D x, D y) noexcept { return _mm512_mul_pd(x, y); }
+    static D div(D x, D y) noexcept { return _mm512_div_pd(x, y); }
+    static D sqrt(D x) noexcept { return _mm512_sqrt_pd(x); }
+    static I xor_and(I x, I y, I z) noexcept {  // x ^ (y & z)
+        return _mm512_ternarylogic_epi64(x, y, z, 0x78);
+    }
+    // swap c and s in the lanes where bit 51 of bq (the low bit of the quadrant) is set
+    static void swap_where_odd(I bq, D& c, D& s) noexcept {
+        const __mmask8 odd = _mm512_test_epi64_mask(bq, _mm512_set1_epi64(1LL << 51));
+        const D c2 = _mm512_mask_blend_pd(odd, c, s);
+        s = _mm512_mask_blend_pd(odd, s, c);
+        c = c2;
+    }
+    // out[2i] = c[i], out[2i + 1] = s[i]
+    static void store_pairs(double* out, D c, D s) noexcept {
+        const I lo = _mm512_set_epi64(11, 3, 10, 2, 9, 1, 8, 0);
+        const I hi = _mm512_set_epi64(15, 7, 14, 6, 13, 5, 12, 4);
+        _mm512_storeu_pd(out, _mm512_permutex2var_pd(c, lo, s));
+        _mm512_storeu_pd(out + 8, _mm512_permutex2var_pd(c, hi, s));
+    }
+};
+#endif
+
+#if GRADLIME_RNG_AVX2
+struct Avx2 {
+    using I = __m256i;
+    using D = __m256d;
+    static constexpr long kBlocks = 4;
+    static constexpr int kVecs = 4;  // measured: 4 > 2
+    static I set1(std::uint64_t x) noexcept {
+        return _mm256_set1_epi64x(static_cast<long long>(x));
+    }
+    static I iota() noexcept { return _mm256_set_epi64x(3, 2, 1, 0); }
+    static I add64(I x, I y) noexcept { return _mm256_add_epi64(x, y); }
+    static I mulu32(I x, I y) noexcept { return _mm256_mul_epu32(x, y); }
+    static I xor3(I x, I y, I z) noexcept {
+        return _mm256_xor_si256(_mm256_xor_si256(x, y), z);
+    }
+    static I and_(I x, I y) noexcept { return _mm256_and_si256(x, y); }
+    static I or_(I x, I y) noexcept { return _mm256_or_si256(x, y); }
+    static I xor_(I x, I y) noexcept { return _mm256_xor_si256(x, y); }
+    template <int n> static I srli(I x) noexcept { return _mm256_srli_epi64(x, n); }
+    template <int n> static I slli(I x) noexcept { return _mm256_slli_epi64(x, n); }
+    static D as_d(I x) noexcept { return _mm256_castsi256_pd(x); }
+    static I as_i(D x) noexcept { return _mm256_castpd_si256(x); }
+    static D set1d(double x) noexcept { return _mm256_set1_pd(x); }
+    static D add(D x, D y) noexcept { return _mm256_add_pd(x, y); }
+    static D sub(D x, D y) noexcept { return _mm256_sub_pd(x, y); }
+    static D mul(D x, D y) noexcept { return _mm256_mul_pd(x, y); }
+    static D div(D x, D y) noexcept { return _mm256_div_pd(x, y); }
+    static D sqrt(D x) noexcept { return _mm256_sqrt_pd(x); }
+    static I xor_and(I x, I y, I z) noexcept {  // x ^ (y & z)
+        return _mm256_xor_si256(x, _mm256_and_si256(y, z));
+    }
+    static void swap_where_odd(I bq, D& c, D& s) noexcept {
+        const D odd = _mm256_castsi256_pd(_mm256_slli_epi64(bq, 12));  // blendv reads the sign bit
+        const D c2 = _mm256_blendv_pd(c, s, odd);
+        s = _mm256_blendv_pd(s, c, odd);
+        c = c2;
+    }
+    static void store_pairs(double* out, D c, D s) noexcept {
+        const D t0 = _mm256_unpacklo_pd(c, s);  // c0 s0 c2 s2
+        const D t1 = _mm256_unpackhi_pd(c, s);  // c1 s1 c3 s3
+        _mm256_storeu_pd(out, _mm256_permute2f128_pd(t0, t1, 0x20));
+        _mm256_storeu_pd(out + 4, _mm256_permute2f128_pd(t0, t1, 0x31));
+    }
+};
+#endif
+
+// What is fixed along a row, broadcast once: the round keys and the counter words 1 .. 3.
+template <class V>
+struct RowConstants {
+    typename V::I key0[10], key1[10], s_lo, s_hi, stream;
+    RowConstants(Key key, std::uint32_t lo, std::uint32_t hi, std::uint32_t st) noexcept {
+        using namespace philox_constants;
+        for (int round = 0; round < 10; ++round) {
+            key0[round] = V::set1(key[0]);
+            key1[round] = V::set1(key[1]);
+            key[0] += kWeyl0;
+            key[1] += kWeyl1;
+        }
+        s_lo = V::set1(lo);
+        s_hi = V::set1(hi);
+        stream = V::set1(st);
+    }
+};
+
+// kVecs * V::kBlocks Philox blocks for the counters (k0 + i, s_lo, s_hi, stream), then Box-Muller,
+// normals to out[0 .. 2 kVecs V::kBlocks).
+template <class V, int kVecs>
+inline void gaussian_vecs(const RowConstants<V>& rc, std::uint32_t k0, double* out) noexcept {
+#if defined(__clang__)
+#pragma clang fp contract(off)
+#endif
+    using I = typename V::I;
+    using D = typename V::D;
+    using namespace philox_constants;
+    const I mul0 = V::set1(kMul0), mul1 = V::set1(kMul1);
+    I x0[kVecs], x1[kVecs], x2[kVecs], x3[kVecs];
+    {
+        const I base = V::add64(V::set1(k0), V::iota());  // low 32 bits: k0 + i mod 2^32
+        const I step = V::set1(static_cast<std::uint64_t>(V::kBlocks));
+        for (int v = 0; v < kVecs; ++v) {
+            x0[v] = v == 0 ? base : V::add64(x0[v - 1], step);
+            x1[v] = rc.s_lo;
+            x2[v] = rc.s_hi;
+            x3[v] = rc.stream;
+        }
+    }
+    for (int round = 0; round < 10; ++round) {
+        for (int v = 0; v < kVecs; ++v) {
+            const I p0 = V::mulu32(x0[v], mul0);
+            const I p1 = V::mulu32(x2[v], mul1);
+            x0[v] = V::xor3(V::template srli<32>(p1), x1[v], rc.key0[round]);
+            x2[v] = V::xor3(V::template srli<32>(p0), x3[v], rc.key1[round]);
+            x1[v] = p1;
+            x3[v] = p0;
+        }
+    }
+
+    constexpr double kLn2Hi = 0x1.62e42fefa3800p-1, kLn2Lo = 0x1.ef35793c76730p-45;
+    constexpr double L0 = 0x1.5555555553960p-1, L1 = 0x1.999999a294adcp-2,
+                     L2 = 0x1.24924176e0572p-2, L3 = 0x1.c72278942bd2ap-3,
+                     L4 = 0x1.732c149ff658ap-3, L5 = 0x1.587856aed7aa0p-3;
+    constexpr double S0 = -0x1.5555555555548p-3, S1 = 0x1.111111110f7d0p-7,
+                     S2 = -0x1.a01a019bfdf04p-13, S3 = 0x1.71de3567d4933p-19,
+                     S4 = -0x1.ae5e5a92987bfp-26, S5 = 0x1.5d8fd1fed6450p-33;
+    constexpr double C0 = 0x1.5555555552ddbp-5, C1 = -0x1.6c16c16721121p-10,
+                     C2 = 0x1.a019fa5ffc002p-16, C3 = -0x1.27e00b90e0550p-22,
+                     C4 = 0x1.1bbe8e1a940efp-29;
+    constexpr double kTwoPiOver2p53 = 6.283185307179586476925286766559 * 0x1p-53;
+    constexpr std::uint64_t kSqrtHalf = 0x3fe6a09e667f3bcdULL;
+    const I lo32 = V::set1(0xffffffffULL);
+    const I exp_one = V::set1(0x3ff0000000000000ULL), exp_2p52 = V::set1(0x4330000000000000ULL);
+    for (int v = 0; v < kVecs; ++v) {
+        // a = r0:r1, b = r2:r3 (see box_muller)
+        const I a = V::or_(V::template slli<32>(x0[v]), V::and_(x1[v], lo32));
+        const I b = V::or_(V::template slli<32>(x2[v]), V::and_(x3[v], lo32));
+
+        // radius = sqrt(-2 log u), log_unit inlined
+        const D m = V::as_d(V::or_(exp_one, V::template srli<12>(a)));
+        const D u = V::add(V::sub(m, V::set1d(1.0)), V::set1d(0x1p-53));
+        I ix = V::add64(V::as_i(u), V::set1(0x3ff0000000000000ULL - kSqrtHalf));
+        const D k = V::sub(V::as_d(V::or_(exp_2p52, V::template srli<52>(ix))),
+                           V::set1d(0x1p52 + 1023.0));
+        ix = V::add64(V::and_(ix, V::set1(0x000fffffffffffffULL)), V::set1(kSqrtHalf));
+        const D f = V::sub(V::as_d(ix), V::set1d(1.0));
+        const D sl = V::div(f, V::add(V::set1d(2.0), f));
+        const D t = V::mul(sl, sl);
+        D p = V::add(V::set1d(L4), V::mul(t, V::set1d(L5)));
+        p = V::add(V::set1d(L3), V::mul(t, p));
+        p = V::add(V::set1d(L2), V::mul(t, p));
+        p = V::add(V::set1d(L1), V::mul(t, p));
+        p = V::add(V::set1d(L0), V::mul(t, p));
+        const D logm = V::add(V::mul(V::set1d(2.0), sl), V::mul(sl, V::mul(t, p)));
+        const D logu = V::add(V::mul(k, V::set1d(kLn2Hi)),
+                              V::add(V::mul(k, V::set1d(kLn2Lo)), logm));
+        const D radius = V::sqrt(V::mul(V::set1d(-2.0), logu));
+
+        // angle: quadrant q and reduced x in [-pi/4, pi/4)
+        const I bq = V::add64(V::template srli<11>(b), V::set1(1ULL << 50));  // q = bits 51, 52
+        const D frac = V::sub(V::as_d(V::or_(exp_2p52, V::and_(bq, V::set1((1ULL << 51) - 1)))),
+                              V::set1d(0x1p52 + 0x1p50));
+        const D x = V::mul(frac, V::set1d(kTwoPiOver2p53));
+        const D y = V::mul(x, x);
+        D ps = V::add(V::set1d(S4), V::mul(y, V::set1d(S5)));
+        ps = V::add(V::set1d(S3), V::mul(y, ps));
+        ps = V::add(V::set1d(S2), V::mul(y, ps));
+        ps = V::add(V::set1d(S1), V::mul(y, ps));
+        ps = V::add(V::set1d(S0), V::mul(y, ps));
+        D s = V::add(x, V::mul(V::mul(x, y), ps));
+        D pc = V::add(V::set1d(C3), V::mul(y, V::set1d(C4)));
+        pc = V::add(V::set1d(C2), V::mul(y, pc));
+        pc = V::add(V::set1d(C1), V::mul(y, pc));
+        pc = V::add(V::set1d(C0), V::mul(y, pc));
+        D c = V::add(V::sub(V::set1d(1.0), V::mul(V::set1d(0.5), y)), V::mul(V::mul(y, y), pc));
+
+        // rotate by q quarter turns: swap where q is odd, then flip the signs by bit 1 of q + 1
+        // (cos) and of q (sin), i.e. bit 52 of bq + 2^51 and of bq, shifted to the sign bit
+        V::swap_where_odd(bq, c, s);
+        const I sign = V::set1(1ULL << 63);
+        const I bq1 = V::add64(bq, V::set1(1ULL << 51));
+        c = V::as_d(V::xor_and(V::as_i(c), V::template slli<11>(bq1), sign));
+        s = V::as_d(V::xor_and(V::as_i(s), V::template slli<11>(bq), sign));
+        V::store_pairs(out + 2 * v * V::kBlocks, V::mul(radius, c), V::mul(radius, s));
+    }
+}
+
+// gaussian_vecs<V, n> for a run-time n = regs in 1 .. kVecs.
+template <class V, int kVecs>
+inline void gaussian_regs(long regs, const RowConstants<V>& rc, std::uint32_t k0,
+                          double* out) noexcept {
+    if constexpr (kVecs > 1) {
+        if (regs < kVecs) return gaussian_regs<V, kVecs - 1>(regs, rc, k0, out);
+    }
+    gaussian_vecs<V, kVecs>(rc, k0, out);
+}
+
+// gaussian_row on the vector paths: batches of kVecs registers, then one batch of as many registers
+// as the rest needs, through a buffer when d does not fill it.
+template <class V, int kVecs = V::kVecs>
+inline void gaussian_row_vec(Key key, std::uint32_t s_lo, std::uint32_t s_hi, std::uint32_t stream,
+                             long d, double* z) noexcept {
+    constexpr long kReg = 2 * V::kBlocks, kWide = kVecs * kReg;  // normals per register, per batch
+    const RowConstants<V> rc(key, s_lo, s_hi, stream);
+    long j = 0;  // next coordinate; always even
+    for (; j + kWide <= d; j += kWide)
+        gaussian_vecs<V, kVecs>(rc, static_cast<std::uint32_t>(j / 2), z + j);
+    if (j == d) return;
+    const long regs = (d - j + kReg - 1) / kReg;  // 1 .. kVecs
+    const auto k0 = static_cast<std::uint32_t>(j / 2);
+    if (j + regs * kReg == d) return gaussian_regs<V, kVecs>(regs, rc, k0, z + j);  // fills z
+    double buf[kWide];
+    gaussian_regs<V, kVecs>(regs, rc, k0, buf);
+    for (long i = 0; j + i < d; ++i) z[j + i] = buf[i];
+}
+#endif
+
 template <long kLanes>
 inline void philox_lanes(Key key, std::uint32_t k0, std::uint32_t s_lo, std::uint32_t s_hi,
                          std::uint32_t stream, std::uint64_t* a, std::uint64_t* b) noexcept {
@@ -280,6 +555,11 @@ inline void gaussian_row(std::uint64_t seed, std::uint32_t stream, std::uint64_t
     const Key key = key_from_seed(seed);
     const auto s_lo = static_cast<std::uint32_t>(sample);
     const auto s_hi = static_cast<std::uint32_t>(sample >> 32);
+#if GRADLIME_RNG_AVX512
+    detail::gaussian_row_vec<detail::Avx512>(key, s_lo, s_hi, stream, d, z);
+#elif GRADLIME_RNG_AVX2
+    detail::gaussian_row_vec<detail::Avx2>(key, s_lo, s_hi, stream, d, z);
+#else
     constexpr long kWide = 8, kNarrow = 4;  // blocks per batch: bulk, then the tail
     long j = 0;                              // next coordinate; always even
     for (; j + 2 * kWide <= d; j += 2 * kWide)
@@ -294,6 +574,12 @@ inline void gaussian_row(std::uint64_t seed, std::uint32_t stream, std::uint64_t
                                         tail);
         for (long i = 0; j + i < d; ++i) z[j + i] = tail[i];
     }
+#endif
 }
 
 }  // namespace gradlime
+
+#if defined(GRADLIME_RNG_GCC12_PRAGMA)
+#pragma GCC diagnostic pop
+#undef GRADLIME_RNG_GCC12_PRAGMA
+#endif
