@@ -14,7 +14,7 @@ SEED = 0x5EED_1234_ABCD_0042
 
 # --- Philox4x32-10 known-answer vectors (Random123 kat_vectors) ---------------------------------
 @pytest.mark.parametrize(
-    "counter, key, expected",
+    ("counter", "key", "expected"),
     [
         ((0, 0, 0, 0), (0, 0), (0x6627E8D5, 0xE169C58D, 0xBC57AC4C, 0x9B00DBD8)),
         (
@@ -71,7 +71,7 @@ def _sha(z):
 
 
 @pytest.mark.parametrize(
-    "args, digest",
+    ("args", "digest"),
     [
         (
             (SEED, 11, (1 << 33) + 5, 17, 83),
