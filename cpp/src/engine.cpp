@@ -128,6 +128,7 @@ private:
 }
 
 // First row (in row order) with a non-finite value or gradient; the same row whatever the threads.
+// A full pass over the batch, run only when the cheap screen below finds something.
 void check_finite(const Context& c, Index r0, Index m, const ModelOutput& y) {
     const Index blocks = (m + kFillRows - 1) / kFillRows;
     std::vector<Index> first_bad(static_cast<size_t>(blocks), m);
@@ -153,6 +154,19 @@ void check_finite(const Context& c, Index r0, Index m, const ModelOutput& y) {
     });
     for (Index b = 0; b < blocks; ++b)
         if (first_bad[b] < m) report_non_finite(c, r0 + first_bad[b], bad_is_gradient[b] ? "gradient" : "value");
+}
+
+// Cheap screen of a batch: the values themselves, and for gradients the running sums of the
+// points they went into, which turn non-finite as soon as one gradient is (saving a pass over
+// m * d numbers). A false alarm (a sum overflowing) only costs the full scan.
+bool looks_finite(const Context& c, const std::deque<PointState>& inflight, Index r0, Index m,
+                  const ModelOutput& y) {
+    if (y.values && !std::all_of(y.values, y.values + m, [](double v) { return std::isfinite(v); }))
+        return false;
+    if (!y.gradients) return true;
+    for (const PointState& s : inflight)
+        if (s.point * c.n < r0 + m && (s.point + 1) * c.n > r0 && !s.gradients.finite()) return false;
+    return true;
 }
 
 // Hand the batch's values and gradients to the points they belong to. Each point's rows are fed
@@ -365,8 +379,8 @@ EngineResult run_engine(const RowMatrix& X, const GaussianSampler& sampler, Batc
         ModelOutput y = model.evaluate(current.slot, current.m, d, want_values, opt.smoothgrad);
         if (!want_values) y.values = nullptr;  // a model may return more than was asked for
         if (!opt.smoothgrad) y.gradients = nullptr;
-        check_finite(c, current.r0, current.m, y);
         scatter(c, inflight, current.r0, current.m, y);
+        if (!looks_finite(c, inflight, current.r0, current.m, y)) check_finite(c, current.r0, current.m, y);
         finalize_completed(c, inflight);
         model.check_interrupt();
         if (shared) shared->work();

@@ -19,6 +19,7 @@ public:
     Index count() const { return count_; }
     Vector mean() const;
     Vector stderr_of_mean() const;
+    bool finite() const { return sum_.allFinite() && sumsq_.allFinite(); }
 
 private:
     Index count_ = 0;
