@@ -47,6 +47,36 @@ def test_rows_are_pure_functions_of_sample():
     assert not np.array_equal(a[2], _core.gaussian_rows(SEED, 3, 11, 1, 9)[0])
 
 
+def _row_by_row(seed, stream, first, m, d):
+    return np.vstack(
+        [_core.gaussian_rows(seed, stream, (first + t) % (1 << 64), 1, d) for t in range(m)]
+    )
+
+
+@pytest.mark.parametrize(
+    "first",
+    [0, 1000, (1 << 32) - 5, (1 << 64) - 6],  # samples cross 2^32 (carry) and wrap at 2^64
+)
+def test_rows_batched_across_rows_match_single_rows(first):
+    # Short rows share the vector registers of several rows (gaussian_rows in rng.hpp): every
+    # batch/row split, odd d (dropped last normal) included, must give the single-row bits.
+    for d in range(1, 41):
+        for m in (1, 2, 3, 7, 33):
+            z = _core.gaussian_rows(SEED, 7, first, m, d)
+            assert np.array_equal(z, _row_by_row(SEED, 7, first, m, d)), (d, m)
+
+
+def test_rows_batched_long_rows_and_large_m():
+    # around the switch to row-by-row for long rows, and many batches per call
+    first = (1 << 32) - 3
+    for d in (100, 125, 126, 127, 128, 129):
+        z = _core.gaussian_rows(SEED, 8, first, 5, d)
+        assert np.array_equal(z, _row_by_row(SEED, 8, first, 5, d)), d
+    for d in (1, 5, 15, 16):
+        z = _core.gaussian_rows(0, 0xFFFFFFFF, 17, 500, d)
+        assert np.array_equal(z, _row_by_row(0, 0xFFFFFFFF, 17, 500, d)), d
+
+
 def test_calls_are_deterministic_and_keyed():
     a = _core.gaussian_rows(SEED, 1, 0, 8, 50)
     assert np.array_equal(a, _core.gaussian_rows(SEED, 1, 0, 8, 50))

@@ -324,7 +324,7 @@ void finalize_completed(const Context& c, std::deque<PointState>& inflight) {
 void gaussian_rows(std::uint64_t seed, std::uint32_t stream, std::uint64_t first, Index m, Index d,
                    RowMatrix& Z) {
     Z.resize(m, d);
-    for (Index t = 0; t < m; ++t) gaussian_row(seed, stream, first + static_cast<std::uint64_t>(t), d, Z.row(t).data());
+    gaussian_rows(seed, stream, first, m, d, Z.data(), d);
 }
 
 EngineResult run_engine(const RowMatrix& X, const GaussianSampler& sampler, BatchModel& model,

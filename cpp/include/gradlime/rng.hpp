@@ -64,6 +64,16 @@
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #endif
 
+// The vector kernel is always inlined into its callers: left to the heuristics, GCC inlines it in
+// some callers and not others, and the row-batched path then ran up to 30% slower or faster from one
+// build to the next (measured on an AVX-512 EPYC).
+#if !defined(GRADLIME_RNG_KERNEL_ATTR)
+#if defined(__GNUC__)
+#define GRADLIME_RNG_KERNEL_ATTR __attribute__((always_inline))
+#else
+#define GRADLIME_RNG_KERNEL_ATTR
+#endif
+#endif
 namespace gradlime {
 
 using Counter = std::array<std::uint32_t, 4>;
@@ -185,18 +195,19 @@ inline void box_muller(std::uint64_t a, std::uint64_t b, double& z0, double& z1)
     z1 = radius * bits_to_double(sin_bits);
 }
 
-// Philox blocks for the counters (k0 + i, s_lo, s_hi, stream), i < kLanes, returned as
-// a[i] = r0:r1 and b[i] = r2:r3. Computed in structure-of-arrays form so the compiler vectorises the
-// rounds (pmuludq for the 32x32->64 products); the SSE2 path below is the same integer arithmetic.
+// Philox blocks for the counters (pair[i], sample[i] low, sample[i] high, stream), i < kLanes (pair[i]
+// taken mod 2^32), returned as a[i] = r0:r1 and b[i] = r2:r3. Computed in structure-of-arrays form
+// so the compiler vectorises the rounds (pmuludq for the 32x32->64 products); the SSE2 path below is
+// the same integer arithmetic.
 template <long kLanes>
-inline void philox_lanes_generic(Key key, std::uint32_t k0, std::uint32_t s_lo, std::uint32_t s_hi,
+inline void philox_lanes_generic(Key key, const std::uint64_t* pair, const std::uint64_t* sample,
                                  std::uint32_t stream, std::uint64_t* a, std::uint64_t* b) noexcept {
     using namespace philox_constants;
     std::uint32_t x0[kLanes], x1[kLanes], x2[kLanes], x3[kLanes];
     for (long i = 0; i < kLanes; ++i) {
-        x0[i] = k0 + static_cast<std::uint32_t>(i);
-        x1[i] = s_lo;
-        x2[i] = s_hi;
+        x0[i] = static_cast<std::uint32_t>(pair[i]);
+        x1[i] = static_cast<std::uint32_t>(sample[i]);
+        x2[i] = static_cast<std::uint32_t>(sample[i] >> 32);
         x3[i] = stream;
     }
     std::uint32_t key0 = key[0], key1 = key[1];
@@ -230,17 +241,18 @@ inline void philox_lanes_generic(Key key, std::uint32_t k0, std::uint32_t s_lo, 
 // in the low half of a 64-bit lane, so pmuludq (which reads only those halves) gives the full
 // 32x32->64 product without shuffles. The high halves carry junk that is never read.
 template <long kLanes>
-inline void philox_lanes_sse2(Key key, std::uint32_t k0, std::uint32_t s_lo, std::uint32_t s_hi,
+inline void philox_lanes_sse2(Key key, const std::uint64_t* pair, const std::uint64_t* sample,
                               std::uint32_t stream, std::uint64_t* a, std::uint64_t* b) noexcept {
     static_assert(kLanes % 4 == 0, "SSE2 Philox works on groups of four blocks");
     using namespace philox_constants;
     const __m128i mul0 = _mm_set1_epi64x(kMul0), mul1 = _mm_set1_epi64x(kMul1);
     const __m128i lo_mask = _mm_set1_epi64x(0xffffffffLL);
     for (long g = 0; g < kLanes; g += 4) {
-        const auto c0 = static_cast<long long>(k0 + static_cast<std::uint32_t>(g));
-        __m128i x0a = _mm_set_epi64x(c0 + 1, c0), x0b = _mm_set_epi64x(c0 + 3, c0 + 2);
-        __m128i x1a = _mm_set1_epi64x(s_lo), x1b = x1a;
-        __m128i x2a = _mm_set1_epi64x(s_hi), x2b = x2a;
+        __m128i x0a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(pair + g));
+        __m128i x0b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(pair + g + 2));
+        __m128i x1a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(sample + g));
+        __m128i x1b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(sample + g + 2));
+        __m128i x2a = _mm_srli_epi64(x1a, 32), x2b = _mm_srli_epi64(x1b, 32);
         __m128i x3a = _mm_set1_epi64x(stream), x3b = x3a;
         std::uint32_t key0 = key[0], key1 = key[1];
         for (int round = 0; round < 10; ++round) {
@@ -284,6 +296,15 @@ struct Avx512 {
     static constexpr int kVecs = 3;  // registers per batch (measured on an AVX-512 EPYC: 3 > 4 > 2)
     static I set1(std::uint64_t x) noexcept { return _mm512_set1_epi64(static_cast<long long>(x)); }
     static I iota() noexcept { return _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0); }
+    static I loadu(const std::uint64_t* p) noexcept { return _mm512_loadu_si512(p); }
+    // k += r, s += q; then where k >= p: k -= p, s += 1 (the lanes' next (pair, sample) counters)
+    static void advance(I& k, I& s, I r, I q, I p) noexcept {
+        k = _mm512_add_epi64(k, r);
+        s = _mm512_add_epi64(s, q);
+        const __mmask8 wrap = _mm512_cmpge_epu64_mask(k, p);
+        k = _mm512_mask_sub_epi64(k, wrap, k, p);
+        s = _mm512_mask_sub_epi64(s, wrap, s, _mm512_set1_epi64(-1));
+    }
     static I add64(I x, I y) noexcept { return _mm512_add_epi64(x, y); }
     static I mulu32(I x, I y) noexcept { return _mm512_mul_epu32(x, y); }
     static I xor3(I x, I y, I z) noexcept { return _mm512_ternarylogic_epi64(x, y, z, 0x96); }
@@ -330,6 +351,16 @@ struct Avx2 {
         return _mm256_set1_epi64x(static_cast<long long>(x));
     }
     static I iota() noexcept { return _mm256_set_epi64x(3, 2, 1, 0); }
+    static I loadu(const std::uint64_t* p) noexcept {
+        return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+    }
+    // k += r, s += q; then where k >= p: k -= p, s += 1 (k, r < p < 2^62: signed compares suffice)
+    static void advance(I& k, I& s, I r, I q, I p) noexcept {
+        k = _mm256_add_epi64(k, r);
+        const I below = _mm256_cmpgt_epi64(p, k);  // all ones where k < p
+        k = _mm256_sub_epi64(k, _mm256_andnot_si256(below, p));
+        s = _mm256_add_epi64(_mm256_add_epi64(s, q), _mm256_add_epi64(below, _mm256_set1_epi64x(1)));
+    }
     static I add64(I x, I y) noexcept { return _mm256_add_epi64(x, y); }
     static I mulu32(I x, I y) noexcept { return _mm256_mul_epu32(x, y); }
     static I xor3(I x, I y, I z) noexcept {
@@ -384,10 +415,14 @@ struct RowConstants {
     }
 };
 
-// kVecs * V::kBlocks Philox blocks for the counters (k0 + i, s_lo, s_hi, stream), then Box-Muller,
-// normals to out[0 .. 2 kVecs V::kBlocks).
+// kVecs * V::kBlocks Philox blocks, lane i of register v with the counter (c0[v], c1[v], c2[v],
+// rc.stream) (each word in the low 32 bits of its lane; the high halves are never read), then
+// Box-Muller, normals to out[0 .. 2 kVecs V::kBlocks): lane i of register v gives
+// out[2 (v V::kBlocks + i)] and the next.
 template <class V, int kVecs>
-inline void gaussian_vecs(const RowConstants<V>& rc, std::uint32_t k0, double* out) noexcept {
+GRADLIME_RNG_KERNEL_ATTR inline void gaussian_vecs_at(const RowConstants<V>& rc, const typename V::I* c0,
+                             const typename V::I* c1, const typename V::I* c2,
+                             double* out) noexcept {
 #if defined(__clang__)
 #pragma clang fp contract(off)
 #endif
@@ -396,15 +431,11 @@ inline void gaussian_vecs(const RowConstants<V>& rc, std::uint32_t k0, double* o
     using namespace philox_constants;
     const I mul0 = V::set1(kMul0), mul1 = V::set1(kMul1);
     I x0[kVecs], x1[kVecs], x2[kVecs], x3[kVecs];
-    {
-        const I base = V::add64(V::set1(k0), V::iota());  // low 32 bits: k0 + i mod 2^32
-        const I step = V::set1(static_cast<std::uint64_t>(V::kBlocks));
-        for (int v = 0; v < kVecs; ++v) {
-            x0[v] = v == 0 ? base : V::add64(x0[v - 1], step);
-            x1[v] = rc.s_lo;
-            x2[v] = rc.s_hi;
-            x3[v] = rc.stream;
-        }
+    for (int v = 0; v < kVecs; ++v) {
+        x0[v] = c0[v];
+        x1[v] = c1[v];
+        x2[v] = c2[v];
+        x3[v] = rc.stream;
     }
     for (int round = 0; round < 10; ++round) {
         for (int v = 0; v < kVecs; ++v) {
@@ -485,6 +516,22 @@ inline void gaussian_vecs(const RowConstants<V>& rc, std::uint32_t k0, double* o
     }
 }
 
+// kVecs * V::kBlocks Philox blocks for the counters (k0 + i, s_lo, s_hi, stream), then Box-Muller,
+// normals to out[0 .. 2 kVecs V::kBlocks).
+template <class V, int kVecs>
+inline void gaussian_vecs(const RowConstants<V>& rc, std::uint32_t k0, double* out) noexcept {
+    using I = typename V::I;
+    I c0[kVecs], c1[kVecs], c2[kVecs];
+    const I base = V::add64(V::set1(k0), V::iota());  // low 32 bits: k0 + i mod 2^32
+    const I step = V::set1(static_cast<std::uint64_t>(V::kBlocks));
+    for (int v = 0; v < kVecs; ++v) {
+        c0[v] = v == 0 ? base : V::add64(c0[v - 1], step);
+        c1[v] = rc.s_lo;
+        c2[v] = rc.s_hi;
+    }
+    gaussian_vecs_at<V, kVecs>(rc, c0, c1, c2, out);
+}
+
 // gaussian_vecs<V, n> for a run-time n = regs in 1 .. kVecs.
 template <class V, int kVecs>
 inline void gaussian_regs(long regs, const RowConstants<V>& rc, std::uint32_t k0,
@@ -516,12 +563,12 @@ inline void gaussian_row_vec(Key key, std::uint32_t s_lo, std::uint32_t s_hi, st
 #endif
 
 template <long kLanes>
-inline void philox_lanes(Key key, std::uint32_t k0, std::uint32_t s_lo, std::uint32_t s_hi,
-                         std::uint32_t stream, std::uint64_t* a, std::uint64_t* b) noexcept {
+inline void philox_lanes_at(Key key, const std::uint64_t* pair, const std::uint64_t* sample,
+                            std::uint32_t stream, std::uint64_t* a, std::uint64_t* b) noexcept {
 #if GRADLIME_RNG_SSE2
-    philox_lanes_sse2<kLanes>(key, k0, s_lo, s_hi, stream, a, b);
+    philox_lanes_sse2<kLanes>(key, pair, sample, stream, a, b);
 #else
-    philox_lanes_generic<kLanes>(key, k0, s_lo, s_hi, stream, a, b);
+    philox_lanes_generic<kLanes>(key, pair, sample, stream, a, b);
 #endif
 }
 
@@ -529,12 +576,12 @@ inline void philox_lanes(Key key, std::uint32_t k0, std::uint32_t s_lo, std::uin
 // (two doubles per SSE2 register). Every lane runs the same IEEE operations, so neither the grouping
 // nor the vector width changes any bit.
 //
-// Normals for the coordinate pairs k0 .. k0 + kLanes - 1: out[2i], out[2i+1] from pair k0 + i.
+// Normals for the counters (pair[i], sample[i], stream): out[2i], out[2i+1] from lane i.
 template <long kLanes>
-inline void gaussian_lanes(Key key, std::uint32_t k0, std::uint32_t s_lo, std::uint32_t s_hi,
-                           std::uint32_t stream, double* out) noexcept {
+inline void gaussian_lanes_at(Key key, const std::uint64_t* pair, const std::uint64_t* sample,
+                              std::uint32_t stream, double* out) noexcept {
     std::uint64_t a[kLanes], b[kLanes];
-    philox_lanes<kLanes>(key, k0, s_lo, s_hi, stream, a, b);
+    philox_lanes_at<kLanes>(key, pair, sample, stream, a, b);
     double c[kLanes], s[kLanes];
     for (long i = 0; i < kLanes; ++i) box_muller(a[i], b[i], c[i], s[i]);
     for (long i = 0; i < kLanes; ++i) {
@@ -542,6 +589,177 @@ inline void gaussian_lanes(Key key, std::uint32_t k0, std::uint32_t s_lo, std::u
         out[2 * i + 1] = s[i];
     }
 }
+
+// Normals for the coordinate pairs k0 .. k0 + kLanes - 1 of one sample: out[2i], out[2i+1] from
+// pair k0 + i.
+template <long kLanes>
+inline void gaussian_lanes(Key key, std::uint32_t k0, std::uint32_t s_lo, std::uint32_t s_hi,
+                           std::uint32_t stream, double* out) noexcept {
+    std::uint64_t pair[kLanes], sample[kLanes];
+    const std::uint64_t smp = (static_cast<std::uint64_t>(s_hi) << 32) | s_lo;
+    for (long i = 0; i < kLanes; ++i) {
+        pair[i] = k0 + static_cast<std::uint32_t>(i);
+        sample[i] = smp;
+    }
+    gaussian_lanes_at<kLanes>(key, pair, sample, stream, out);
+}
+
+// --- several rows at once (gaussian_rows) ---------------------------------------------------------
+// Rows of a short d are only ceil(d/2) blocks, so the row-by-row path leaves most lanes of its last
+// register idle. Here the blocks of all rows are laid end to end, block g being the pair g mod P of
+// sample first + g / P (P = ceil(d/2) blocks per row), and cut into batches of kLanes blocks; each
+// lane carries its own (pair, sample) counter. A batch's normals form rows of 2P values, of which
+// the first d are kept. Each lane runs gaussian_row's arithmetic on the same counter, so the bits
+// are the same.
+//
+// The lane counters of the first batch, stepped by kLanes blocks from one batch to the next:
+// pair += r, sample += q with kLanes = q P + r, then a pair >= P wraps into the next sample.
+#if !defined(GRADLIME_RNG_ROWS_MAX_PAIRS)
+#define GRADLIME_RNG_ROWS_MAX_PAIRS 63
+#endif
+constexpr long kRowsBatchedMaxPairs = GRADLIME_RNG_ROWS_MAX_PAIRS;  // longer rows go row by row
+
+struct RowsStart {
+    std::uint64_t q, r;
+    RowsStart(long kLanes, long P) noexcept
+        : q(static_cast<std::uint64_t>(kLanes / P)), r(static_cast<std::uint64_t>(kLanes % P)) {}
+    static void lanes(std::uint64_t first, long P, long kLanes, std::uint64_t* pair,
+                      std::uint64_t* sample) noexcept {
+        std::uint64_t k = 0, t = first;
+        for (long i = 0; i < kLanes; ++i) {
+            pair[i] = k;
+            sample[i] = t;
+            if (static_cast<long>(++k) == P) {
+                k = 0;
+                ++t;
+            }
+        }
+    }
+};
+
+// dst[0 .. n) = src[0 .. n) for a short n (a piece of a row); nothing for n <= 0.
+inline void copy_short(const double* src, long n, double* dst) noexcept {
+#if GRADLIME_RNG_AVX512
+    for (; n >= 8; n -= 8, src += 8, dst += 8) _mm512_storeu_pd(dst, _mm512_loadu_pd(src));
+    if (n > 0) {
+        const auto mask = static_cast<__mmask8>((1u << n) - 1);
+        _mm512_mask_storeu_pd(dst, mask, _mm512_maskz_loadu_pd(mask, src));
+    }
+#else
+    for (long j = 0; j < n; ++j) dst[j] = src[j];
+#endif
+}
+
+// Lays the batches of gen out into rows: gen.next(out) writes the 2 kLanes normals of the next
+// batch, gen.last(n, out) the first 2n of the last (n < kLanes blocks).
+template <class Gen>
+inline void gaussian_rows_batched(Gen& gen, long m, long d, double* out, long ld) noexcept {
+    constexpr long kLanes = Gen::kLanes;
+    const long P = (d + 1) / 2, width = 2 * P;  // blocks and normals per row
+    const long total = m * P;                   // blocks
+    // even d, rows packed: the batches' normals are the output itself
+    const bool direct = width == d && ld == d;
+    double buf[2 * kLanes];
+    long t = 0, c = 0;  // row and column of the next normal to place
+    const auto place = [&](long n) noexcept {  // buf[0 .. n) from (t, c) on
+        for (long i = 0; i < n;) {
+            const long len = width - c < n - i ? width - c : n - i;
+            const long end = c + len < d ? c + len : d;
+            copy_short(buf + i, end - c, out + t * ld + c);
+            i += len;
+            c += len;
+            if (c == width) {
+                c = 0;
+                ++t;
+            }
+        }
+    };
+    long g = 0;
+    for (; g + kLanes <= total; g += kLanes) {
+        gen.next(direct ? out + 2 * g : buf);
+        if (!direct) place(2 * kLanes);
+    }
+    if (g < total) {
+        if (direct) {
+            t = 2 * g / width;
+            c = 2 * g % width;
+        }
+        gen.last(total - g, buf);
+        place(2 * (total - g));
+    }
+}
+
+#if GRADLIME_RNG_AVX512 || GRADLIME_RNG_AVX2
+template <class V, int kVecs = V::kVecs>
+struct RowsGenVec {
+    using I = typename V::I;
+    static constexpr long kLanes = kVecs * V::kBlocks;
+    RowConstants<V> rc;
+    I pair[kVecs], sample[kVecs], r, q, p;
+    RowsGenVec(Key key, std::uint32_t stream, std::uint64_t first, long P) noexcept
+        : rc(key, 0, 0, stream) {
+        std::uint64_t k0[kLanes], s0[kLanes];
+        RowsStart::lanes(first, P, kLanes, k0, s0);
+        for (int v = 0; v < kVecs; ++v) {
+            pair[v] = V::loadu(k0 + v * V::kBlocks);
+            sample[v] = V::loadu(s0 + v * V::kBlocks);
+        }
+        const RowsStart step(kLanes, P);
+        r = V::set1(step.r);
+        q = V::set1(step.q);
+        p = V::set1(static_cast<std::uint64_t>(P));
+    }
+    template <int n>
+    void run(double* out) const noexcept {
+        I hi[n];
+        for (int v = 0; v < n; ++v) hi[v] = V::template srli<32>(sample[v]);
+        gaussian_vecs_at<V, n>(rc, pair, sample, hi, out);
+    }
+    void next(double* out) noexcept {
+        run<kVecs>(out);
+        for (int v = 0; v < kVecs; ++v) V::advance(pair[v], sample[v], r, q, p);
+    }
+    template <int n = kVecs>
+    void last_regs(long regs, double* out) const noexcept {
+        if constexpr (n > 1) {
+            if (regs < n) return last_regs<n - 1>(regs, out);
+        }
+        run<n>(out);
+    }
+    void last(long blocks, double* out) const noexcept {
+        last_regs((blocks + V::kBlocks - 1) / V::kBlocks, out);
+    }
+};
+#endif
+
+struct RowsGenLanes {
+    static constexpr long kLanes = 8, kNarrow = 4;
+    Key key;
+    std::uint32_t stream;
+    std::uint64_t pair[kLanes], sample[kLanes], r, q, p;
+    RowsGenLanes(Key key_, std::uint32_t stream_, std::uint64_t first, long P) noexcept
+        : key(key_), stream(stream_) {
+        RowsStart::lanes(first, P, kLanes, pair, sample);
+        const RowsStart step(kLanes, P);
+        r = step.r;
+        q = step.q;
+        p = static_cast<std::uint64_t>(P);
+    }
+    void next(double* out) noexcept {
+        gaussian_lanes_at<kLanes>(key, pair, sample, stream, out);
+        for (long i = 0; i < kLanes; ++i) {
+            pair[i] += r;
+            sample[i] += q;
+            const std::uint64_t wrap = pair[i] >= p ? 1 : 0;
+            pair[i] -= wrap * p;
+            sample[i] += wrap;
+        }
+    }
+    void last(long blocks, double* out) const noexcept {
+        if (blocks <= kNarrow) return gaussian_lanes_at<kNarrow>(key, pair, sample, stream, out);
+        gaussian_lanes_at<kLanes>(key, pair, sample, stream, out);
+    }
+};
 
 }  // namespace detail
 
@@ -575,6 +793,33 @@ inline void gaussian_row(std::uint64_t seed, std::uint32_t stream, std::uint64_t
         for (long i = 0; j + i < d; ++i) z[j + i] = tail[i];
     }
 #endif
+}
+
+// Rows [first, first + m) of one stream: row t goes to out + t * ld (ld >= d). Bit-identical to
+// calling gaussian_row for each row (sample first + t, mod 2^64).
+//
+// For short rows the blocks of consecutive rows share the vector registers (see
+// detail::gaussian_rows_batched); long rows go row by row, where the idle lanes of a row's last
+// register are few.
+inline void gaussian_rows(std::uint64_t seed, std::uint32_t stream, std::uint64_t first, long m, long d,
+                          double* out, long ld) noexcept {
+    if (m <= 0 || d <= 0) return;
+    const long P = (d + 1) / 2;
+    const Key key = key_from_seed(seed);
+#if GRADLIME_RNG_AVX512
+    using Gen = detail::RowsGenVec<detail::Avx512>;
+#elif GRADLIME_RNG_AVX2
+    using Gen = detail::RowsGenVec<detail::Avx2>;
+#else
+    using Gen = detail::RowsGenLanes;
+#endif
+    if (m == 1 || P > detail::kRowsBatchedMaxPairs) {
+        for (long t = 0; t < m; ++t)
+            gaussian_row(seed, stream, first + static_cast<std::uint64_t>(t), d, out + t * ld);
+        return;
+    }
+    Gen gen(key, stream, first, P);
+    detail::gaussian_rows_batched(gen, m, d, out, ld);
 }
 
 }  // namespace gradlime
