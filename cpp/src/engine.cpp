@@ -81,21 +81,24 @@ struct Batch {
 // and its points' kept normals, so it can run beside the model call and the bookkeeping of the
 // previous batch; every row is a pure function of its place in the row sequence.
 void fill_block(const Context& c, const Batch& b, Index block) {
-    const Index d = c.d, r0 = b.r0, m = b.m, first_point = r0 / c.n;
-    double* A = b.inputs;
-    {
-        Vector scratch(d), eps(d);
-        const Index t1 = std::min(m, (block + 1) * kFillRows);
-        for (Index t = block * kFillRows; t < t1; ++t) {
-            const Index r = r0 + t, point = r / c.n, sample = r % c.n;
-            RowMatrix& kept = b.points[static_cast<size_t>(point - first_point)]->normals;
-            double* z = kept.size() ? kept.row(sample).data() : scratch.data();
-            gaussian_row(c.opt.seed, static_cast<std::uint32_t>(point),
-                         static_cast<std::uint64_t>(sample), d, z);
-            c.sampler.perturb(z, eps.data());
-            double* row = A + t * d;
+    const Index d = c.d, r0 = b.r0, first_point = r0 / c.n;
+    const Index t0 = block * kFillRows, t1 = std::min(b.m, t0 + kFillRows);
+    RowMatrix scratch;
+    Vector eps(d);
+    // Rows of one point are consecutive samples: draw each run in one call (short rows share
+    // vector lanes), straight into the point's kept normals when it keeps them.
+    for (Index t = t0; t < t1;) {
+        const Index r = r0 + t, point = r / c.n, sample = r % c.n;
+        const Index run = std::min(t1 - t, c.n - sample);
+        RowMatrix& kept = b.points[static_cast<size_t>(point - first_point)]->normals;
+        double* z = kept.size() ? kept.row(sample).data() : (scratch.resize(run, d), scratch.data());
+        gaussian_rows(c.opt.seed, static_cast<std::uint32_t>(point), static_cast<std::uint64_t>(sample), run, d, z, d);
+        for (Index i = 0; i < run; ++i) {
+            c.sampler.perturb(z + i * d, eps.data());
+            double* row = b.inputs + (t + i) * d;
             for (Index k = 0; k < d; ++k) row[k] = c.X(point, k) + eps[k];
         }
+        t += run;
     }
 }
 
