@@ -150,3 +150,22 @@ def test_per_feature_sigma_and_cov_params():
     np.testing.assert_array_equal(E.params["sigma"], [0.5, 2.0])
     C = gl.stein(lambda A: A[:, 0], np.zeros(2), cov=np.eye(2), n_samples=50)
     np.testing.assert_array_equal(C.params["cov"], np.eye(2))
+
+
+def test_arrays_handed_to_the_callable_are_never_changed_afterwards():
+    # The engine reuses a batch array only when the callable kept no reference to it.
+    kept, copies = [], []
+
+    def f(A):
+        if len(kept) % 2 == 0:  # keep every other batch
+            kept.append(A)
+            copies.append(A.copy())
+        else:
+            kept.append(None)
+        return A[:, 0]
+
+    gl.stein(gl.Model(f, batch_size=64), np.zeros((20, 3)), n_samples=100)
+    held = [a for a in kept if a is not None]
+    assert len(held) > 5
+    for a, c in zip(held, [c for c in copies], strict=True):
+        np.testing.assert_array_equal(a, c)

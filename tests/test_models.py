@@ -51,7 +51,9 @@ def test_from_sklearn_needs_a_target_for_several_outputs():
 
 def test_from_sklearn_regressor_uses_predict():
     m = gl.Model.from_sklearn(Regressor())
-    np.testing.assert_allclose(gl.clime(m, np.zeros(2), n_samples=50).values, [2.0, -1.0], atol=1e-12)
+    np.testing.assert_allclose(
+        gl.clime(m, np.zeros(2), n_samples=50).values, [2.0, -1.0], atol=1e-12
+    )
 
 
 def test_from_sklearn_rejects_non_estimators():

@@ -21,9 +21,12 @@ public:
 
     double* input_buffer(int slot, Index m, Index d) override {
         py::gil_scoped_acquire gil;
-        // A fresh array per batch: the callable owns what it is handed and may keep it.
-        batch_[slot] = py::array_t<double>({m, d});
-        return batch_[slot].mutable_data();
+        // The callable may keep the array it was handed: reuse ours only when nobody else holds
+        // a reference to it (then refilling it is invisible), else hand out a fresh one.
+        py::array_t<double>& a = batch_[slot];
+        const bool reusable = a.ref_count() == 1 && a.ndim() == 2 && a.shape(0) == m && a.shape(1) == d;
+        if (!reusable) a = py::array_t<double>({m, d});
+        return a.mutable_data();
     }
 
     gradlime::ModelOutput evaluate(int slot, Index m, Index d, bool want_values, bool want_gradients) override {

@@ -13,6 +13,7 @@ def gaussian_rows(
 def max_threads() -> int: ...
 
 openmp: bool
+
 def run(
     X: npt.NDArray[np.float64],
     f: Callable[[npt.NDArray[np.float64]], Any] | None,
