@@ -2,12 +2,12 @@
 
 #include <Eigen/Cholesky>
 #include <algorithm>
-#include <cmath>
 #include <atomic>
+#include <cmath>
 #include <deque>
-#include <optional>
 #include <future>
 #include <limits>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -334,11 +334,7 @@ EngineResult run_engine(const RowMatrix& X, const GaussianSampler& sampler, Batc
                         const EngineOptions& opt) {
     validate(X, sampler, model, opt);
     const Index N = X.rows(), d = X.cols(), n = opt.n_samples;
-    EngineResult out;
-    for (Estimate* e : {&out.smoothgrad, &out.clime, &out.stein}) {
-        e->values.setZero(0, 0);
-        e->stderr_.setZero(0, 0);
-    }
+    EngineResult out;  // methods not asked for stay empty
     if (opt.smoothgrad) out.smoothgrad = {RowMatrix::Zero(N, d), RowMatrix::Zero(N, d)};
     if (opt.clime) out.clime = {RowMatrix::Zero(N, d), RowMatrix::Zero(N, d)};
     if (opt.stein) out.stein = {RowMatrix::Zero(N, d), RowMatrix::Zero(N, d)};
