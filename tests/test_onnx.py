@@ -836,3 +836,23 @@ def test_torch_exported_elu_mlp():
         m = gl.Model.from_onnx(buf.getvalue(), target=target)
         assert m.engine == "native"
         np.testing.assert_allclose(m(X), ref[:, target], rtol=RTOL_VALUES, atol=ATOL_VALUES)
+
+
+def test_ctrl_c_stops_a_native_call(tmp_path):
+    """No Python runs per batch on the native path; the engine still checks for Ctrl-C."""
+    path = tmp_path / "net.onnx"
+    onnx.save(build_onnx(mlp(widths=(16, 16, 1), act=("Tanh", {}), seed=3), 5), str(path))
+    script = textwrap.dedent(f"""
+        import sys, threading, os, signal, numpy as np, gradlime as gl
+        m = gl.Model.from_onnx({str(path)!r})
+        threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
+        try:
+            gl.smoothgrad(m, np.zeros((10**6, 5)), n_samples=10**4)
+        except KeyboardInterrupt:
+            print("interrupted", flush=True)
+            sys.exit(3)
+        print("finished", flush=True)
+    """)
+    res = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 3, res.stderr
+    assert "interrupted" in res.stdout
