@@ -25,6 +25,7 @@ except ImportError as exc:  # pragma: no cover - only on a broken install
 from .explain import METHODS, explain
 from .methods import clime, smoothgrad, stein
 from .models import Model
+from .paths import grad_x_input, gradient, integrated_gradients
 from .result import Explanation
 
 __version__ = "0.1.0"
@@ -36,6 +37,9 @@ __all__ = [
     "__version__",
     "clime",
     "explain",
+    "grad_x_input",
+    "gradient",
+    "integrated_gradients",
     "smoothgrad",
     "stein",
 ]
