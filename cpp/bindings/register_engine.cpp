@@ -5,109 +5,11 @@
 #include "gradlime/mlp.hpp"
 #include "gradlime/parallel.hpp"
 #include "pybind.hpp"
+#include "python_model.hpp"
 
 namespace {
 
 using gradlime::Index;
-
-// A model made of Python callables. The engine runs without the GIL; this class takes it only
-// to allocate the batch array and to call back, so other Python threads keep running.
-class PythonModel final : public gradlime::BatchModel {
-public:
-    PythonModel(py::object f, py::object grad) : f_(std::move(f)), grad_(std::move(grad)) {}
-    // Constructed and destroyed with the GIL held (see run()).
-
-    bool has_gradient() const override { return !grad_.is_none(); }
-
-    double* input_buffer(int slot, Index m, Index d) override {
-        py::gil_scoped_acquire gil;
-        // The callable may keep the array it was handed: reuse ours only when nobody else holds
-        // a reference to it (then refilling it is invisible), else hand out a fresh one.
-        py::array_t<double>& a = batch_[slot];
-        const bool reusable = a.ref_count() == 1 && a.ndim() == 2 && a.shape(0) == m && a.shape(1) == d;
-        if (!reusable) a = py::array_t<double>({m, d});
-        return a.mutable_data();
-    }
-
-    gradlime::ModelOutput evaluate(int slot, Index m, Index d, bool want_values, bool want_gradients) override {
-        py::gil_scoped_acquire gil;
-        gradlime::ModelOutput out;
-        if (want_values) {
-            raise_if_interrupted();
-            values_ = as_values(f_(batch_[slot]), m);
-            out.values = values_.data();
-        }
-        if (want_gradients) {
-            raise_if_interrupted();
-            gradients_ = as_gradients(grad_(batch_[slot]), m, d);
-            out.gradients = gradients_.data();
-        }
-        return out;
-    }
-
-    void check_interrupt() override {
-        py::gil_scoped_acquire gil;
-        raise_if_interrupted();
-    }
-
-private:
-    static void raise_if_interrupted() {
-        if (PyErr_CheckSignals() != 0) throw py::error_already_set();
-    }
-
-    static std::string shape_of(const py::array& a) {
-        std::string s = "(";
-        for (py::ssize_t i = 0; i < a.ndim(); ++i) s += (i ? ", " : "") + std::to_string(a.shape(i));
-        return s + (a.ndim() == 1 ? ",)" : ")");
-    }
-
-    static DoubleArray as_array(const py::object& result, const char* what) {
-        auto a = DoubleArray::ensure(result);  // null (error cleared) when not convertible
-        if (!a)
-            throw py::type_error(std::string("model ") + what + " must return an array of floats; got " +
-                                 py::repr(py::type::handle_of(result)).cast<std::string>());
-        return a;
-    }
-
-    static DoubleArray as_values(const py::object& result, Index m) {
-        DoubleArray a = as_array(result, "f");
-        const bool ok = (a.ndim() == 1 && a.shape(0) == m) || (a.ndim() == 2 && a.shape(0) == m && a.shape(1) == 1);
-        if (!ok)
-            throw py::value_error("model f returned shape " + shape_of(a) + " for a batch of " + std::to_string(m) +
-                                  " rows; expected (" + std::to_string(m) + ",)");
-        return a;
-    }
-
-    static DoubleArray as_gradients(const py::object& result, Index m, Index d) {
-        DoubleArray a = as_array(result, "grad");
-        if (!(a.ndim() == 2 && a.shape(0) == m && a.shape(1) == d))
-            throw py::value_error("model grad returned shape " + shape_of(a) + " for a batch of " + std::to_string(m) +
-                                  " rows; expected (" + std::to_string(m) + ", " + std::to_string(d) + ")");
-        return a;
-    }
-
-    py::object f_, grad_;
-    py::array_t<double> batch_[2];
-    DoubleArray values_, gradients_;
-};
-
-// A native model with Ctrl-C: the engine asks between batches, and only this layer knows Python.
-class InterruptibleModel final : public gradlime::BatchModel {
-public:
-    explicit InterruptibleModel(gradlime::BatchModel& inner) : inner_(inner) {}
-    bool has_gradient() const override { return inner_.has_gradient(); }
-    double* input_buffer(int slot, Index m, Index d) override { return inner_.input_buffer(slot, m, d); }
-    gradlime::ModelOutput evaluate(int slot, Index m, Index d, bool values, bool gradients) override {
-        return inner_.evaluate(slot, m, d, values, gradients);
-    }
-    void check_interrupt() override {
-        py::gil_scoped_acquire gil;
-        if (PyErr_CheckSignals() != 0) throw py::error_already_set();
-    }
-
-private:
-    gradlime::BatchModel& inner_;
-};
 
 py::dict run(const DoubleArray& X, py::object f, py::object grad, const std::optional<DoubleArray>& stddev,
              const std::optional<DoubleArray>& cov, bool smoothgrad, bool clime, bool stein, Index n_samples,
@@ -133,20 +35,13 @@ py::dict run(const DoubleArray& X, py::object f, py::object grad, const std::opt
     opt.seed = seed;
     opt.batch_rows = batch_rows;
     opt.kept_normals_bytes = kept_normals_bytes;
-    std::unique_ptr<gradlime::BatchModel> native;
-    std::unique_ptr<gradlime::BatchModel> model;
-    if (network) {
-        native = std::make_unique<gradlime::NetworkModel>(*network, target);
-        model = std::make_unique<InterruptibleModel>(*native);
-    } else {
-        model = std::make_unique<PythonModel>(std::move(f), std::move(grad));
-    }
+    BoundModel model = bind_model(std::move(f), std::move(grad), network, target);
     gradlime::EngineResult result;
     {
         // The engine touches no Python object; PythonModel re-takes the GIL for each callback,
         // and the network (kept alive by the caller's reference) never needs it.
         py::gil_scoped_release release;
-        result = gradlime::run_engine(Xm, sampler, *model, opt);
+        result = gradlime::run_engine(Xm, sampler, model.get(), opt);
     }
     py::dict out;
     auto put = [&](const char* name, bool on, gradlime::Estimate& e) {

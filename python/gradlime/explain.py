@@ -62,13 +62,9 @@ def _run(
         raise ValueError(f"X has {d} features but the model takes {m.n_features}")
     batch = m.batch_size or default_batch_rows(d)
 
-    native = m._network is not None  # then no Python runs per batch
     raw = _core.run(
         points,
-        None if native else m.f,
-        None if native else m.grad,
-        network=m._network,
-        target=m._target,
+        **m._engine_args(),
         stddev=stddev,
         cov=full_cov,
         smoothgrad="smoothgrad" in wanted,

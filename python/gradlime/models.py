@@ -75,6 +75,13 @@ class Model:
             )
         return np.asarray(self.grad(self._batch(X)), dtype=np.float64)
 
+    def _engine_args(self) -> dict[str, Any]:
+        """How the compiled engine reaches this model: its native network (no Python per
+        batch) or its callables."""
+        if self._network is not None:
+            return {"f": None, "grad": None, "network": self._network, "target": self._target}
+        return {"f": self.f, "grad": self.grad, "network": None, "target": 0}
+
     def _batch(self, X: Any) -> np.ndarray:
         A = np.ascontiguousarray(X, dtype=np.float64)
         if A.ndim != 2:
