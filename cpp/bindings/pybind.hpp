@@ -5,12 +5,24 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <optional>
+#include <string>
+
 namespace py = pybind11;
 using namespace pybind11::literals;
 
 // C-contiguous float64 input, converted (copied) only when it is not already.
 using DoubleArray = py::array_t<double, py::array::c_style | py::array::forcecast>;
 
+namespace gradlime {
+class NoiseSampler;
+}
+// The sampler for a kernel name ("gaussian", "uniform", "laplace"): `scale` holds the Gaussian's
+// standard deviations, the cube's half-widths or the Laplace b; `cov` a full Gaussian covariance.
+gradlime::NoiseSampler make_sampler(const std::string& kernel, const std::optional<DoubleArray>& scale,
+                                    const std::optional<DoubleArray>& cov);
+
 void register_rng(py::module_& m);
+void register_sampling(py::module_& m);
 void register_engine(py::module_& m);
 void register_mlp(py::module_& m);

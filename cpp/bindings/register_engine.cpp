@@ -4,6 +4,7 @@
 #include "gradlime/engine.hpp"
 #include "gradlime/mlp.hpp"
 #include "gradlime/parallel.hpp"
+#include "gradlime/sampling.hpp"
 #include "pybind.hpp"
 #include "python_model.hpp"
 
@@ -14,18 +15,10 @@ using gradlime::Index;
 py::dict run(const DoubleArray& X, py::object f, py::object grad, const std::optional<DoubleArray>& stddev,
              const std::optional<DoubleArray>& cov, bool smoothgrad, bool clime, bool stein, Index n_samples,
              double ridge, std::uint64_t seed, Index batch_rows, Index kept_normals_bytes,
-             const gradlime::FeedForwardNetwork* network, Index target) {
+             const gradlime::FeedForwardNetwork* network, Index target, const std::string& kernel) {
     if (X.ndim() != 2) throw py::value_error("X must be 2-D (N, d)");
     const gradlime::RowMatrix Xm = Eigen::Map<const gradlime::RowMatrix>(X.data(), X.shape(0), X.shape(1));
-    gradlime::GaussianSampler sampler = [&] {
-        if (cov) {
-            if (cov->ndim() != 2) throw py::value_error("cov must be 2-D (d, d)");
-            return gradlime::GaussianSampler::full(
-                Eigen::Map<const gradlime::RowMatrix>(cov->data(), cov->shape(0), cov->shape(1)));
-        }
-        if (!stddev || stddev->ndim() != 1) throw py::value_error("stddev must be 1-D (d,)");
-        return gradlime::GaussianSampler::diagonal(Eigen::Map<const gradlime::Vector>(stddev->data(), stddev->shape(0)));
-    }();
+    const gradlime::NoiseSampler sampler = make_sampler(kernel, stddev, cov);
     gradlime::EngineOptions opt;
     opt.smoothgrad = smoothgrad;
     opt.clime = clime;
@@ -59,7 +52,7 @@ void register_engine(py::module_& m) {
     m.def("run", &run, "X"_a, "f"_a, "grad"_a, "stddev"_a = py::none(), "cov"_a = py::none(), "smoothgrad"_a = false,
           "clime"_a = false, "stein"_a = false, "n_samples"_a = 1000, "ridge"_a = 0.0, "seed"_a = 0,
           "batch_rows"_a = 8192, "kept_normals_bytes"_a = gradlime::EngineOptions{}.kept_normals_bytes,
-          "network"_a = nullptr, "target"_a = 0,
+          "network"_a = nullptr, "target"_a = 0, "kernel"_a = "gaussian",
           "Run the streaming engine over a Python model; returns {method: (values, stderr)}.");
     m.def("max_threads", &gradlime::max_threads, "OpenMP threads the engine will use.");
 #ifdef GRADLIME_HAVE_OPENMP

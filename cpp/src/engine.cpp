@@ -37,7 +37,7 @@ struct PointState {
 
 struct Context {
     const RowMatrix& X;
-    const GaussianSampler& sampler;
+    const NoiseSampler& sampler;
     BatchModel& model;
     const EngineOptions& opt;
     EngineResult& out;
@@ -45,7 +45,7 @@ struct Context {
     Index n;
 };
 
-void validate(const RowMatrix& X, const GaussianSampler& sampler, const BatchModel& model,
+void validate(const RowMatrix& X, const NoiseSampler& sampler, const BatchModel& model,
               const EngineOptions& opt) {
     const Index d = X.cols();
     if (X.rows() == 0 || d == 0) throw std::invalid_argument("X must have at least one point and one feature");
@@ -56,6 +56,9 @@ void validate(const RowMatrix& X, const GaussianSampler& sampler, const BatchMod
         throw std::invalid_argument("the noise has " + std::to_string(sampler.dim()) +
                                     " coordinates but X has " + std::to_string(d) + " features");
     if (!(opt.smoothgrad || opt.clime || opt.stein)) throw std::invalid_argument("no method requested");
+    // C-LIME = SmoothGrad and the Stein form rest on Stein's lemma, which is Gaussian (paper 1, Lemma 1).
+    if ((opt.clime || opt.stein) && !sampler.is_gaussian())
+        throw std::invalid_argument("clime and stein need Gaussian noise; other kernels support the mean gradient only");
     if (opt.n_samples < 2) throw std::invalid_argument("n_samples must be >= 2 (a standard error needs two samples)");
     if (opt.clime && opt.n_samples < d + 2)
         throw std::invalid_argument("clime needs n_samples >= d + 2 = " + std::to_string(d + 2) +
@@ -92,7 +95,7 @@ void fill_block(const Context& c, const Batch& b, Index block) {
         const Index run = std::min(t1 - t, c.n - sample);
         RowMatrix& kept = b.points[static_cast<size_t>(point - first_point)]->normals;
         double* z = kept.size() ? kept.row(sample).data() : (scratch.resize(run, d), scratch.data());
-        gaussian_rows(c.opt.seed, static_cast<std::uint32_t>(point), static_cast<std::uint64_t>(sample), run, d, z, d);
+        c.sampler.draw(c.opt.seed, static_cast<std::uint32_t>(point), static_cast<std::uint64_t>(sample), run, z);
         for (Index i = 0; i < run; ++i) {
             c.sampler.perturb(z + i * d, eps.data());
             double* row = b.inputs + (t + i) * d;
@@ -330,7 +333,7 @@ void gaussian_rows(std::uint64_t seed, std::uint32_t stream, std::uint64_t first
     gaussian_rows(seed, stream, first, m, d, Z.data(), d);
 }
 
-EngineResult run_engine(const RowMatrix& X, const GaussianSampler& sampler, BatchModel& model,
+EngineResult run_engine(const RowMatrix& X, const NoiseSampler& sampler, BatchModel& model,
                         const EngineOptions& opt) {
     validate(X, sampler, model, opt);
     const Index N = X.rows(), d = X.cols(), n = opt.n_samples;

@@ -1,12 +1,14 @@
 #include "gradlime/sampling.hpp"
 
+#include "gradlime/rng.hpp"
+
 #include <Eigen/Cholesky>
 #include <cmath>
 #include <stdexcept>
 
 namespace gradlime {
 
-GaussianSampler GaussianSampler::diagonal(const Vector& stddev) {
+NoiseSampler NoiseSampler::diagonal(const Vector& stddev) {
     if (stddev.size() == 0) throw std::invalid_argument("sigma: need at least one coordinate");
     for (Index i = 0; i < stddev.size(); ++i) {
         if (!(std::isfinite(stddev[i]) && stddev[i] > 0.0))
@@ -14,14 +16,14 @@ GaussianSampler GaussianSampler::diagonal(const Vector& stddev) {
                                         std::to_string(stddev[i]) + " at coordinate " +
                                         std::to_string(i));
     }
-    GaussianSampler s;
+    NoiseSampler s;
     s.dim_ = stddev.size();
     s.diagonal_ = true;
     s.stddev_ = stddev;
     return s;
 }
 
-GaussianSampler GaussianSampler::full(const Matrix& cov) {
+NoiseSampler NoiseSampler::full(const Matrix& cov) {
     const Index d = cov.rows();
     if (d == 0 || cov.cols() != d)
         throw std::invalid_argument("cov must be a square (d, d) matrix");
@@ -38,14 +40,36 @@ GaussianSampler GaussianSampler::full(const Matrix& cov) {
         throw std::invalid_argument(
             "cov must be symmetric positive definite (its Cholesky factorisation failed or is "
             "numerically singular)");
-    GaussianSampler s;
+    NoiseSampler s;
     s.dim_ = d;
     s.diagonal_ = false;
     s.chol_ = L.triangularView<Eigen::Lower>();
     return s;
 }
 
-void GaussianSampler::perturb(const double* z, double* eps) const {
+NoiseSampler NoiseSampler::independent(NoiseKind kind, const Vector& scale) {
+    NoiseSampler s = diagonal(scale);  // same checks: finite and > 0
+    s.kind_ = kind;
+    return s;
+}
+
+void NoiseSampler::draw(std::uint64_t seed, std::uint32_t stream, std::uint64_t first, Index m, double* out) const {
+    if (kind_ == NoiseKind::Gaussian) gaussian_rows(seed, stream, first, m, dim_, out, dim_);
+    else uniform_rows(seed, stream, first, m, dim_, out, dim_);
+}
+
+void NoiseSampler::perturb(const double* z, double* eps) const {
+    if (kind_ == NoiseKind::Uniform) {
+        for (Index k = 0; k < dim_; ++k) eps[k] = stddev_[k] * (2.0 * z[k] - 1.0);
+        return;
+    }
+    if (kind_ == NoiseKind::Laplace) {  // inverse CDF; u in (0, 1) keeps the log finite
+        for (Index k = 0; k < dim_; ++k) {
+            const double c = z[k] - 0.5;
+            eps[k] = (c < 0.0 ? stddev_[k] : -stddev_[k]) * std::log1p(-2.0 * std::fabs(c));
+        }
+        return;
+    }
     if (diagonal_) {
         for (Index k = 0; k < dim_; ++k) eps[k] = stddev_[k] * z[k];
         return;
@@ -58,7 +82,7 @@ void GaussianSampler::perturb(const double* z, double* eps) const {
     }
 }
 
-void GaussianSampler::perturb_rows(const RowMatrix& Z, RowMatrix& E) const {
+void NoiseSampler::perturb_rows(const RowMatrix& Z, RowMatrix& E) const {
     E.resize(Z.rows(), dim_);
     if (diagonal_) {
         E.noalias() = Z * stddev_.asDiagonal();
@@ -67,7 +91,7 @@ void GaussianSampler::perturb_rows(const RowMatrix& Z, RowMatrix& E) const {
     }
 }
 
-void GaussianSampler::dual_rows(const RowMatrix& Z, RowMatrix& T) const {
+void NoiseSampler::dual_rows(const RowMatrix& Z, RowMatrix& T) const {
     if (diagonal_) {
         T.noalias() = Z * stddev_.cwiseInverse().asDiagonal();
     } else {
@@ -76,7 +100,7 @@ void GaussianSampler::dual_rows(const RowMatrix& Z, RowMatrix& T) const {
     }
 }
 
-Matrix GaussianSampler::covariance() const {
+Matrix NoiseSampler::covariance() const {
     if (diagonal_) return stddev_.cwiseAbs2().asDiagonal();
     return chol_ * chol_.transpose();
 }

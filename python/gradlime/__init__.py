@@ -23,10 +23,11 @@ except ImportError as exc:  # pragma: no cover - only on a broken install
     ) from exc
 
 from .explain import METHODS, explain
-from .methods import clime, smoothgrad, stein
+from .methods import clime, smoothgrad, stein, unigrad
 from .models import Model
 from .paths import grad_x_input, gradient, integrated_gradients
 from .result import Explanation
+from .smoothing import smoothed
 
 __version__ = "0.1.0"
 
@@ -40,6 +41,8 @@ __all__ = [
     "grad_x_input",
     "gradient",
     "integrated_gradients",
+    "smoothed",
     "smoothgrad",
     "stein",
+    "unigrad",
 ]

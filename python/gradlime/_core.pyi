@@ -30,6 +30,7 @@ def run(
     kept_normals_bytes: int = ...,
     network: FeedForwardNetwork | None = None,
     target: int = 0,
+    kernel: str = "gaussian",
 ) -> dict[str, tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]]: ...
 
 class FeedForwardNetwork:
@@ -43,3 +44,13 @@ class FeedForwardNetwork:
     def evaluate(
         self, A: npt.NDArray[np.float64], target: int = 0, gradient: bool = False
     ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64] | None]: ...
+
+def noise_rows(
+    kernel: str,
+    scale: npt.NDArray[np.float64] | None = None,
+    cov: npt.NDArray[np.float64] | None = None,
+    seed: int = 0,
+    stream: int = 0,
+    first: int = 0,
+    m: int = 1,
+) -> npt.NDArray[np.float64]: ...

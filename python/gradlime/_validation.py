@@ -56,8 +56,22 @@ def as_seed(seed: Any) -> int:
     return value
 
 
-def noise_spec(sigma: Any, cov: Any, d: int) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """Return (stddev (d,), None) for isotropic/diagonal noise or (None, cov (d, d))."""
+KERNELS = ("gaussian", "uniform", "laplace")
+_SCALE_MEANING = {
+    "gaussian": "a standard deviation, not a variance",
+    "uniform": "the half-width of the cube",
+    "laplace": "the Laplace b, density exp(-|z|/b)/(2b)",
+}
+
+
+def noise_spec(
+    sigma: Any, cov: Any, d: int, *, kernel: str = "gaussian", name: str = "sigma"
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Return (scale (d,), None) for per-coordinate noise or (None, cov (d, d))."""
+    if kernel not in KERNELS:
+        raise ValueError(f"kernel must be one of {KERNELS}; got {kernel!r}")
+    if cov is not None and kernel != "gaussian":
+        raise ValueError(f"cov= needs the Gaussian kernel; the {kernel} kernel takes a scale")
     if cov is not None:
         c = np.asarray(cov, dtype=np.float64)
         if c.shape != (d, d):
@@ -71,10 +85,10 @@ def noise_spec(sigma: Any, cov: Any, d: int) -> tuple[np.ndarray | None, np.ndar
     if s.ndim == 0:
         s = np.full(d, float(s))
     elif s.shape != (d,):
-        raise ValueError(f"sigma must be a scalar or have shape ({d},); got shape {s.shape}")
+        raise ValueError(f"{name} must be a scalar or have shape ({d},); got shape {s.shape}")
     if not (np.isfinite(s).all() and (s > 0).all()):
         raise ValueError(
-            f"sigma must be finite and > 0 (it is a standard deviation, not a variance); got {sigma!r}"
+            f"{name} must be finite and > 0 (it is {_SCALE_MEANING[kernel]}); got {sigma!r}"
         )
     return np.ascontiguousarray(s), None
 

@@ -34,6 +34,8 @@ def _run(
     n_samples: Any,
     ridge: Any,
     seed: Any,
+    kernel: str = "gaussian",
+    scale_name: str = "sigma",
 ) -> dict[str, Explanation]:
     m = as_model(model)
     wanted = tuple(methods) if not isinstance(methods, str) else (methods,)
@@ -42,7 +44,7 @@ def _run(
         raise ValueError(f"methods must be a non-empty subset of {METHODS}; got {wanted!r}")
     points, single = as_points(X)
     d = points.shape[1]
-    stddev, full_cov = noise_spec(sigma, cov, d)
+    stddev, full_cov = noise_spec(sigma, cov, d, kernel=kernel, name=scale_name)
     n = positive_int(n_samples, "n_samples", minimum=2)
     if "clime" in wanted and n < d + 2:
         raise ValueError(
@@ -74,12 +76,13 @@ def _run(
         ridge=lam,
         seed=s,
         batch_rows=batch,
+        kernel=kernel,
     )
     params: dict[str, Any] = {"seed": s, "batch_size": batch}
     if full_cov is not None:
         params["cov"] = full_cov.copy()
     elif stddev is not None:
-        params["sigma"] = float(stddev[0]) if np.all(stddev == stddev[0]) else stddev.copy()
+        params[scale_name] = float(stddev[0]) if np.all(stddev == stddev[0]) else stddev.copy()
     out = {}
     for name in wanted:
         values, stderr = raw[name]

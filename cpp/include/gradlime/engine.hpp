@@ -39,7 +39,7 @@ struct EngineResult {
 };
 
 // Throws std::invalid_argument on bad options or a model returning NaN/inf (naming the point).
-EngineResult run_engine(const RowMatrix& X, const GaussianSampler& sampler, BatchModel& model,
+EngineResult run_engine(const RowMatrix& X, const NoiseSampler& sampler, BatchModel& model,
                         const EngineOptions& options);
 
 // The standard normals of one point's perturbation rows [first, first + m): the same numbers the

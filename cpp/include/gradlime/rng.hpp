@@ -822,6 +822,27 @@ inline void gaussian_rows(std::uint64_t seed, std::uint32_t stream, std::uint64_
     detail::gaussian_rows_batched(gen, m, d, out, ld);
 }
 
+// Uniform numbers in the open interval (0, 1) for rows [first, first + m) of one stream, from
+// the same counters as gaussian_rows: block k of a row gives coordinates 2k and 2k+1, 53 bits
+// each. Scalar Philox; the non-Gaussian kernels (uniform, Laplace) are drawn from these.
+inline void uniform_rows(std::uint64_t seed, std::uint32_t stream, std::uint64_t first, long m, long d,
+                         double* out, long ld) noexcept {
+    const Key key = key_from_seed(seed);
+    for (long t = 0; t < m; ++t) {
+        const std::uint64_t sample = first + static_cast<std::uint64_t>(t);
+        double* row = out + t * ld;
+        for (long k = 0; 2 * k < d; ++k) {
+            const Counter c = philox4x32_10({static_cast<std::uint32_t>(k), static_cast<std::uint32_t>(sample),
+                                             static_cast<std::uint32_t>(sample >> 32), stream},
+                                            key);
+            const std::uint64_t a = ((static_cast<std::uint64_t>(c[0]) << 32) | c[1]) >> 11;
+            const std::uint64_t b = ((static_cast<std::uint64_t>(c[2]) << 32) | c[3]) >> 11;
+            row[2 * k] = (static_cast<double>(a) + 0.5) * 0x1p-53;
+            if (2 * k + 1 < d) row[2 * k + 1] = (static_cast<double>(b) + 0.5) * 0x1p-53;
+        }
+    }
+}
+
 }  // namespace gradlime
 
 #if defined(GRADLIME_RNG_GCC12_PRAGMA)
