@@ -92,7 +92,8 @@ def main() -> None:
         f"\ncheck: max |native - Captum| = {np.abs(n - c).max():.2e}, max |from_torch - Captum| = "
         f"{np.abs(t - c).max():.2e} (float32 networks)"
     )
-    assert np.abs(n - c).max() < 1e-4 and np.abs(t - c).max() < 1e-4
+    assert np.abs(n - c).max() < 1e-4
+    assert np.abs(t - c).max() < 1e-4
 
 
 if __name__ == "__main__":
