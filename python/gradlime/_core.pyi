@@ -31,7 +31,6 @@ def run(
     network: FeedForwardNetwork | None = None,
     target: int = 0,
 ) -> dict[str, tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]]: ...
-
 def lime(
     X: npt.NDArray[np.float64],
     baseline: npt.NDArray[np.float64],
