@@ -12,7 +12,7 @@ using gradlime::Index;
 
 py::tuple lime(const DoubleArray& X, const DoubleArray& baseline, py::object f, py::object grad,
                const gradlime::FeedForwardNetwork* network, Index target, Index n_samples, double kernel_width,
-               double ridge, std::uint64_t seed, Index batch_rows) {
+               double ridge, std::uint64_t seed, Index batch_rows, Index kept_mask_bytes) {
     if (X.ndim() != 2) throw py::value_error("X must be 2-D (N, d)");
     if (baseline.ndim() != 1) throw py::value_error("baseline must be 1-D (d,)");
     const gradlime::RowMatrix Xm = Eigen::Map<const gradlime::RowMatrix>(X.data(), X.shape(0), X.shape(1));
@@ -23,6 +23,7 @@ py::tuple lime(const DoubleArray& X, const DoubleArray& baseline, py::object f, 
     opt.batch_rows = batch_rows;
     opt.kernel_width = kernel_width;
     opt.ridge = ridge;
+    opt.kept_mask_bytes = kept_mask_bytes;
     BoundModel model = bind_model(std::move(f), std::move(grad), network, target);
     gradlime::Estimate result;
     {
@@ -39,6 +40,7 @@ py::tuple lime(const DoubleArray& X, const DoubleArray& baseline, py::object f, 
 void register_lime(py::module_& m) {
     m.def("lime", &lime, "X"_a, "baseline"_a, "f"_a, "grad"_a, "network"_a = nullptr, "target"_a = 0,
           "n_samples"_a = 1000, "kernel_width"_a = 1.0, "ridge"_a = 1.0, "seed"_a = 0, "batch_rows"_a = 8192,
+          "kept_mask_bytes"_a = gradlime::LimeOptions{}.kept_mask_bytes,
           "LIME with binary masks over a Python or native model; returns (values, stderr).");
     m.def(
         "lime_masks",

@@ -25,7 +25,9 @@ constexpr Index kWaveChunks = 8;    // chunks whose partial statistics are held 
 struct PointState {
     Index point = 0;
     Index received = 0;
-    Vector values;  // f at each of the point's samples (the fit looks at them twice)
+    Vector values;   // f at each of the point's samples (the fit looks at them twice)
+    Vector weights;  // the kernel weights, from the fit's first pass for its second
+    std::vector<std::uint32_t> words;  // the masks' Philox words, when kept (LimeOptions::kept_mask_bytes)
 };
 
 struct Context {
@@ -36,6 +38,7 @@ struct Context {
     Estimate& out;
     Index d, n;
     Key key;
+    Index blocks;  // Philox blocks per mask
 };
 
 void validate(const RowMatrix& X, const Vector& baseline, const LimeOptions& opt) {
@@ -52,36 +55,75 @@ void validate(const RowMatrix& X, const Vector& baseline, const LimeOptions& opt
     if (!(std::isfinite(opt.ridge) && opt.ridge >= 0.0)) throw std::invalid_argument("ridge must be finite and >= 0");
     if (!(std::isfinite(opt.kernel_width) && opt.kernel_width > 0.0))
         throw std::invalid_argument("kernel_width must be finite and > 0");
+    if (opt.kept_mask_bytes < 0) throw std::invalid_argument("kept_mask_bytes must be >= 0");
     if (opt.batch_rows < 1) throw std::invalid_argument("batch_size must be >= 1");
     if (X.rows() > std::numeric_limits<Index>::max() / opt.n_samples)
         throw std::invalid_argument("N * n_samples overflows");
 }
 
-// Perturbed inputs for rows [t0, t1) of the batch starting at row r0 of the row sequence.
-void fill_block(const Context& c, Index r0, Index block, Index m, double* inputs) {
-    const Index t0 = block * kFillRows, t1 = std::min(m, t0 + kFillRows);
-    std::vector<unsigned char> z(static_cast<size_t>(c.d));
-    for (Index t = t0; t < t1; ++t) {
+// The mask bits are random, so every choice made on them is written without a branch (a
+// mispredicted branch per feature cost more than everything else together).
+inline std::uint64_t mask_bit(const std::uint32_t* words, Index k) noexcept {
+    return (words[k / 32] >> (k % 32)) & 1u;
+}
+
+// bit ? a : b, exactly and branch-free.
+inline double select(std::uint64_t bit, double a, double b) noexcept {
+    const std::uint64_t keep = 0 - bit;  // all ones when bit is 1
+    return detail::bits_to_double((detail::double_to_bits(a) & keep) | (detail::double_to_bits(b) & ~keep));
+}
+
+// Perturbed inputs for rows [t0, t1) of the batch starting at row r0 of the row sequence; `points`
+// are the batch's points in order. Rows of one point are consecutive samples: their masks are
+// drawn in one call, straight into the point's kept words when it keeps them.
+void fill_block(const Context& c, Index r0, Index block, Index m, double* inputs,
+                const std::vector<PointState*>& points) {
+    const Index t0 = block * kFillRows, t1 = std::min(m, t0 + kFillRows), first_point = r0 / c.n;
+    const Index stride = 4 * c.blocks;  // words per mask
+    std::vector<std::uint32_t> scratch;
+    for (Index t = t0; t < t1;) {
         const Index r = r0 + t, point = r / c.n, sample = r % c.n;
-        lime_mask_row(c.key, static_cast<std::uint32_t>(point), static_cast<std::uint64_t>(sample), c.d, z.data());
-        double* row = inputs + t * c.d;
-        for (Index k = 0; k < c.d; ++k) row[k] = z[static_cast<size_t>(k)] ? c.X(point, k) : c.baseline[k];
+        const Index run = std::min(t1 - t, c.n - sample);
+        PointState& s = *points[static_cast<size_t>(point - first_point)];
+        std::uint32_t* words = s.words.empty() ? (scratch.resize(static_cast<size_t>(run * stride)), scratch.data())
+                                               : s.words.data() + sample * stride;
+        lime_mask_words(c.key, static_cast<std::uint32_t>(point), static_cast<std::uint64_t>(sample), run, c.blocks,
+                        words);
+        for (Index i = 0; i < run; ++i) {
+            const std::uint32_t* z = words + i * stride;
+            double* row = inputs + (t + i) * c.d;
+            for (Index k = 0; k < c.d; ++k) row[k] = select(mask_bit(z, k), c.X(point, k), c.baseline[k]);
+        }
+        t += run;
     }
 }
 
-// Masks and kernel weights pi = exp(-||x - x~|| / sigma^2) of samples [first, first + rows).
-// x - x~ = (1 - z) * (x - baseline), so the distance sums the dropped features' squared gaps.
-void masks_and_weights(const Context& c, Index point, const Vector& gap2, Index first, Index rows, RowMatrix& Z,
-                       Vector& w) {
+// Masks of samples [first, first + rows) of a point as 0/1 rows (kept or drawn again) and, when
+// `weights` is given, their kernel weights pi = exp(-||x - x~|| / sigma^2). x - x~ = (1 - z) *
+// (x - baseline), so the squared distance sums the dropped features' squared gaps, in feature order.
+void mask_rows(const Context& c, const PointState& s, Index first, Index rows, RowMatrix& Z,
+               const Vector* gap2 = nullptr, double* weights = nullptr) {
+    const Index stride = 4 * c.blocks;
+    std::vector<std::uint32_t> scratch;
+    const std::uint32_t* words = s.words.data() + first * stride;
+    if (s.words.empty()) {
+        scratch.resize(static_cast<size_t>(rows * stride));
+        lime_mask_words(c.key, static_cast<std::uint32_t>(s.point), static_cast<std::uint64_t>(first), rows, c.blocks,
+                        scratch.data());
+        words = scratch.data();
+    }
     Z.resize(rows, c.d);
-    w.resize(rows);
     const double inv_width2 = 1.0 / (c.opt.kernel_width * c.opt.kernel_width);
     for (Index i = 0; i < rows; ++i) {
-        double* z = Z.row(i).data();
-        lime_mask_row(c.key, static_cast<std::uint32_t>(point), static_cast<std::uint64_t>(first + i), c.d, z);
+        const std::uint32_t* z = words + i * stride;
+        double* row = Z.row(i).data();
         double dist2 = 0.0;
-        for (Index k = 0; k < c.d; ++k) dist2 += z[k] != 0.0 ? 0.0 : gap2[k];
-        w[i] = std::exp(-std::sqrt(dist2) * inv_width2);
+        for (Index k = 0; k < c.d; ++k) {
+            const std::uint64_t bit = mask_bit(z, k);
+            row[k] = static_cast<double>(bit);
+            if (weights) dist2 += select(bit, 0.0, (*gap2)[k]);
+        }
+        if (weights) weights[i] = std::exp(-std::sqrt(dist2) * inv_width2);
     }
 }
 
@@ -101,7 +143,7 @@ void for_each_chunk(const Context& c, bool parallel, Body&& body, Merge&& merge)
     }
 }
 
-void finalize_point(const Context& c, const PointState& s, bool parallel) {
+void finalize_point(const Context& c, PointState& s, bool parallel) {
     const Index p = s.point, d = c.d, n = c.n;
     const Vector gap2 = (c.X.row(p).transpose() - c.baseline).array().square().matrix();
 
@@ -110,9 +152,9 @@ void finalize_point(const Context& c, const PointState& s, bool parallel) {
     for_each_chunk(c, parallel,
         [&](Index i, Index first, Index rows) {
             RowMatrix Z;
-            Vector w;
-            masks_and_weights(c, p, gap2, first, rows, Z, w);
-            part[static_cast<size_t>(i)] = WeightedCrossMoments::of_block(Z, w, s.values.segment(first, rows));
+            mask_rows(c, s, first, rows, Z, &gap2, s.weights.data() + first);
+            part[static_cast<size_t>(i)] =
+                WeightedCrossMoments::of_block(Z, s.weights.segment(first, rows), s.values.segment(first, rows));
         },
         [&](Index i) { moments.merge(part[static_cast<size_t>(i)]); });
     if (!(moments.weight > 0.0))
@@ -139,8 +181,8 @@ void finalize_point(const Context& c, const PointState& s, bool parallel) {
     for_each_chunk(c, parallel,
         [&](Index i, Index first, Index rows) {
             RowMatrix Z;
-            Vector w;
-            masks_and_weights(c, p, gap2, first, rows, Z, w);
+            mask_rows(c, s, first, rows, Z);
+            const auto w = s.weights.segment(first, rows);
             const Vector r = (s.values.segment(first, rows).array() - intercept).matrix() - Z * coef;
             Z.rowwise() -= moments.mean_z.transpose();
             Z.array().colwise() *= (w.array() * r.array());
@@ -183,7 +225,8 @@ Estimate run_lime(const RowMatrix& X, const Vector& baseline, BatchModel& model,
     validate(X, baseline, opt);
     const Index N = X.rows(), d = X.cols(), n = opt.n_samples;
     Estimate out{RowMatrix::Zero(N, d), RowMatrix::Zero(N, d)};
-    const Context c{X, baseline, model, opt, out, d, n, key_from_seed(opt.seed)};
+    const Context c{X, baseline, model, opt, out, d, n, key_from_seed(opt.seed), lime_mask_blocks(d)};
+    const bool keep_words = n * c.blocks * Index(16) <= opt.kept_mask_bytes;
 
     const Index total = N * n;
     std::deque<PointState> inflight;  // references stay valid across push_back and front erase
@@ -194,9 +237,15 @@ Estimate run_lime(const RowMatrix& X, const Vector& baseline, BatchModel& model,
             PointState& s = inflight.emplace_back();
             s.point = next_point;
             s.values.resize(n);
+            s.weights.resize(n);
+            if (keep_words) s.words.resize(static_cast<size_t>(n * 4 * c.blocks));
         }
+        std::vector<PointState*> points;  // the batch's points, in order
+        for (Index p = r0 / n; p <= (r0 + m - 1) / n; ++p)
+            points.push_back(&inflight[static_cast<size_t>(p - inflight.front().point)]);
         double* inputs = model.input_buffer(0, m, d);
-        parallel_for((m + kFillRows - 1) / kFillRows, [&](Index block) { fill_block(c, r0, block, m, inputs); });
+        parallel_for((m + kFillRows - 1) / kFillRows,
+                     [&](Index block) { fill_block(c, r0, block, m, inputs, points); });
         const ModelOutput y = model.evaluate(0, m, d, true, false);
         for (Index t = 0; t < m; ++t) {
             if (!std::isfinite(y.values[t]))

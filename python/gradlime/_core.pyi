@@ -43,6 +43,7 @@ def lime(
     ridge: float = 1.0,
     seed: int = 0,
     batch_rows: int = 8192,
+    kept_mask_bytes: int = ...,
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]: ...
 def lime_masks(seed: int, point: int, first: int, m: int, d: int) -> npt.NDArray[np.float64]: ...
 

@@ -28,6 +28,9 @@ struct LimeOptions {
     Index batch_rows = 8192;
     double kernel_width = 1.0;  // sigma of pi_x(z) = exp(-||x - x~|| / sigma^2); > 0
     double ridge = 1.0;         // penalty on the d coefficients (not on the intercept); >= 0
+    // Up to this many bytes per point the masks' Philox words are kept from the batch for the fit;
+    // beyond it they are drawn again (a pure function of the counter). Both give the same bits.
+    Index kept_mask_bytes = Index(32) << 20;
 };
 
 // Mask bit k of sample `sample` of point `point` is bit k % 32 of word (k / 32) % 4 of the Philox
@@ -49,7 +52,36 @@ inline void lime_mask_row(Key key, std::uint32_t point, std::uint64_t sample, In
     }
 }
 
-// Masks of samples [first, first + m) of one point, as 0/1 doubles (for tests and reuse).
+// The same bits for many samples at once, as raw Philox words: W = ceil(d / 128) blocks per sample,
+// words[(t * W + j) * 4 + q] = word q of block j of sample first + t, so bit k of sample t is bit
+// k % 32 of words[t * 4W + k / 32]. Eight blocks go through the rounds together (vectorised).
+inline void lime_mask_words(Key key, std::uint32_t point, std::uint64_t first, Index m, Index W,
+                            std::uint32_t* words) noexcept {
+    constexpr long kLanes = 8;
+    std::uint64_t pair[kLanes], sample[kLanes], a[kLanes], b[kLanes];
+    const Index total = m * W;
+    for (Index g = 0; g < total; g += kLanes) {
+        const Index lanes = total - g < kLanes ? total - g : kLanes;
+        for (long i = 0; i < kLanes; ++i) {
+            const Index idx = g + (i < lanes ? i : 0);  // idle lanes repeat the first block
+            pair[i] = static_cast<std::uint64_t>(idx % W) | 0x80000000u;
+            sample[i] = first + static_cast<std::uint64_t>(idx / W);
+        }
+        detail::philox_lanes_at<kLanes>(key, pair, sample, point, a, b);
+        for (Index i = 0; i < lanes; ++i) {
+            std::uint32_t* w = words + (g + i) * 4;
+            w[0] = static_cast<std::uint32_t>(a[i] >> 32);
+            w[1] = static_cast<std::uint32_t>(a[i]);
+            w[2] = static_cast<std::uint32_t>(b[i] >> 32);
+            w[3] = static_cast<std::uint32_t>(b[i]);
+        }
+    }
+}
+
+inline Index lime_mask_blocks(Index d) noexcept { return (d + 127) / 128; }
+
+// Masks of samples [first, first + m) of one point, as 0/1 doubles, from lime_mask_row (the
+// definition; the engine uses lime_mask_words, which tests pin to it).
 void lime_masks(std::uint64_t seed, std::uint32_t point, std::uint64_t first, Index m, Index d, RowMatrix& Z);
 
 // Coefficients c (values) and their weighted HC1 sandwich standard errors, (N, d) each. `baseline`
