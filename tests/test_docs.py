@@ -12,7 +12,9 @@ import pytest
 import gradlime
 
 
-@pytest.mark.parametrize("name", ["models", "methods", "explain", "paths", "smoothing"])
+@pytest.mark.parametrize(
+    "name", ["models", "methods", "explain", "paths", "smoothing", "lime"]
+)
 def test_docstring_examples(name):
     module = importlib.import_module(f"gradlime.{name}")
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)

@@ -6,4 +6,5 @@ PYBIND11_MODULE(_core, m) {
     register_sampling(m);
     register_mlp(m);
     register_engine(m);
+    register_lime(m);
 }

@@ -26,3 +26,4 @@ void register_rng(py::module_& m);
 void register_sampling(py::module_& m);
 void register_engine(py::module_& m);
 void register_mlp(py::module_& m);
+void register_lime(py::module_& m);

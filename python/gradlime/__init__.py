@@ -1,7 +1,7 @@
 """gradlime: fast, reproducible local explanations of machine-learning models.
 
 SmoothGrad, C-LIME and gradient-free SmoothGrad over Gaussian neighbourhoods, computed by a
-streaming C++ engine from one set of counter-based random draws.
+streaming C++ engine from one set of counter-based random draws; LIME over binary masks.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ except ImportError as exc:  # pragma: no cover - only on a broken install
     ) from exc
 
 from .explain import METHODS, explain
+from .lime import lime
 from .methods import clime, smoothgrad, stein, unigrad
 from .models import Model
 from .paths import grad_x_input, gradient, integrated_gradients
@@ -41,6 +42,7 @@ __all__ = [
     "grad_x_input",
     "gradient",
     "integrated_gradients",
+    "lime",
     "smoothed",
     "smoothgrad",
     "stein",

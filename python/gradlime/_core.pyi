@@ -32,6 +32,21 @@ def run(
     target: int = 0,
     kernel: str = "gaussian",
 ) -> dict[str, tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]]: ...
+def lime(
+    X: npt.NDArray[np.float64],
+    baseline: npt.NDArray[np.float64],
+    f: Callable[[npt.NDArray[np.float64]], Any] | None,
+    grad: Callable[[npt.NDArray[np.float64]], Any] | None,
+    network: FeedForwardNetwork | None = None,
+    target: int = 0,
+    n_samples: int = 1000,
+    kernel_width: float = 1.0,
+    ridge: float = 1.0,
+    seed: int = 0,
+    batch_rows: int = 8192,
+    kept_mask_bytes: int = ...,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]: ...
+def lime_masks(seed: int, point: int, first: int, m: int, d: int) -> npt.NDArray[np.float64]: ...
 
 class FeedForwardNetwork:
     def __init__(self, input_dim: int) -> None: ...

@@ -103,6 +103,35 @@ def nonnegative_float(value: Any, name: str) -> float:
     return v
 
 
+def positive_float(value: Any, name: str) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be a number; got {type(value).__name__}") from exc
+    if not (np.isfinite(v) and v > 0.0):
+        raise ValueError(f"{name} must be finite and > 0; got {value!r}")
+    return v
+
+
+def as_baseline(baseline: Any, d: int) -> np.ndarray:
+    """The baseline as a C-contiguous float64 (d,) array: a scalar is repeated."""
+    try:
+        b = np.asarray(baseline, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(
+            f"baseline must be a number or an array of {d} numbers; got {type(baseline).__name__}"
+        ) from exc
+    if b.ndim == 0:
+        b = np.full(d, float(b))
+    elif b.shape != (d,):
+        raise ValueError(
+            f"baseline must be a scalar or have shape ({d},) for {d} features; got shape {b.shape}"
+        )
+    if not np.isfinite(b).all():
+        raise ValueError("baseline contains NaN or inf")
+    return np.ascontiguousarray(b)
+
+
 def default_batch_rows(d: int) -> int:
     """Rows per model call: 8192, fewer when that would take more than 64 MiB."""
     return max(1, min(DEFAULT_BATCH_ROWS, _MAX_BUFFER_DOUBLES // d))

@@ -1,0 +1,92 @@
+// LIME with binary masks (Ribeiro et al. 2016, in the form of paper 2, section 3.2):
+//
+//   z ~ Bernoulli(1/2)^d,   x~ = x * z + (1 - z) * baseline,
+//   pi_x(z) = exp(-||x - x~||_2 / kernel_width^2)         (the distance is not squared),
+//   (b, c) = argmin sum_i pi_i (f(x~_i) - b - z_i . c)^2 + ridge ||c||^2,
+//
+// the intercept b unpenalised, as the lime package fits it (sklearn Ridge with sample_weight).
+// The attributions are the coefficients c, in mask space.
+//
+// Rows stream through the model in bounded batches exactly as in the engine (engine.hpp): the row
+// sequence is r = point * n_samples + sample, masks are a pure function of (seed, point, sample),
+// and each point's weighted sufficient statistics are formed over fixed chunks merged in a fixed
+// order, so results are bitwise identical for any thread count and batch size.
+#pragma once
+
+#include <cstdint>
+
+#include "gradlime/engine.hpp"
+#include "gradlime/model.hpp"
+#include "gradlime/rng.hpp"
+#include "gradlime/types.hpp"
+
+namespace gradlime {
+
+struct LimeOptions {
+    std::uint64_t seed = 0;
+    Index n_samples = 1000;
+    Index batch_rows = 8192;
+    double kernel_width = 1.0;  // sigma of pi_x(z) = exp(-||x - x~|| / sigma^2); > 0
+    double ridge = 1.0;         // penalty on the d coefficients (not on the intercept); >= 0
+    // Up to this many bytes per point the masks' Philox words are kept from the batch for the fit;
+    // beyond it they are drawn again (a pure function of the counter). Both give the same bits.
+    Index kept_mask_bytes = Index(32) << 20;
+};
+
+// Mask bit k of sample `sample` of point `point` is bit k % 32 of word (k / 32) % 4 of the Philox
+// block with counter (2^31 + k / 128, sample low, sample high, point) and key = seed. The top bit
+// of the first word keeps these counters apart from the Gaussian draws' (whose first word is a
+// coordinate pair index, below 2^31), so LIME's masks never reuse C-LIME's random bits.
+template <class T>
+inline void lime_mask_row(Key key, std::uint32_t point, std::uint64_t sample, Index d, T* z) noexcept {
+    const auto s_lo = static_cast<std::uint32_t>(sample);
+    const auto s_hi = static_cast<std::uint32_t>(sample >> 32);
+    for (Index k0 = 0; k0 < d; k0 += 128) {
+        const auto word = static_cast<std::uint32_t>(k0 / 128) | 0x80000000u;
+        const Counter r = philox4x32_10({word, s_lo, s_hi, point}, key);
+        const Index k1 = k0 + 128 < d ? k0 + 128 : d;
+        for (Index k = k0; k < k1; ++k) {
+            const Index bit = k - k0;
+            z[k] = static_cast<T>((r[static_cast<size_t>(bit / 32)] >> (bit % 32)) & 1u);
+        }
+    }
+}
+
+// The same bits for many samples at once, as raw Philox words: W = ceil(d / 128) blocks per sample,
+// words[(t * W + j) * 4 + q] = word q of block j of sample first + t, so bit k of sample t is bit
+// k % 32 of words[t * 4W + k / 32]. Eight blocks go through the rounds together (vectorised).
+inline void lime_mask_words(Key key, std::uint32_t point, std::uint64_t first, Index m, Index W,
+                            std::uint32_t* words) noexcept {
+    constexpr long kLanes = 8;
+    std::uint64_t pair[kLanes], sample[kLanes], a[kLanes], b[kLanes];
+    const Index total = m * W;
+    for (Index g = 0; g < total; g += kLanes) {
+        const Index lanes = total - g < kLanes ? total - g : kLanes;
+        for (long i = 0; i < kLanes; ++i) {
+            const Index idx = g + (i < lanes ? i : 0);  // idle lanes repeat the first block
+            pair[i] = static_cast<std::uint64_t>(idx % W) | 0x80000000u;
+            sample[i] = first + static_cast<std::uint64_t>(idx / W);
+        }
+        detail::philox_lanes_at<kLanes>(key, pair, sample, point, a, b);
+        for (Index i = 0; i < lanes; ++i) {
+            std::uint32_t* w = words + (g + i) * 4;
+            w[0] = static_cast<std::uint32_t>(a[i] >> 32);
+            w[1] = static_cast<std::uint32_t>(a[i]);
+            w[2] = static_cast<std::uint32_t>(b[i] >> 32);
+            w[3] = static_cast<std::uint32_t>(b[i]);
+        }
+    }
+}
+
+inline Index lime_mask_blocks(Index d) noexcept { return (d + 127) / 128; }
+
+// Masks of samples [first, first + m) of one point, as 0/1 doubles, from lime_mask_row (the
+// definition; the engine uses lime_mask_words, which tests pin to it).
+void lime_masks(std::uint64_t seed, std::uint32_t point, std::uint64_t first, Index m, Index d, RowMatrix& Z);
+
+// Coefficients c (values) and their weighted HC1 sandwich standard errors, (N, d) each. `baseline`
+// has d entries. Throws std::invalid_argument on bad options, a model returning NaN/inf (naming the
+// point), kernel weights that all underflow, or a singular design with ridge = 0.
+Estimate run_lime(const RowMatrix& X, const Vector& baseline, BatchModel& model, const LimeOptions& options);
+
+}  // namespace gradlime

@@ -1,0 +1,270 @@
+#include "gradlime/lime.hpp"
+
+#include <Eigen/Cholesky>
+#include <algorithm>
+#include <cmath>
+#include <deque>
+#include <limits>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "gradlime/accumulators.hpp"
+#include "gradlime/parallel.hpp"
+
+namespace gradlime {
+
+namespace {
+
+// Fixed work units: part of the definition of the arithmetic (which partial sums are formed and
+// in which order they are merged), so they must not depend on threads or batch size.
+constexpr Index kFillRows = 64;     // rows per task when filling a batch
+constexpr Index kChunkRows = 2048;  // samples per finalisation chunk
+constexpr Index kWaveChunks = 8;    // chunks whose partial statistics are held at once
+
+struct PointState {
+    Index point = 0;
+    Index received = 0;
+    Vector values;   // f at each of the point's samples (the fit looks at them twice)
+    Vector weights;  // the kernel weights, from the fit's first pass for its second
+    std::vector<std::uint32_t> words;  // the masks' Philox words, when kept (LimeOptions::kept_mask_bytes)
+};
+
+struct Context {
+    const RowMatrix& X;
+    const Vector& baseline;
+    BatchModel& model;
+    const LimeOptions& opt;
+    Estimate& out;
+    Index d, n;
+    Key key;
+    Index blocks;  // Philox blocks per mask
+};
+
+void validate(const RowMatrix& X, const Vector& baseline, const LimeOptions& opt) {
+    const Index d = X.cols();
+    if (X.rows() == 0 || d == 0) throw std::invalid_argument("X must have at least one point and one feature");
+    if (X.rows() > static_cast<Index>(std::numeric_limits<std::uint32_t>::max()))
+        throw std::invalid_argument("X has more than 2^32 - 1 points; split the call");
+    if (!X.allFinite()) throw std::invalid_argument("X contains NaN or inf");
+    if (baseline.size() != d)
+        throw std::invalid_argument("baseline has " + std::to_string(baseline.size()) + " entries but X has " +
+                                    std::to_string(d) + " features");
+    if (!baseline.allFinite()) throw std::invalid_argument("baseline contains NaN or inf");
+    if (opt.n_samples < 2) throw std::invalid_argument("n_samples must be >= 2");
+    if (!(std::isfinite(opt.ridge) && opt.ridge >= 0.0)) throw std::invalid_argument("ridge must be finite and >= 0");
+    if (!(std::isfinite(opt.kernel_width) && opt.kernel_width > 0.0))
+        throw std::invalid_argument("kernel_width must be finite and > 0");
+    if (opt.kept_mask_bytes < 0) throw std::invalid_argument("kept_mask_bytes must be >= 0");
+    if (opt.batch_rows < 1) throw std::invalid_argument("batch_size must be >= 1");
+    if (X.rows() > std::numeric_limits<Index>::max() / opt.n_samples)
+        throw std::invalid_argument("N * n_samples overflows");
+}
+
+// The mask bits are random, so every choice made on them is written without a branch (a
+// mispredicted branch per feature cost more than everything else together).
+inline std::uint64_t mask_bit(const std::uint32_t* words, Index k) noexcept {
+    return (words[k / 32] >> (k % 32)) & 1u;
+}
+
+// bit ? a : b, exactly and branch-free.
+inline double select(std::uint64_t bit, double a, double b) noexcept {
+    const std::uint64_t keep = 0 - bit;  // all ones when bit is 1
+    return detail::bits_to_double((detail::double_to_bits(a) & keep) | (detail::double_to_bits(b) & ~keep));
+}
+
+// Perturbed inputs for rows [t0, t1) of the batch starting at row r0 of the row sequence; `points`
+// are the batch's points in order. Rows of one point are consecutive samples: their masks are
+// drawn in one call, straight into the point's kept words when it keeps them.
+void fill_block(const Context& c, Index r0, Index block, Index m, double* inputs,
+                const std::vector<PointState*>& points) {
+    const Index t0 = block * kFillRows, t1 = std::min(m, t0 + kFillRows), first_point = r0 / c.n;
+    const Index stride = 4 * c.blocks;  // words per mask
+    std::vector<std::uint32_t> scratch;
+    for (Index t = t0; t < t1;) {
+        const Index r = r0 + t, point = r / c.n, sample = r % c.n;
+        const Index run = std::min(t1 - t, c.n - sample);
+        PointState& s = *points[static_cast<size_t>(point - first_point)];
+        std::uint32_t* words = s.words.empty() ? (scratch.resize(static_cast<size_t>(run * stride)), scratch.data())
+                                               : s.words.data() + sample * stride;
+        lime_mask_words(c.key, static_cast<std::uint32_t>(point), static_cast<std::uint64_t>(sample), run, c.blocks,
+                        words);
+        for (Index i = 0; i < run; ++i) {
+            const std::uint32_t* z = words + i * stride;
+            double* row = inputs + (t + i) * c.d;
+            for (Index k = 0; k < c.d; ++k) row[k] = select(mask_bit(z, k), c.X(point, k), c.baseline[k]);
+        }
+        t += run;
+    }
+}
+
+// Masks of samples [first, first + rows) of a point as 0/1 rows (kept or drawn again) and, when
+// `weights` is given, their kernel weights pi = exp(-||x - x~|| / sigma^2). x - x~ = (1 - z) *
+// (x - baseline), so the squared distance sums the dropped features' squared gaps, in feature order.
+void mask_rows(const Context& c, const PointState& s, Index first, Index rows, RowMatrix& Z,
+               const Vector* gap2 = nullptr, double* weights = nullptr) {
+    const Index stride = 4 * c.blocks;
+    std::vector<std::uint32_t> scratch;
+    const std::uint32_t* words = s.words.data() + first * stride;
+    if (s.words.empty()) {
+        scratch.resize(static_cast<size_t>(rows * stride));
+        lime_mask_words(c.key, static_cast<std::uint32_t>(s.point), static_cast<std::uint64_t>(first), rows, c.blocks,
+                        scratch.data());
+        words = scratch.data();
+    }
+    Z.resize(rows, c.d);
+    const double inv_width2 = 1.0 / (c.opt.kernel_width * c.opt.kernel_width);
+    for (Index i = 0; i < rows; ++i) {
+        const std::uint32_t* z = words + i * stride;
+        double* row = Z.row(i).data();
+        double dist2 = 0.0;
+        for (Index k = 0; k < c.d; ++k) {
+            const std::uint64_t bit = mask_bit(z, k);
+            row[k] = static_cast<double>(bit);
+            if (weights) dist2 += select(bit, 0.0, (*gap2)[k]);
+        }
+        if (weights) weights[i] = std::exp(-std::sqrt(dist2) * inv_width2);
+    }
+}
+
+// Runs body(i, first_row, rows) for every finalisation chunk of a point, kWaveChunks at a time,
+// then merge(i) in chunk order.
+template <class Body, class Merge>
+void for_each_chunk(const Context& c, bool parallel, Body&& body, Merge&& merge) {
+    const Index chunks = (c.n + kChunkRows - 1) / kChunkRows;
+    for (Index w0 = 0; w0 < chunks; w0 += kWaveChunks) {
+        const Index wn = std::min(kWaveChunks, chunks - w0);
+        parallel_for(wn, [&](Index i) {
+            const Index first = (w0 + i) * kChunkRows;
+            body(i, first, std::min(kChunkRows, c.n - first));
+        }, parallel);
+        for (Index i = 0; i < wn; ++i) merge(i);
+        if (parallel) c.model.check_interrupt();
+    }
+}
+
+void finalize_point(const Context& c, PointState& s, bool parallel) {
+    const Index p = s.point, d = c.d, n = c.n;
+    const Vector gap2 = (c.X.row(p).transpose() - c.baseline).array().square().matrix();
+
+    WeightedCrossMoments moments;
+    std::vector<WeightedCrossMoments> part(kWaveChunks);
+    for_each_chunk(c, parallel,
+        [&](Index i, Index first, Index rows) {
+            RowMatrix Z;
+            mask_rows(c, s, first, rows, Z, &gap2, s.weights.data() + first);
+            part[static_cast<size_t>(i)] =
+                WeightedCrossMoments::of_block(Z, s.weights.segment(first, rows), s.values.segment(first, rows));
+        },
+        [&](Index i) { moments.merge(part[static_cast<size_t>(i)]); });
+    if (!(moments.weight > 0.0))
+        throw std::invalid_argument("lime: every kernel weight underflows to 0 at point " + std::to_string(p) +
+                                    " (||x - baseline|| = " + std::to_string(std::sqrt(gap2.sum())) +
+                                    "); increase kernel_width");
+
+    // Weighted centring removes the unpenalised intercept (Frisch-Waugh); what is left is
+    // (S_zz + ridge I) c = S_zy, the normal equations of sklearn's Ridge with sample_weight.
+    Matrix A = moments.symmetric_szz();
+    A.diagonal().array() += c.opt.ridge;
+    Eigen::LLT<Matrix> llt(A);
+    if (llt.info() != Eigen::Success)
+        throw std::invalid_argument("lime: the weighted mask design is singular at point " + std::to_string(p) +
+                                    "; use more samples or ridge > 0");
+    const Vector coef = llt.solve(moments.szy);
+    c.out.values.row(p) = coef.transpose();
+
+    // Weighted HC1 sandwich A^-1 [sum w_i^2 r_i^2 (z_i - zbar)(z_i - zbar)^T] A^-1 n / (n - d - 1),
+    // r_i = y_i - b - z_i . c: the residuals of a nonlinear f are heteroscedastic in z.
+    const double intercept = moments.mean_y - moments.mean_z.dot(coef);
+    Matrix meat = Matrix::Zero(d, d);
+    std::vector<Matrix> meat_part(kWaveChunks);
+    for_each_chunk(c, parallel,
+        [&](Index i, Index first, Index rows) {
+            RowMatrix Z;
+            mask_rows(c, s, first, rows, Z);
+            const auto w = s.weights.segment(first, rows);
+            const Vector r = (s.values.segment(first, rows).array() - intercept).matrix() - Z * coef;
+            Z.rowwise() -= moments.mean_z.transpose();
+            Z.array().colwise() *= (w.array() * r.array());
+            Matrix& m = meat_part[static_cast<size_t>(i)];
+            m = Matrix::Zero(d, d);
+            m.selfadjointView<Eigen::Lower>().rankUpdate(Z.transpose());
+        },
+        [&](Index i) { meat += meat_part[static_cast<size_t>(i)]; });
+    const double nd = static_cast<double>(n);
+    if (n <= d + 1) {  // no degrees of freedom left for the residuals
+        c.out.stderr_.row(p).setConstant(std::numeric_limits<double>::quiet_NaN());
+        return;
+    }
+    const Matrix Ainv = llt.solve(Matrix::Identity(d, d));
+    const Matrix B = Matrix(meat.selfadjointView<Eigen::Lower>()) * Ainv;
+    const double hc1 = nd / (nd - static_cast<double>(d) - 1.0);
+    for (Index k = 0; k < d; ++k) c.out.stderr_(p, k) = std::sqrt(std::max(0.0, Ainv.col(k).dot(B.col(k)) * hc1));
+}
+
+void finalize_completed(const Context& c, std::deque<PointState>& inflight) {
+    Index done = 0;
+    while (done < static_cast<Index>(inflight.size()) && inflight[static_cast<size_t>(done)].received == c.n) ++done;
+    if (done == 0) return;
+    // Either the points run in parallel or each point's chunks do; the arithmetic is the same.
+    const bool across_points = done > 1;
+    parallel_for(done, [&](Index i) { finalize_point(c, inflight[static_cast<size_t>(i)], !across_points); },
+                 across_points);
+    inflight.erase(inflight.begin(), inflight.begin() + done);
+}
+
+}  // namespace
+
+void lime_masks(std::uint64_t seed, std::uint32_t point, std::uint64_t first, Index m, Index d, RowMatrix& Z) {
+    Z.resize(m, d);
+    const Key key = key_from_seed(seed);
+    for (Index i = 0; i < m; ++i) lime_mask_row(key, point, first + static_cast<std::uint64_t>(i), d, Z.row(i).data());
+}
+
+Estimate run_lime(const RowMatrix& X, const Vector& baseline, BatchModel& model, const LimeOptions& opt) {
+    validate(X, baseline, opt);
+    const Index N = X.rows(), d = X.cols(), n = opt.n_samples;
+    Estimate out{RowMatrix::Zero(N, d), RowMatrix::Zero(N, d)};
+    const Context c{X, baseline, model, opt, out, d, n, key_from_seed(opt.seed), lime_mask_blocks(d)};
+    const bool keep_words = n * c.blocks * Index(16) <= opt.kept_mask_bytes;
+
+    const Index total = N * n;
+    std::deque<PointState> inflight;  // references stay valid across push_back and front erase
+    Index next_point = 0;
+    for (Index r0 = 0; r0 < total;) {
+        const Index m = std::min(opt.batch_rows, total - r0);
+        for (const Index last_point = (r0 + m - 1) / n; next_point <= last_point; ++next_point) {
+            PointState& s = inflight.emplace_back();
+            s.point = next_point;
+            s.values.resize(n);
+            s.weights.resize(n);
+            if (keep_words) s.words.resize(static_cast<size_t>(n * 4 * c.blocks));
+        }
+        std::vector<PointState*> points;  // the batch's points, in order
+        for (Index p = r0 / n; p <= (r0 + m - 1) / n; ++p)
+            points.push_back(&inflight[static_cast<size_t>(p - inflight.front().point)]);
+        double* inputs = model.input_buffer(0, m, d);
+        parallel_for((m + kFillRows - 1) / kFillRows,
+                     [&](Index block) { fill_block(c, r0, block, m, inputs, points); });
+        const ModelOutput y = model.evaluate(0, m, d, true, false);
+        for (Index t = 0; t < m; ++t) {
+            if (!std::isfinite(y.values[t]))
+                throw std::invalid_argument("model returned a non-finite value at point " +
+                                            std::to_string((r0 + t) / n) + " (perturbation sample " +
+                                            std::to_string((r0 + t) % n) + ")");
+        }
+        for (PointState& s : inflight) {
+            const Index first = s.point * n;
+            const Index lo = std::max(first, r0), hi = std::min(first + n, r0 + m);
+            if (lo >= hi) continue;
+            std::copy(y.values + (lo - r0), y.values + (hi - r0), s.values.data() + s.received);
+            s.received += hi - lo;
+        }
+        finalize_completed(c, inflight);
+        model.check_interrupt();
+        r0 += m;
+    }
+    return out;
+}
+
+}  // namespace gradlime
