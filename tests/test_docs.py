@@ -12,7 +12,7 @@ import pytest
 import gradlime
 
 
-@pytest.mark.parametrize("name", ["models", "methods", "explain", "paths"])
+@pytest.mark.parametrize("name", ["models", "methods", "explain", "paths", "shap"])
 def test_docstring_examples(name):
     module = importlib.import_module(f"gradlime.{name}")
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)

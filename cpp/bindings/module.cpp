@@ -5,4 +5,5 @@ PYBIND11_MODULE(_core, m) {
     register_rng(m);
     register_mlp(m);
     register_engine(m);
+    register_shap(m);
 }

@@ -14,3 +14,4 @@ using DoubleArray = py::array_t<double, py::array::c_style | py::array::forcecas
 void register_rng(py::module_& m);
 void register_engine(py::module_& m);
 void register_mlp(py::module_& m);
+void register_shap(py::module_& m);

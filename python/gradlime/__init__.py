@@ -27,6 +27,7 @@ from .methods import clime, smoothgrad, stein
 from .models import Model
 from .paths import grad_x_input, gradient, integrated_gradients
 from .result import Explanation
+from .shap import kernel_shap
 
 __version__ = "0.1.0"
 
@@ -40,6 +41,7 @@ __all__ = [
     "grad_x_input",
     "gradient",
     "integrated_gradients",
+    "kernel_shap",
     "smoothgrad",
     "stein",
 ]

@@ -32,6 +32,19 @@ def run(
     target: int = 0,
 ) -> dict[str, tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]]: ...
 
+def kernel_shap(
+    X: npt.NDArray[np.float64],
+    background: npt.NDArray[np.float64],
+    f: Callable[[npt.NDArray[np.float64]], Any] | None,
+    grad: Callable[[npt.NDArray[np.float64]], Any] | None,
+    network: FeedForwardNetwork | None = None,
+    target: int = 0,
+    exact: bool = False,
+    n_samples: int = 2048,
+    seed: int = 0,
+    batch_rows: int = 8192,
+) -> dict[str, Any]: ...
+
 class FeedForwardNetwork:
     def __init__(self, input_dim: int) -> None: ...
     def add_dense(self, weight: npt.ArrayLike, bias: npt.ArrayLike) -> None: ...
