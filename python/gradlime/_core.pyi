@@ -31,7 +31,6 @@ def run(
     network: FeedForwardNetwork | None = None,
     target: int = 0,
 ) -> dict[str, tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]]: ...
-
 def kernel_shap(
     X: npt.NDArray[np.float64],
     background: npt.NDArray[np.float64],

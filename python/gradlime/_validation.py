@@ -45,7 +45,9 @@ def as_background(baseline: Any, d: int) -> np.ndarray:
     try:
         b = np.asarray(baseline, dtype=np.float64)
     except (TypeError, ValueError) as exc:
-        raise TypeError(f"baseline must be an array of numbers; got {type(baseline).__name__}") from exc
+        raise TypeError(
+            f"baseline must be an array of numbers; got {type(baseline).__name__}"
+        ) from exc
     if b.ndim == 0:
         b = np.full((1, d), float(b))
     elif b.ndim == 1 and b.shape == (d,):

@@ -42,7 +42,11 @@ def kernel_shap(
     - **Sampled**: ``n_samples`` coalitions per point (2048 + 2d by default), sizes drawn with
       probability proportional to (d - 1) / (s (d - s)), then a uniform subset of that size, each
       paired with its complement. ``stderr`` is the cluster-robust sandwich of the constrained
-      least squares, one cluster per pair (the pairs are the independent draws).
+      least squares, one cluster per pair (the pairs are the independent draws), with each pair's
+      score scaled by 1 / sqrt(1 - leverage) (CR2). It matches the spread over seeds from a few
+      hundred coalitions on; with very few pairs it is noisy, and it is ``inf`` where the pairs
+      drawn cannot identify a coefficient's spread (fewer pairs than d, or one pair alone
+      determining a coefficient).
 
     The draws are a pure function of ``(seed, point index)`` (Philox4x32-10), so results are
     bitwise identical for any thread count and batch size. The model is called on
