@@ -112,6 +112,9 @@ struct PointState {
     Index received = 0;  // rows of this point evaluated so far
     double fx = 0.0;
     Vector sums;  // per coalition: sum of f over the background rows, added in row order
+    // Sampled mode: the point's coalitions, drawn once when it enters the buffer and packed
+    // `words` 64-bit words each (n * ceil(d / 64) words; exact masks are their own index).
+    std::vector<std::uint64_t> masks;
 };
 
 struct Context {
@@ -121,6 +124,61 @@ struct Context {
     BatchModel& model;
     KernelShapResult& out;
     Index d, B, R;  // features, background rows, rows per point (1 + n B)
+    Index words;    // 64-bit words per packed mask
+
+    // Mask j of a point as d bytes; returns its weight.
+    double unpack(const PointState& s, Index j, std::uint8_t* z) const {
+        if (coalitions.exact()) return coalitions.mask(static_cast<std::uint32_t>(s.point), j, z);
+        const std::uint64_t* w = s.masks.data() + j * words;
+        for (Index i = 0; i < d; ++i) z[i] = static_cast<std::uint8_t>((w[i / 64] >> (i % 64)) & 1u);
+        return 1.0;
+    }
+};
+
+// Draws a point's coalitions once (each is a pure function of (seed, point, index)).
+void draw_masks(const Context& c, PointState& s) {
+    const Index n = c.coalitions.size();
+    s.masks.assign(static_cast<size_t>(n * c.words), 0);
+    parallel_for((n + kChunk - 1) / kChunk, [&](Index chunk) {
+        std::vector<std::uint8_t> z(static_cast<size_t>(c.d));
+        for (Index j = chunk * kChunk; j < std::min(n, (chunk + 1) * kChunk); ++j) {
+            c.coalitions.mask(static_cast<std::uint32_t>(s.point), j, z.data());
+            std::uint64_t* w = s.masks.data() + j * c.words;
+            for (Index i = 0; i < c.d; ++i) w[i / 64] |= static_cast<std::uint64_t>(z[static_cast<size_t>(i)]) << (i % 64);
+        }
+    });
+}
+
+// Where row r of the sequence lies: background row b (point = -1), or row k of point `point`,
+// which for k >= 1 is background row b of coalition j. Stepped row by row without a division.
+struct RowCursor {
+    Index point = -1, k = 0, j = 0, b = 0;
+    RowCursor(const Context& c, Index r) {
+        if (r < c.B) {
+            b = r;
+            return;
+        }
+        const Index q = r - c.B;
+        point = q / c.R;
+        k = q % c.R;
+        if (k > 0) {
+            j = (k - 1) / c.B;
+            b = (k - 1) % c.B;
+        }
+    }
+    void next(const Context& c) {
+        if (point < 0) {
+            if (++b == c.B) point = b = 0;
+            return;
+        }
+        if (++k == c.R) {
+            ++point;
+            k = j = b = 0;
+        } else if (k > 1 && ++b == c.B) {
+            b = 0;
+            ++j;
+        }
+    }
 };
 
 void validate(const RowMatrix& X, const RowMatrix& background, const KernelShapOptions& opt) {
@@ -136,31 +194,29 @@ void validate(const RowMatrix& X, const RowMatrix& background, const KernelShapO
     if (opt.batch_rows < 1) throw std::invalid_argument("batch_size must be >= 1");
 }
 
-// Inputs for rows [t0, t1) of the batch starting at row r0. Every row is a pure function of its
-// place in the sequence; rows of one coalition are consecutive, so its mask is drawn once per run.
-void fill_block(const Context& c, Index r0, double* inputs, Index t0, Index t1) {
+// Inputs for rows [t0, t1) of the batch starting at row r0; `states[i]` is point first + i.
+// Every row is a pure function of its place in the sequence.
+void fill_block(const Context& c, Index r0, double* inputs, Index t0, Index t1,
+                const std::vector<const PointState*>& states, Index first) {
     const Index d = c.d;
     std::vector<std::uint8_t> z(static_cast<size_t>(d));
-    Index cached_point = -1, cached_coalition = -1;
-    for (Index t = t0; t < t1; ++t) {
-        const Index r = r0 + t;
-        double* row = inputs + t * d;
-        if (r < c.B) {
-            std::copy_n(c.background.row(r).data(), d, row);
-            continue;
+    Index unpacked = -1;  // the coalition in z (rows of one coalition are consecutive)
+    for (RowCursor at(c, r0 + t0); t0 < t1; ++t0, at.next(c)) {
+        double* row = inputs + t0 * d;
+        if (at.point < 0) {
+            std::copy_n(c.background.row(at.b).data(), d, row);
+        } else if (at.k == 0) {
+            std::copy_n(c.X.row(at.point).data(), d, row);
+            unpacked = -1;
+        } else {
+            if (at.j != unpacked) {
+                c.unpack(*states[static_cast<size_t>(at.point - first)], at.j, z.data());
+                unpacked = at.j;
+            }
+            const double* x = c.X.row(at.point).data();
+            const double* b = c.background.row(at.b).data();
+            for (Index i = 0; i < d; ++i) row[i] = z[static_cast<size_t>(i)] ? x[i] : b[i];
         }
-        const Index q = r - c.B, p = q / c.R, k = q % c.R;
-        if (k == 0) {
-            std::copy_n(c.X.row(p).data(), d, row);
-            continue;
-        }
-        const Index j = (k - 1) / c.B, b = (k - 1) % c.B;
-        if (p != cached_point || j != cached_coalition) {
-            c.coalitions.mask(static_cast<std::uint32_t>(p), j, z.data());
-            cached_point = p;
-            cached_coalition = j;
-        }
-        for (Index i = 0; i < d; ++i) row[i] = z[static_cast<size_t>(i)] ? c.X(p, i) : c.background(b, i);
     }
 }
 
@@ -208,7 +264,7 @@ void finalize_point(const Context& c, PointState& s, bool parallel) {
         U.resize(count, q);
         t.resize(count);
         for (Index i = 0; i < count; ++i) {
-            const double w = c.coalitions.mask(static_cast<std::uint32_t>(p), first + i, z.data());
+            const double w = c.unpack(s, first + i, z.data());
             const double zd = z[static_cast<size_t>(q)];
             for (Index k = 0; k < q; ++k) U(i, k) = static_cast<double>(z[static_cast<size_t>(k)]) - zd;
             t(i) = (s.sums(first + i) / nb - v0) - zd * delta;
@@ -332,43 +388,49 @@ KernelShapResult run_kernel_shap(const RowMatrix& X, const RowMatrix& background
     out.values = RowMatrix::Zero(N, d);
     out.stderr_ = RowMatrix::Zero(N, d);
     out.fx = Vector::Zero(N);
-    const Context c{X, background, coalitions, model, out, d, B, R};
+    const Context c{X, background, coalitions, model, out, d, B, R, (d + 63) / 64};
 
     double background_sum = 0.0;  // sum of f over the background rows, in row order
-    std::deque<PointState> inflight;
+    std::deque<PointState> inflight;  // references stay valid across push_back and front erase
     Index next_point = 0;
+    std::vector<const PointState*> states;
     for (Index r0 = 0; r0 < total; r0 += opt.batch_rows) {
         const Index m = std::min(opt.batch_rows, total - r0);
+        states.clear();
+        Index first = 0;
         if (r0 + m > B) {
             for (const Index last = (r0 + m - 1 - B) / R; next_point <= last; ++next_point) {
                 PointState& s = inflight.emplace_back();
                 s.point = next_point;
                 s.sums = Vector::Zero(n);
+                if (!coalitions.exact()) draw_masks(c, s);
             }
+            first = inflight.front().point;
+            for (const PointState& s : inflight) states.push_back(&s);
         }
         double* inputs = model.input_buffer(0, m, d);
         parallel_for((m + kFillRows - 1) / kFillRows, [&](Index blk) {
-            fill_block(c, r0, inputs, blk * kFillRows, std::min(m, (blk + 1) * kFillRows));
+            fill_block(c, r0, inputs, blk * kFillRows, std::min(m, (blk + 1) * kFillRows), states, first);
         });
         const double* y = model.evaluate(0, m, d, true, false).values;
         for (Index t = 0; t < m; ++t)
             if (!std::isfinite(y[t])) report_non_finite(c, r0 + t);
         // Rows in sequence order, so every sum is formed in the same order for any batch size.
-        for (Index t = 0; t < m; ++t) {
-            const Index r = r0 + t;
-            if (r < B) {
+        PointState* s = nullptr;
+        RowCursor at(c, r0);
+        for (Index t = 0; t < m; ++t, at.next(c)) {
+            if (at.point < 0) {
                 background_sum += y[t];
-                if (r == B - 1) out.expected_value = background_sum / static_cast<double>(B);
+                if (at.b == B - 1) out.expected_value = background_sum / static_cast<double>(B);
                 continue;
             }
-            const Index q = r - B, k = q % R;
-            PointState& s = inflight[static_cast<size_t>(q / R - inflight.front().point)];
-            if (k == 0) {
-                s.fx = y[t];
+            if (!s || s->point != at.point) s = &inflight[static_cast<size_t>(at.point - inflight.front().point)];
+            if (at.k == 0) {
+                s->fx = y[t];
             } else {
-                s.sums((k - 1) / B) += y[t];
+                s->sums(at.j) += y[t];
             }
-            ++s.received;
+            ++s->received;
         }
         finalize_completed(c, inflight);
         model.check_interrupt();
