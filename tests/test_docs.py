@@ -13,7 +13,7 @@ import gradlime
 
 
 @pytest.mark.parametrize(
-    "name", ["models", "methods", "explain", "paths", "smoothing", "lime"]
+    "name", ["models", "methods", "explain", "paths", "smoothing", "lime", "shap"]
 )
 def test_docstring_examples(name):
     module = importlib.import_module(f"gradlime.{name}")

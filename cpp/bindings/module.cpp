@@ -7,4 +7,5 @@ PYBIND11_MODULE(_core, m) {
     register_mlp(m);
     register_engine(m);
     register_lime(m);
+    register_shap(m);
 }

@@ -27,3 +27,4 @@ void register_sampling(py::module_& m);
 void register_engine(py::module_& m);
 void register_mlp(py::module_& m);
 void register_lime(py::module_& m);
+void register_shap(py::module_& m);

@@ -28,6 +28,7 @@ from .methods import clime, smoothgrad, stein, unigrad
 from .models import Model
 from .paths import grad_x_input, gradient, integrated_gradients
 from .result import Explanation
+from .shap import kernel_shap
 from .smoothing import smoothed
 
 __version__ = "0.1.0"
@@ -42,6 +43,7 @@ __all__ = [
     "grad_x_input",
     "gradient",
     "integrated_gradients",
+    "kernel_shap",
     "lime",
     "smoothed",
     "smoothgrad",

@@ -32,6 +32,18 @@ def run(
     target: int = 0,
     kernel: str = "gaussian",
 ) -> dict[str, tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]]: ...
+def kernel_shap(
+    X: npt.NDArray[np.float64],
+    background: npt.NDArray[np.float64],
+    f: Callable[[npt.NDArray[np.float64]], Any] | None,
+    grad: Callable[[npt.NDArray[np.float64]], Any] | None,
+    network: FeedForwardNetwork | None = None,
+    target: int = 0,
+    exact: bool = False,
+    n_samples: int = 2048,
+    seed: int = 0,
+    batch_rows: int = 8192,
+) -> dict[str, Any]: ...
 def lime(
     X: npt.NDArray[np.float64],
     baseline: npt.NDArray[np.float64],

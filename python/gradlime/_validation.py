@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["as_points", "as_seed", "noise_spec", "positive_int"]
+__all__ = ["as_background", "as_points", "as_seed", "noise_spec", "positive_int"]
 
 _MAX_BUFFER_DOUBLES = 1 << 23  # 64 MiB of float64 per batch buffer by default
 DEFAULT_BATCH_ROWS = 8192
@@ -37,6 +37,31 @@ def as_points(X: Any) -> tuple[np.ndarray, bool]:
             f"X contains NaN or inf (first at {where}); explanations need finite inputs"
         )
     return np.ascontiguousarray(arr), single
+
+
+def as_background(baseline: Any, d: int) -> np.ndarray:
+    """The rows that stand in for absent features, as a C-contiguous float64 (B, d) array: a
+    scalar or a (d,) vector is one row, a (B, d) matrix is a background sample."""
+    try:
+        b = np.asarray(baseline, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(
+            f"baseline must be an array of numbers; got {type(baseline).__name__}"
+        ) from exc
+    if b.ndim == 0:
+        b = np.full((1, d), float(b))
+    elif b.ndim == 1 and b.shape == (d,):
+        b = b[None, :]
+    elif not (b.ndim == 2 and b.shape[1] == d and b.shape[0] >= 1):
+        raise ValueError(
+            f"baseline must be a scalar, a vector of shape ({d},) or a background matrix of shape "
+            f"(B, {d}) with B >= 1 for X with {d} features; got shape {b.shape}"
+        )
+    bad = ~np.isfinite(b)
+    if bad.any():
+        i, k = (int(v) for v in np.argwhere(bad)[0])
+        raise ValueError(f"baseline contains NaN or inf (first at row {i}, feature {k})")
+    return np.ascontiguousarray(b)
 
 
 def positive_int(value: Any, name: str, minimum: int = 1) -> int:

@@ -1,0 +1,48 @@
+#include <Eigen/Core>
+#include <pybind11/eigen.h>
+
+#include "gradlime/mlp.hpp"
+#include "gradlime/shap.hpp"
+#include "pybind.hpp"
+#include "python_model.hpp"
+
+namespace {
+
+using gradlime::Index;
+
+gradlime::RowMatrix as_matrix(const DoubleArray& a, const char* name) {
+    if (a.ndim() != 2) throw py::value_error(std::string(name) + " must be 2-D");
+    return Eigen::Map<const gradlime::RowMatrix>(a.data(), a.shape(0), a.shape(1));
+}
+
+py::dict kernel_shap(const DoubleArray& X, const DoubleArray& background, py::object f, py::object grad,
+                     const gradlime::FeedForwardNetwork* network, Index target, bool exact, Index n_samples,
+                     std::uint64_t seed, Index batch_rows) {
+    const gradlime::RowMatrix Xm = as_matrix(X, "X"), Bm = as_matrix(background, "background");
+    gradlime::KernelShapOptions opt;
+    opt.exact = exact;
+    opt.n_samples = n_samples;
+    opt.seed = seed;
+    opt.batch_rows = batch_rows;
+    BoundModel model = bind_model(std::move(f), std::move(grad), network, target);
+    gradlime::KernelShapResult result;
+    {
+        // The loop touches no Python object; PythonModel re-takes the GIL for each callback.
+        py::gil_scoped_release release;
+        result = gradlime::run_kernel_shap(Xm, Bm, model.get(), opt);
+    }
+    py::dict out;
+    out["values"] = std::move(result.values);
+    out["stderr"] = std::move(result.stderr_);
+    out["fx"] = std::move(result.fx);
+    out["expected_value"] = result.expected_value;
+    return out;
+}
+
+}  // namespace
+
+void register_shap(py::module_& m) {
+    m.def("kernel_shap", &kernel_shap, "X"_a, "background"_a, "f"_a, "grad"_a, "network"_a = nullptr,
+          "target"_a = 0, "exact"_a = false, "n_samples"_a = 2048, "seed"_a = 0, "batch_rows"_a = 8192,
+          "KernelSHAP over a model; returns {values, stderr, fx, expected_value}.");
+}

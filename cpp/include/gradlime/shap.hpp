@@ -1,0 +1,61 @@
+// KernelSHAP (Lundberg & Lee, NeurIPS 2017): Shapley values as the Shapley-kernel weighted least
+// squares fit of a coalition's value v(z) = mean_b f(x_z, b_{not z}) on its mask z, with the
+// efficiency constraint sum(phi) = f(x) - E f(b) eliminated by substituting the last coefficient.
+//
+// Rows stream through the model's batch buffer in a fixed sequence:
+//   [B background rows, once: E f(b)] then per point [x, coalition 0 x B rows, coalition 1 ...],
+// so memory is the buffer plus one value per coalition of each point in flight.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "gradlime/model.hpp"
+#include "gradlime/types.hpp"
+
+namespace gradlime {
+
+// The coalitions of one explanation, each a pure function of (seed, point, index):
+// - exact: all 2^d - 2 non-trivial masks (coalition j is the bit pattern j + 1), each with its
+//   Shapley-kernel weight (d - 1) / (C(d, s) s (d - s));
+// - sampled: a size s in 1..d-1 with probability proportional to (d - 1) / (s (d - s)), then a
+//   uniform subset of that size, from Philox4x32-10 with counter (word, pair low, pair high, point)
+//   and key = seed; odd-numbered coalitions are the complements of the one before. Drawn from the
+//   kernel itself, every sampled coalition has weight 1.
+class ShapleyCoalitions {
+public:
+    ShapleyCoalitions(Index d, bool exact, Index n_coalitions, std::uint64_t seed);
+    Index dim() const { return d_; }
+    Index size() const { return n_; }
+    bool exact() const { return exact_; }
+    // Writes mask j of point `point` (d bytes, 0 or 1) and returns its weight.
+    double mask(std::uint32_t point, Index j, std::uint8_t* z) const;
+
+private:
+    Index d_, n_;
+    bool exact_;
+    std::uint64_t seed_;
+    std::vector<double> size_cdf_;    // sampled: P(size <= s), s = 1..d-1
+    std::vector<double> size_weight_;  // exact: kernel weight of a coalition of size s, s = 0..d
+};
+
+struct KernelShapOptions {
+    bool exact = false;       // enumerate all 2^d - 2 coalitions (then n_samples is ignored)
+    Index n_samples = 2048;   // sampled coalitions per point
+    std::uint64_t seed = 0;
+    Index batch_rows = 8192;
+};
+
+struct KernelShapResult {
+    RowMatrix values;   // (N, d)
+    RowMatrix stderr_;  // (N, d): zero when exact; cluster-robust sandwich (pairs) when sampled
+    Vector fx;          // (N,) f at each point
+    double expected_value = 0.0;  // E f(b) over the background rows
+};
+
+// X (N, d) points, background (B, d) rows that stand in for absent features. Throws
+// std::invalid_argument on bad options or a model returning NaN/inf (naming the point).
+KernelShapResult run_kernel_shap(const RowMatrix& X, const RowMatrix& background, BatchModel& model,
+                                 const KernelShapOptions& options);
+
+}  // namespace gradlime

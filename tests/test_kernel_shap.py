@@ -1,0 +1,427 @@
+"""gl.kernel_shap: KernelSHAP, exact and sampled.
+
+Expected answers are computed here independently of gradlime: Shapley values by the subset
+formula over every coalition (brute force), linear models by phi = w * (x - mean baseline).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import gradlime as gl
+from conftest import Recorder
+
+
+def brute_force_shapley(f, x, background):
+    """phi_i = sum_{S not containing i} |S|! (d - |S| - 1)! / d! (v(S + i) - v(S)),
+    v(S) = mean_b f(x_S, b_{not S}), over all 2^d coalitions."""
+    d = len(x)
+    masks = np.array(list(itertools.product([0, 1], repeat=d)), dtype=bool)  # (2^d, d)
+    rows = np.where(masks[:, None, :], x, background[None, :, :])  # (2^d, B, d)
+    v = f(rows.reshape(-1, d)).reshape(len(masks), len(background)).mean(axis=1)
+    index = {m.tobytes(): k for k, m in enumerate(masks)}
+    phi = np.zeros(d)
+    for k, m in enumerate(masks):
+        s = int(m.sum())
+        for i in np.flatnonzero(~m):
+            with_i = m.copy()
+            with_i[i] = True
+            weight = math.factorial(s) * math.factorial(d - s - 1) / math.factorial(d)
+            phi[i] += weight * (v[index[with_i.tobytes()]] - v[k])
+    return phi
+
+
+def nonlinear(A):
+    """Products, sin and a ratio: interactions of every order among the first four features."""
+    d = A.shape[1]
+    w = np.linspace(-1.0, 1.5, d)
+    return (
+        np.sin(A @ w)
+        + A[:, 0] * A[:, 1] * A[:, 2]
+        + A[:, 3] ** 2 / (1.0 + A[:, 1] ** 2)
+        + np.tanh(A[:, -1]) * A[:, 0]
+    )
+
+
+# ---------------------------------------------------------------------------- exact mode
+
+
+@pytest.mark.parametrize("d", [4, 5, 8])
+def test_exact_equals_brute_force_with_a_vector_baseline(rng, d):
+    X = rng.normal(size=(3, d))
+    base = rng.normal(size=d)
+    E = gl.kernel_shap(nonlinear, X, baseline=base)
+    assert E.params["exact"]
+    assert E.n_samples == 2**d - 2
+    for x, phi in zip(X, E.values, strict=True):
+        np.testing.assert_allclose(
+            phi, brute_force_shapley(nonlinear, x, base[None]), rtol=1e-10, atol=1e-10
+        )
+    assert np.all(E.stderr == 0.0)
+
+
+@pytest.mark.parametrize("d", [4, 6])
+def test_exact_equals_brute_force_with_a_background_matrix(rng, d):
+    X = rng.normal(size=(2, d))
+    background = rng.normal(size=(4, d))
+    E = gl.kernel_shap(nonlinear, X, baseline=background)
+    for x, phi in zip(X, E.values, strict=True):
+        np.testing.assert_allclose(
+            phi, brute_force_shapley(nonlinear, x, background), rtol=1e-10, atol=1e-10
+        )
+    np.testing.assert_allclose(E.params["expected_value"], nonlinear(background).mean(), rtol=1e-14)
+    np.testing.assert_allclose(E.params["fx"], nonlinear(X), rtol=1e-14)
+
+
+def test_scalar_baseline_and_a_single_point():
+    f = lambda A: A[:, 0] * A[:, 1] + 2.0 * A[:, 2]
+    E = gl.kernel_shap(f, [1.0, 2.0, 3.0], baseline=0.5)
+    assert E.values.shape == (3,)
+    np.testing.assert_allclose(
+        E.values, brute_force_shapley(f, np.array([1.0, 2.0, 3.0]), np.full((1, 3), 0.5))
+    )
+
+
+def test_two_features():
+    f = lambda A: A[:, 0] * A[:, 1]
+    E = gl.kernel_shap(f, [2.0, 3.0], baseline=[1.0, -1.0])
+    np.testing.assert_allclose(
+        E.values, brute_force_shapley(f, np.array([2.0, 3.0]), np.array([[1.0, -1.0]]))
+    )
+
+
+def test_one_feature_gets_the_whole_difference():
+    E = gl.kernel_shap(lambda A: np.exp(A[:, 0]), [[1.0], [2.0]], baseline=[[0.0], [1.0]])
+    np.testing.assert_allclose(E.values[:, 0], np.exp([1.0, 2.0]) - (1.0 + np.e) / 2)
+
+
+# ---------------------------------------------------------------------------- linear models
+
+
+@pytest.mark.parametrize("n_samples", [None, 40])  # d = 12: None samples 2072, 40 samples 40
+@pytest.mark.parametrize("matrix", [False, True])
+def test_linear_model_gives_w_times_x_minus_baseline(rng, n_samples, matrix):
+    d = 12
+    w = rng.normal(size=d)
+    X = rng.normal(size=(4, d))
+    base = rng.normal(size=(7, d)) if matrix else rng.normal(size=d)
+    E = gl.kernel_shap(lambda A: A @ w + 3.0, X, baseline=base, n_samples=n_samples)
+    assert not E.params["exact"]
+    ref = base.mean(axis=0) if matrix else base
+    np.testing.assert_allclose(E.values, w * (X - ref), rtol=1e-9, atol=1e-12)
+    assert np.all(E.stderr < 1e-9)  # no residual: the fit is exact
+
+
+def test_linear_model_exact_mode(rng):
+    w = rng.normal(size=6)
+    X, background = rng.normal(size=(3, 6)), rng.normal(size=(5, 6))
+    E = gl.kernel_shap(lambda A: A @ w, X, baseline=background)
+    np.testing.assert_allclose(E.values, w * (X - background.mean(axis=0)), atol=1e-12)
+
+
+# ---------------------------------------------------------------------------- sampled mode
+
+D_SAMPLED = 12
+
+
+@pytest.fixture(scope="module")
+def sampled_problem():
+    rng = np.random.default_rng(7)
+    X = rng.normal(size=(2, D_SAMPLED))
+    background = rng.normal(size=(3, D_SAMPLED))
+    truth = np.array([brute_force_shapley(nonlinear, x, background) for x in X])
+    return X, background, truth
+
+
+def test_sampled_converges_to_the_shapley_values(sampled_problem):
+    X, background, truth = sampled_problem
+    rmse = []
+    for n in (64, 256, 1024):
+        errs = []
+        for seed in range(4):
+            E = gl.kernel_shap(nonlinear, X, baseline=background, n_samples=n, seed=seed)
+            assert not E.params["exact"]
+            assert E.n_samples == n
+            if n >= 256:  # with fewer pairs the sandwich is too noisy for a hard bound
+                assert np.all(np.abs(E.values - truth) <= 6 * E.stderr + 1e-12)
+            errs.append(E.values - truth)
+        rmse.append(float(np.sqrt(np.mean(np.square(errs)))))
+    # Monte-Carlo error shrinks like 1/sqrt(n): 4x the coalitions, about half the error.
+    assert rmse[1] < 0.7 * rmse[0]
+    assert rmse[2] < 0.7 * rmse[1]
+
+
+def test_efficiency_holds_exactly_when_sampled(sampled_problem):
+    X, background, _ = sampled_problem
+    for n in (2, 3, 50, 301):
+        E = gl.kernel_shap(nonlinear, X, baseline=background, n_samples=n, seed=5)
+        gap = E.values.sum(axis=1) - (E.params["fx"] - E.params["expected_value"])
+        assert np.all(np.abs(gap) <= 1e-12 * (1.0 + np.abs(E.values).sum(axis=1)))
+
+
+def test_stderr_matches_the_spread_over_seeds(sampled_problem):
+    X, background, _ = sampled_problem
+    runs = [
+        gl.kernel_shap(nonlinear, X, baseline=background, n_samples=256, seed=s) for s in range(60)
+    ]
+    spread = np.std([e.values for e in runs], axis=0, ddof=1)
+    reported = np.mean([e.stderr for e in runs], axis=0)
+    ratio = reported / spread
+    assert 0.75 < float(np.median(ratio)) < 1.33
+    assert np.all((ratio > 0.5) & (ratio < 2.0))
+
+
+def test_too_few_pairs_report_an_infinite_stderr(sampled_problem):
+    X, background, _ = sampled_problem
+    E = gl.kernel_shap(nonlinear, X, baseline=background, n_samples=8, seed=0)
+    assert np.all(np.isinf(E.stderr))
+    assert np.all(np.isfinite(E.values))
+
+
+def test_budget_allows_exact_enumeration(rng):
+    X = rng.normal(size=(2, 5))
+    exact = gl.kernel_shap(nonlinear, X, n_samples=30)  # 2^5 - 2 = 30
+    assert exact.params["exact"]
+    assert exact.n_samples == 30
+    assert not gl.kernel_shap(nonlinear, X, n_samples=29).params["exact"]
+    big = gl.kernel_shap(nonlinear, X, n_samples=10_000)
+    assert big.n_samples == 30
+    assert big.values.tobytes() == exact.values.tobytes()
+
+
+# ---------------------------------------------------------------------------- the rows the model sees
+
+
+@pytest.mark.parametrize(("d", "n_samples", "B"), [(12, 50, 3), (12, 51, 1), (4, None, 2)])
+def test_budget_is_respected(rng, d, n_samples, B):
+    rec = Recorder(nonlinear)
+    N = 5
+    E = gl.kernel_shap(
+        gl.Model(rec, batch_size=97),
+        rng.normal(size=(N, d)),
+        baseline=rng.normal(size=(B, d)),
+        n_samples=n_samples,
+    )
+    n = E.n_samples
+    assert n == (n_samples if n_samples is not None else 2**d - 2)
+    # n coalitions x B rows per point, f(x) once per point, E f(background) once.
+    assert len(rec.rows) == N * (n * B + 1) + B
+    assert max(len(b) for b in rec.batches) <= 97
+
+
+def test_coalitions_follow_the_shapley_kernel():
+    # x = 1, baseline = 0: every row the model sees is its coalition's mask.
+    d, n, N = 7, 40, 300
+    rec = Recorder(lambda A: A.sum(axis=1))
+    gl.kernel_shap(gl.Model(rec), np.ones((N, d)), baseline=0.0, n_samples=n, seed=3)
+    masks = rec.rows[1:].reshape(N, n + 1, d)[:, 1:].astype(int)  # drop E f(b) and f(x) rows
+    # Odd coalitions are the complements of the one before.
+    assert np.all(masks[:, 0::2] + masks[:, 1::2] == 1)
+    sizes = masks.sum(axis=2).ravel()
+    assert sizes.min() >= 1
+    assert sizes.max() <= d - 1
+    s = np.arange(1, d)
+    p = 1.0 / (s * (d - s))
+    p /= p.sum()
+    freq = np.bincount(sizes, minlength=d)[1:] / len(sizes)
+    assert np.all(np.abs(freq - p) < 4 * np.sqrt(p * (1 - p) / (len(sizes) / 2)))
+    # Given its size, a coalition is a uniform subset: each feature is in with probability s/d.
+    flat = masks.reshape(-1, d)
+    for size in (1, 3):
+        inclusion = flat[sizes == size].mean(axis=0)
+        m = int(np.sum(sizes == size))
+        assert np.all(np.abs(inclusion - size / d) < 4 * np.sqrt(size / d / m) + 0.01)
+
+
+# ---------------------------------------------------------------------------- reproducibility
+
+
+def elementwise(A):
+    """Row-independent arithmetic only: any batching gives the same bits from the callable."""
+    return np.sin(A[:, 0]) * A[:, 1] + A[:, 2] * A[:, 3] - np.tanh(A[:, 4:]).sum(axis=1)
+
+
+@pytest.mark.parametrize("n_samples", [300, None])  # sampled (d = 12) and exact (d = 6)
+def test_batch_size_does_not_change_a_bit(rng, n_samples):
+    d = 12 if n_samples else 6
+    X, background = rng.normal(size=(4, d)), rng.normal(size=(3, d))
+    ref = gl.kernel_shap(elementwise, X, baseline=background, n_samples=n_samples, seed=9)
+    for batch in (1, 7, 150, 1000, 100_000):
+        E = gl.kernel_shap(
+            gl.Model(elementwise, batch_size=batch), X, baseline=background,
+            n_samples=n_samples, seed=9,
+        )  # fmt: skip
+        assert E.values.tobytes() == ref.values.tobytes()
+        assert E.stderr.tobytes() == ref.stderr.tobytes()
+
+
+def test_seed_changes_the_draws(rng):
+    X = rng.normal(size=(2, 12))
+    a = gl.kernel_shap(elementwise, X, n_samples=100, seed=1)
+    b = gl.kernel_shap(elementwise, X, n_samples=100, seed=2)
+    c = gl.kernel_shap(elementwise, X, n_samples=100, seed=1)
+    assert a.values.tobytes() == c.values.tobytes()
+    assert a.values.tobytes() != b.values.tobytes()
+
+
+THREADS_SCRIPT = textwrap.dedent("""
+    import hashlib, numpy as np, gradlime as gl
+    f = lambda A: np.sin(A[:, 0]) * A[:, 1] + A[:, 2] * A[:, 3] - np.tanh(A[:, 4:]).sum(axis=1)
+    rng = np.random.default_rng(0)
+    X, bg = rng.normal(size=(30, 12)), rng.normal(size=(4, 12))
+    h = hashlib.sha256()
+    for n in (500, 4094):
+        E = gl.kernel_shap(gl.Model(f, batch_size=3000), X, baseline=bg, n_samples=n, seed=4)
+        h.update(E.values.tobytes()); h.update(E.stderr.tobytes())
+    print(gl._core.max_threads(), h.hexdigest())
+""")
+
+
+@pytest.mark.skipif(not gl._core.openmp, reason="built without OpenMP: one thread only")
+def test_thread_count_does_not_change_a_bit():
+    out = {}
+    for threads in ("1", "2"):
+        env = dict(os.environ, OMP_NUM_THREADS=threads)
+        res = subprocess.run(
+            [sys.executable, "-c", THREADS_SCRIPT],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        n_threads, digest = res.stdout.split()
+        assert n_threads == threads
+        out[threads] = digest
+    assert out["1"] == out["2"]
+
+
+# ---------------------------------------------------------------------------- a native ONNX model
+
+
+def test_native_onnx_model(rng):
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper, numpy_helper
+
+    d = 5
+    W = rng.normal(size=(d, 3)).astype(np.float32)
+    b = rng.normal(size=3).astype(np.float32)
+    graph = helper.make_graph(
+        [
+            helper.make_node("MatMul", ["x", "W"], ["h"]),
+            helper.make_node("Add", ["h", "b"], ["z"]),
+            helper.make_node("Tanh", ["z"], ["t"]),
+            helper.make_node("Softmax", ["t"], ["y"], axis=-1),
+        ],
+        "net",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", d])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 3])],
+        [numpy_helper.from_array(W, "W"), numpy_helper.from_array(b, "b")],
+    )
+    data = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
+    onnx.checker.check_model(onnx.load_from_string(data))
+    model = gl.Model.from_onnx(data, target=2)
+    assert model.engine == "native"
+
+    def f64(A):  # the same network in float64 numpy
+        t = np.tanh(A @ W.astype(np.float64) + b)
+        e = np.exp(t - t.max(axis=1, keepdims=True))
+        return (e / e.sum(axis=1, keepdims=True))[:, 2]
+
+    X, background = rng.normal(size=(3, d)), rng.normal(size=(4, d))
+    E = gl.kernel_shap(model, X, baseline=background)
+    for x, phi in zip(X, E.values, strict=True):
+        np.testing.assert_allclose(phi, brute_force_shapley(f64, x, background), atol=2e-6)
+    # Sampled through the native path equals sampled through the same network as a callable.
+    S = gl.kernel_shap(model, X, baseline=background, n_samples=20, seed=1)
+    T = gl.kernel_shap(gl.Model(model.f), X, baseline=background, n_samples=20, seed=1)
+    np.testing.assert_array_equal(S.values, T.values)
+
+
+# ---------------------------------------------------------------------------- errors
+
+
+X3 = np.zeros((2, 3))
+F3 = lambda A: A.sum(axis=1)
+
+
+@pytest.mark.parametrize(
+    ("baseline", "match"),
+    [
+        ([0.0, 1.0], r"shape \(3,\) or a background matrix of shape \(B, 3\).*got shape \(2,\)"),
+        (np.zeros((4, 2)), r"got shape \(4, 2\)"),
+        (np.zeros((0, 3)), r"B >= 1.*got shape \(0, 3\)"),
+        (np.zeros((2, 2, 3)), r"got shape \(2, 2, 3\)"),
+        ([0.0, np.nan, 0.0], r"baseline contains NaN or inf \(first at row 0, feature 1\)"),
+    ],
+)
+def test_bad_baseline(baseline, match):
+    with pytest.raises(ValueError, match=match):
+        gl.kernel_shap(F3, X3, baseline=baseline)
+
+
+def test_inf_in_X():
+    with pytest.raises(ValueError, match=r"NaN or inf \(first at point 1, feature 2\)"):
+        gl.kernel_shap(F3, [[0.0, 0.0, 0.0], [0.0, 0.0, np.inf]])
+
+
+@pytest.mark.parametrize(("n", "err"), [(1, ValueError), (0, ValueError), (-5, ValueError),
+                                        (2.5, TypeError), (True, TypeError)])  # fmt: skip
+def test_bad_n_samples(n, err):
+    with pytest.raises(err, match="n_samples must be"):
+        gl.kernel_shap(F3, X3, n_samples=n)
+
+
+def test_bad_seed():
+    with pytest.raises(ValueError, match="seed must be in"):
+        gl.kernel_shap(F3, X3, seed=-1)
+
+
+def test_model_returning_nan_names_the_point():
+    def f(A):
+        out = A.sum(axis=1)
+        out[np.all(A == [7.0, 7.0, 7.0], axis=1)] = np.nan
+        return out
+
+    with pytest.raises(ValueError, match=r"non-finite value at point 1 \(the point itself\)"):
+        gl.kernel_shap(f, [[0.0, 1.0, 2.0], [7.0, 7.0, 7.0]])
+
+
+def test_model_returning_the_wrong_shape():
+    with pytest.raises(ValueError, match=r"model f returned shape"):
+        gl.kernel_shap(lambda A: A, X3)
+
+
+def test_exception_in_the_callable_propagates():
+    class Boom(RuntimeError):
+        pass
+
+    def f(A):
+        raise Boom("from the user's model")
+
+    with pytest.raises(Boom, match="from the user's model"):
+        gl.kernel_shap(f, X3)
+
+
+def test_model_with_the_wrong_number_of_features():
+    pytest.importorskip("onnx")
+    from onnx import TensorProto, helper, numpy_helper
+
+    W = numpy_helper.from_array(np.ones((2, 1), dtype=np.float32), "W")
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "W"], ["y"])],
+        "net",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 2])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 1])],
+        [W],
+    )
+    model = gl.Model.from_onnx(helper.make_model(graph).SerializeToString())
+    with pytest.raises(ValueError, match="X has 3 features but the model takes 2"):
+        gl.kernel_shap(model, X3)
