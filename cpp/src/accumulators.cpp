@@ -1,5 +1,6 @@
 #include "gradlime/accumulators.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 namespace gradlime {
@@ -89,6 +90,15 @@ void CrossMoments::merge(const CrossMoments& other) {
     mean_e += de * (nb / n);
     mean_f += df * (nb / n);
     count += other.count;
+}
+
+Vector sandwich_stderr(const Eigen::LLT<Matrix>& bread, const Matrix& meat, double scale) {
+    const Index d = meat.rows();
+    const Matrix Ainv = bread.solve(Matrix::Identity(d, d));
+    const Matrix B = Matrix(meat.selfadjointView<Eigen::Lower>()) * Ainv;
+    Vector se(d);
+    for (Index k = 0; k < d; ++k) se[k] = std::sqrt(std::max(0.0, Ainv.col(k).dot(B.col(k)) * scale));
+    return se;
 }
 
 Matrix CrossMoments::symmetric_exx() const {

@@ -196,21 +196,13 @@ void finalize_point(const Context& c, PointState& s, bool parallel) {
         c.out.stderr_.row(p).setConstant(std::numeric_limits<double>::quiet_NaN());
         return;
     }
-    const Matrix Ainv = llt.solve(Matrix::Identity(d, d));
-    const Matrix B = Matrix(meat.selfadjointView<Eigen::Lower>()) * Ainv;
-    const double hc1 = nd / (nd - static_cast<double>(d) - 1.0);
-    for (Index k = 0; k < d; ++k) c.out.stderr_(p, k) = std::sqrt(std::max(0.0, Ainv.col(k).dot(B.col(k)) * hc1));
+    c.out.stderr_.row(p) = sandwich_stderr(llt, meat, nd / (nd - static_cast<double>(d) - 1.0)).transpose();
 }
 
 void finalize_completed(const Context& c, std::deque<PointState>& inflight) {
-    Index done = 0;
-    while (done < static_cast<Index>(inflight.size()) && inflight[static_cast<size_t>(done)].received == c.n) ++done;
-    if (done == 0) return;
-    // Either the points run in parallel or each point's chunks do; the arithmetic is the same.
-    const bool across_points = done > 1;
-    parallel_for(done, [&](Index i) { finalize_point(c, inflight[static_cast<size_t>(i)], !across_points); },
-                 across_points);
-    inflight.erase(inflight.begin(), inflight.begin() + done);
+    finalize_front(
+        inflight, [&](const PointState& s) { return s.received == c.n; },
+        [&](PointState& s, bool parallel) { finalize_point(c, s, parallel); });
 }
 
 }  // namespace

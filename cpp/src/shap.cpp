@@ -360,14 +360,9 @@ void finalize_point(const Context& c, PointState& s, bool parallel) {
 }
 
 void finalize_completed(const Context& c, std::deque<PointState>& inflight) {
-    Index done = 0;
-    while (done < static_cast<Index>(inflight.size()) && inflight[static_cast<size_t>(done)].received == c.R) ++done;
-    if (done == 0) return;
-    // Either the points run in parallel or each point's chunks do; the arithmetic is the same.
-    const bool across_points = done > 1;
-    parallel_for(done, [&](Index i) { finalize_point(c, inflight[static_cast<size_t>(i)], !across_points); },
-                 across_points);
-    inflight.erase(inflight.begin(), inflight.begin() + done);
+    finalize_front(
+        inflight, [&](const PointState& s) { return s.received == c.R; },
+        [&](PointState& s, bool parallel) { finalize_point(c, s, parallel); });
 }
 
 }  // namespace

@@ -2,6 +2,8 @@
 // whatever the number of threads, the batch size or the chunking.
 #pragma once
 
+#include <Eigen/Cholesky>
+
 #include "gradlime/types.hpp"
 
 namespace gradlime {
@@ -62,5 +64,10 @@ struct WeightedCrossMoments {
     void merge(const WeightedCrossMoments& other);
     Matrix symmetric_szz() const;
 };
+
+// Standard errors of a least-squares fit from the heteroscedasticity-consistent sandwich
+// A^-1 M A^-1 (White 1980): sqrt of its diagonal times `scale` (n / (n - p) for HC1).
+// `bread` factorises A; only the lower triangle of `meat` is read.
+Vector sandwich_stderr(const Eigen::LLT<Matrix>& bread, const Matrix& meat, double scale);
 
 }  // namespace gradlime

@@ -2,6 +2,7 @@
 // interpreter): the first exception is captured and rethrown after the loop.
 #pragma once
 
+#include <deque>
 #include <exception>
 
 #include "gradlime/types.hpp"
@@ -40,6 +41,19 @@ void parallel_for(Index n, Body&& body, bool parallel = true) {
     }
     (void)parallel;
     if (error) std::rethrow_exception(error);
+}
+
+// Finalises, then drops, the run of finished states at the front of an in-flight queue. Several
+// finished states run in parallel, a single one gets the threads for its own work
+// (finalize(state, parallel_inside)); the arithmetic is the same either way.
+template <class State, class IsDone, class Finalize>
+void finalize_front(std::deque<State>& inflight, IsDone&& is_done, Finalize&& finalize) {
+    Index done = 0;
+    while (done < static_cast<Index>(inflight.size()) && is_done(inflight[static_cast<size_t>(done)])) ++done;
+    if (done == 0) return;
+    const bool across_states = done > 1;
+    parallel_for(done, [&](Index i) { finalize(inflight[static_cast<size_t>(i)], !across_states); }, across_states);
+    inflight.erase(inflight.begin(), inflight.begin() + done);
 }
 
 }  // namespace gradlime
