@@ -211,16 +211,9 @@ void scatter(const Context& c, std::deque<PointState>& inflight, Index r0, Index
 // then merge(chunk) in chunk order.
 template <class Body, class Merge>
 void for_each_chunk(const Context& c, bool parallel, Body&& body, Merge&& merge) {
-    const Index chunks = (c.n + kChunkRows - 1) / kChunkRows;
-    for (Index w0 = 0; w0 < chunks; w0 += kWaveChunks) {
-        const Index wn = std::min(kWaveChunks, chunks - w0);
-        parallel_for(wn, [&](Index i) {
-            const Index first = (w0 + i) * kChunkRows;
-            body(i, first, std::min(kChunkRows, c.n - first));
-        }, parallel);
-        for (Index i = 0; i < wn; ++i) merge(i);
-        if (parallel) c.model.check_interrupt();
-    }
+    for_each_chunk_in_waves(c.n, kChunkRows, kWaveChunks, parallel, body, merge, [&] {
+        if (parallel) c.model.check_interrupt();  // only the engine's thread may take the GIL
+    });
 }
 
 // Standard normals of samples [first, first + rows) of a point: kept or drawn again.

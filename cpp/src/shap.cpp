@@ -234,15 +234,7 @@ void fill_block(const Context& c, Index r0, double* inputs, Index t0, Index t1,
 // merge(i) in chunk order.
 template <class Body, class Merge>
 void for_each_chunk(Index n, bool parallel, Body&& body, Merge&& merge) {
-    const Index chunks = (n + kChunk - 1) / kChunk;
-    for (Index w0 = 0; w0 < chunks; w0 += kWaveChunks) {
-        const Index wn = std::min(kWaveChunks, chunks - w0);
-        parallel_for(wn, [&](Index i) {
-            const Index first = (w0 + i) * kChunk;
-            body(i, first, std::min(kChunk, n - first));
-        }, parallel);
-        for (Index i = 0; i < wn; ++i) merge(i);
-    }
+    for_each_chunk_in_waves(n, kChunk, kWaveChunks, parallel, body, merge, [] {});
 }
 
 // The constrained weighted least squares of one point. With phi_d = delta - sum_{k<d} phi_k

@@ -2,6 +2,7 @@
 // interpreter): the first exception is captured and rethrown after the loop.
 #pragma once
 
+#include <algorithm>
 #include <deque>
 #include <exception>
 
@@ -41,6 +42,24 @@ void parallel_for(Index n, Body&& body, bool parallel = true) {
     }
     (void)parallel;
     if (error) std::rethrow_exception(error);
+}
+
+// Runs body(i, first, rows) over the fixed chunks [first, first + rows) of n rows, `wave`
+// chunks at a time (in parallel when asked), then merge(i) in chunk order, then after_wave().
+// The chunking and the merge order are part of the arithmetic: they never depend on threads.
+template <class Body, class Merge, class AfterWave>
+void for_each_chunk_in_waves(Index n, Index chunk_rows, Index wave, bool parallel, Body&& body, Merge&& merge,
+                             AfterWave&& after_wave) {
+    const Index chunks = (n + chunk_rows - 1) / chunk_rows;
+    for (Index w0 = 0; w0 < chunks; w0 += wave) {
+        const Index wn = std::min(wave, chunks - w0);
+        parallel_for(wn, [&](Index i) {
+            const Index first = (w0 + i) * chunk_rows;
+            body(i, first, std::min(chunk_rows, n - first));
+        }, parallel);
+        for (Index i = 0; i < wn; ++i) merge(i);
+        after_wave();
+    }
 }
 
 // Finalises, then drops, the run of finished states at the front of an in-flight queue. Several
