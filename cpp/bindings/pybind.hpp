@@ -8,6 +8,8 @@
 #include <optional>
 #include <string>
 
+#include "gradlime/types.hpp"
+
 namespace py = pybind11;
 using namespace pybind11::literals;
 
@@ -16,6 +18,12 @@ using DoubleArray = py::array_t<double, py::array::c_style | py::array::forcecas
 
 namespace gradlime {
 class NoiseSampler;
+}
+
+// A C-contiguous (rows, cols) float64 array as an Eigen matrix (a copy); `name` is for the error.
+inline gradlime::RowMatrix as_matrix(const DoubleArray& a, const char* name) {
+    if (a.ndim() != 2) throw py::value_error(std::string(name) + " must be 2-D");
+    return Eigen::Map<const gradlime::RowMatrix>(a.data(), a.shape(0), a.shape(1));
 }
 // The sampler for a kernel name ("gaussian", "uniform", "laplace"): `scale` holds the Gaussian's
 // standard deviations, the cube's half-widths or the Laplace b; `cov` a full Gaussian covariance.

@@ -16,8 +16,7 @@ py::dict run(const DoubleArray& X, py::object f, py::object grad, const std::opt
              const std::optional<DoubleArray>& cov, bool smoothgrad, bool clime, bool stein, Index n_samples,
              double ridge, std::uint64_t seed, Index batch_rows, Index kept_normals_bytes,
              const gradlime::FeedForwardNetwork* network, Index target, const std::string& kernel) {
-    if (X.ndim() != 2) throw py::value_error("X must be 2-D (N, d)");
-    const gradlime::RowMatrix Xm = Eigen::Map<const gradlime::RowMatrix>(X.data(), X.shape(0), X.shape(1));
+    const gradlime::RowMatrix Xm = as_matrix(X, "X");
     const gradlime::NoiseSampler sampler = make_sampler(kernel, stddev, cov);
     gradlime::EngineOptions opt;
     opt.smoothgrad = smoothgrad;

@@ -13,9 +13,8 @@ using gradlime::Index;
 py::tuple lime(const DoubleArray& X, const DoubleArray& baseline, py::object f, py::object grad,
                const gradlime::FeedForwardNetwork* network, Index target, Index n_samples, double kernel_width,
                double ridge, std::uint64_t seed, Index batch_rows, Index kept_mask_bytes) {
-    if (X.ndim() != 2) throw py::value_error("X must be 2-D (N, d)");
     if (baseline.ndim() != 1) throw py::value_error("baseline must be 1-D (d,)");
-    const gradlime::RowMatrix Xm = Eigen::Map<const gradlime::RowMatrix>(X.data(), X.shape(0), X.shape(1));
+    const gradlime::RowMatrix Xm = as_matrix(X, "X");
     const gradlime::Vector b = Eigen::Map<const gradlime::Vector>(baseline.data(), baseline.shape(0));
     gradlime::LimeOptions opt;
     opt.seed = seed;

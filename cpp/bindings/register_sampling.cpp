@@ -8,8 +8,7 @@ gradlime::NoiseSampler make_sampler(const std::string& kernel, const std::option
     using gradlime::NoiseSampler;
     if (cov) {
         if (kernel != "gaussian") throw py::value_error("a full covariance needs the Gaussian kernel");
-        if (cov->ndim() != 2) throw py::value_error("cov must be 2-D (d, d)");
-        return NoiseSampler::full(Eigen::Map<const gradlime::RowMatrix>(cov->data(), cov->shape(0), cov->shape(1)));
+        return NoiseSampler::full(as_matrix(*cov, "cov"));
     }
     if (!scale || scale->ndim() != 1) throw py::value_error("scale must be 1-D (d,)");
     const Eigen::Map<const gradlime::Vector> s(scale->data(), scale->shape(0));

@@ -10,11 +10,6 @@ namespace {
 
 using gradlime::Index;
 
-gradlime::RowMatrix as_matrix(const DoubleArray& a, const char* name) {
-    if (a.ndim() != 2) throw py::value_error(std::string(name) + " must be 2-D");
-    return Eigen::Map<const gradlime::RowMatrix>(a.data(), a.shape(0), a.shape(1));
-}
-
 py::dict kernel_shap(const DoubleArray& X, const DoubleArray& background, py::object f, py::object grad,
                      const gradlime::FeedForwardNetwork* network, Index target, bool exact, Index n_samples,
                      std::uint64_t seed, Index batch_rows) {
