@@ -72,6 +72,11 @@ void validate(const RowMatrix& X, const NoiseSampler& sampler, const BatchModel&
         throw std::invalid_argument("N * n_samples overflows");
 }
 
+// Point p draws from stream p, or every point from stream 0 (common random numbers).
+std::uint32_t stream_of(const Context& c, Index point) {
+    return c.opt.common_draws ? 0u : static_cast<std::uint32_t>(point);
+}
+
 // A contiguous range [r0, r0 + m) of the row sequence, the points it touches and its buffer.
 struct Batch {
     Index r0 = 0, m = 0;
@@ -95,7 +100,7 @@ void fill_block(const Context& c, const Batch& b, Index block) {
         const Index run = std::min(t1 - t, c.n - sample);
         RowMatrix& kept = b.points[static_cast<size_t>(point - first_point)]->normals;
         double* z = kept.size() ? kept.row(sample).data() : (scratch.resize(run, d), scratch.data());
-        c.sampler.draw(c.opt.seed, static_cast<std::uint32_t>(point), static_cast<std::uint64_t>(sample), run, z);
+        c.sampler.draw(c.opt.seed, stream_of(c, point), static_cast<std::uint64_t>(sample), run, z);
         for (Index i = 0; i < run; ++i) {
             c.sampler.perturb(z + i * d, eps.data());
             double* row = b.inputs + (t + i) * d;
@@ -221,7 +226,7 @@ void point_normals(const Context& c, const PointState& s, Index first, Index row
     if (s.normals.size()) {
         Z = s.normals.middleRows(first, rows);
     } else {
-        gaussian_rows(c.opt.seed, static_cast<std::uint32_t>(s.point), static_cast<std::uint64_t>(first), rows,
+        gaussian_rows(c.opt.seed, stream_of(c, s.point), static_cast<std::uint64_t>(first), rows,
                       c.d, Z);
     }
 }

@@ -31,6 +31,7 @@ def run(
     network: FeedForwardNetwork | None = None,
     target: int = 0,
     kernel: str = "gaussian",
+    common_draws: bool = False,
 ) -> dict[str, tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]]: ...
 def kernel_shap(
     X: npt.NDArray[np.float64],

@@ -36,6 +36,7 @@ def _run(
     seed: Any,
     kernel: str = "gaussian",
     scale_name: str = "sigma",
+    common_draws: bool = False,
 ) -> dict[str, Explanation]:
     m = as_model(model)
     wanted = tuple(methods) if not isinstance(methods, str) else (methods,)
@@ -77,6 +78,7 @@ def _run(
         seed=s,
         batch_rows=batch,
         kernel=kernel,
+        common_draws=common_draws,
     )
     params: dict[str, Any] = {"seed": s, "batch_size": batch}
     if full_cov is not None:

@@ -27,6 +27,9 @@ struct EngineOptions {
     // are kept from the batch; beyond it they are drawn again (a pure function of the counter), so
     // memory stays bounded whatever n_samples is. Both paths give the same bits.
     Index kept_normals_bytes = Index(32) << 20;
+    // Every point reuses the draws of stream 0 (common random numbers): differences between the
+    // explanations of nearby points then measure the explanation, not Monte-Carlo noise.
+    bool common_draws = false;
 };
 
 struct Estimate {
