@@ -5,7 +5,6 @@
 #include <atomic>
 #include <cmath>
 #include <deque>
-#include <future>
 #include <limits>
 #include <optional>
 #include <stdexcept>
@@ -356,16 +355,29 @@ EngineResult run_engine(const RowMatrix& X, const NoiseSampler& sampler, BatchMo
 
     Batch current = plan(0, 0);
     fill_batch(c, current);
+    BackgroundWorker drawer;
     while (current.m > 0) {
         // Draw the next batch while the model evaluates this one (the model call holds the GIL
         // and often one core); both write disjoint memory.
         Batch next;
         std::optional<SharedFill> shared;
-        std::future<void> drawing;  // declared last: its destructor waits, also on an exception
+        // Waits for the drawing on every way out of this iteration, an exception included,
+        // before `next` and `shared` go away.
+        struct Join {
+            BackgroundWorker& worker;
+            bool active = false;
+            ~Join() {
+                if (active) try {
+                        worker.wait();
+                    } catch (...) {  // already unwinding from the model's error
+                    }
+            }
+        } drawing{drawer};
         if (current.r0 + current.m < total) {
             next = plan(current.r0 + current.m, 1 - current.slot);
             shared.emplace(c, next);
-            drawing = std::async(std::launch::async, [&shared] { shared->work(); });
+            drawer.submit([&shared] { shared->work(); });
+            drawing.active = true;
         }
         ModelOutput y = model.evaluate(current.slot, current.m, d, want_values, opt.smoothgrad);
         if (!want_values) y.values = nullptr;  // a model may return more than was asked for
@@ -375,7 +387,10 @@ EngineResult run_engine(const RowMatrix& X, const NoiseSampler& sampler, BatchMo
         finalize_completed(c, inflight);
         model.check_interrupt();
         if (shared) shared->work();
-        if (drawing.valid()) drawing.get();
+        if (drawing.active) {
+            drawing.active = false;
+            drawer.wait();
+        }
         current = std::move(next);
     }
     return out;

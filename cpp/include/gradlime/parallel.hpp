@@ -3,8 +3,13 @@
 #pragma once
 
 #include <algorithm>
+#include <condition_variable>
 #include <deque>
 #include <exception>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <utility>
 
 #include "gradlime/types.hpp"
 
@@ -43,6 +48,70 @@ void parallel_for(Index n, Body&& body, bool parallel = true) {
     (void)parallel;
     if (error) std::rethrow_exception(error);
 }
+
+// One long-lived thread that runs one job at a time: the engine hands it the drawing of the next
+// batch while the model evaluates the current one (starting a thread per batch costs tens of
+// microseconds, a visible share of a small batch). wait() rethrows the job's exception.
+class BackgroundWorker {
+public:
+    BackgroundWorker() : thread_([this] { loop(); }) {}
+    ~BackgroundWorker() {
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            stop_ = true;
+        }
+        wake_.notify_all();
+        thread_.join();
+    }
+    BackgroundWorker(const BackgroundWorker&) = delete;
+    BackgroundWorker& operator=(const BackgroundWorker&) = delete;
+
+    void submit(std::function<void()> job) {
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            job_ = std::move(job);
+            busy_ = true;
+        }
+        wake_.notify_all();
+    }
+
+    void wait() {
+        std::unique_lock<std::mutex> lock(mutex_);
+        wake_.wait(lock, [this] { return !busy_; });
+        if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
+    }
+
+private:
+    void loop() {
+        std::unique_lock<std::mutex> lock(mutex_);
+        for (;;) {
+            wake_.wait(lock, [this] { return stop_ || busy_; });
+            if (busy_) {
+                std::function<void()> job = std::move(job_);
+                lock.unlock();
+                std::exception_ptr error;
+                try {
+                    job();
+                } catch (...) {
+                    error = std::current_exception();
+                }
+                lock.lock();
+                error_ = error;
+                busy_ = false;
+                wake_.notify_all();
+            } else if (stop_) {
+                return;
+            }
+        }
+    }
+
+    std::mutex mutex_;
+    std::condition_variable wake_;
+    std::function<void()> job_;
+    std::exception_ptr error_;
+    bool busy_ = false, stop_ = false;
+    std::thread thread_;  // last: starts once the members above exist
+};
 
 // Runs body(i, first, rows) over the fixed chunks [first, first + rows) of n rows, `wave`
 // chunks at a time (in parallel when asked), then merge(i) in chunk order, then after_wave().
