@@ -67,7 +67,7 @@ def test_linear_model_p_is_w_so_w_is_most_faithful(rng):
     for similarity in ("pearson", "spearman"):
         np.testing.assert_allclose(gl.faithfulness(model, X, phi, similarity=similarity), 1.0)
     # inverse_l2 is exactly 1 / ||phi - w||, inf at phi = w up to rounding of the secants
-    near = gl.faithfulness(model, X, [*phi, 0.0, 0.0, 0.0, 0.25])
+    near = gl.faithfulness(model, X, phi + np.array([0.0, 0.0, 0.0, 0.25]))
     np.testing.assert_allclose(near, 4.0, rtol=1e-9)
     assert np.all(gl.faithfulness(model, X, phi) > 1e12)
 
