@@ -22,9 +22,11 @@ except ImportError as exc:  # pragma: no cover - only on a broken install
         "`pip install .` from the source tree (did the C++ build run?)"
     ) from exc
 
+from . import theory
 from .explain import METHODS, explain
 from .lime import lime
 from .methods import clime, smoothgrad, stein, unigrad
+from .metrics import faithfulness
 from .models import Model
 from .paths import grad_x_input, gradient, integrated_gradients
 from .result import Explanation
@@ -40,6 +42,7 @@ __all__ = [
     "__version__",
     "clime",
     "explain",
+    "faithfulness",
     "grad_x_input",
     "gradient",
     "integrated_gradients",
@@ -48,5 +51,6 @@ __all__ = [
     "smoothed",
     "smoothgrad",
     "stein",
+    "theory",
     "unigrad",
 ]

@@ -43,6 +43,8 @@ class OnnxGraph:
     n_outputs: int | None
     network: Any = None  # _core.FeedForwardNetwork when the graph is native
     not_native: str | None = None  # why not, otherwise
+    # The native chain as ("dense", W (out, in), b) and ("act", kind, alpha, gamma) entries, in
+    # order; gl.theory.network_lipschitz_bound reads it.
     layers: list[tuple[Any, ...]] = field(default_factory=list)
 
 
@@ -108,7 +110,7 @@ def parse(data: bytes) -> OnnxGraph:
     g = OnnxGraph(data=data, input_name=inputs[0].name, n_features=d, n_outputs=k)
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 13)
     try:
-        g.network = _build_network(graph, consts, d, opset)
+        g.network = _build_network(graph, consts, d, opset, g.layers)
         g.n_outputs = g.network.output_dim
     except NotNative as exc:
         g.not_native = str(exc)
@@ -121,7 +123,9 @@ def _attrs(node: Any) -> dict[str, Any]:
     return {a.name: helper.get_attribute_value(a) for a in node.attribute}
 
 
-def _build_network(graph: Any, consts: dict[str, np.ndarray], d: int, opset: int) -> Any:
+def _build_network(
+    graph: Any, consts: dict[str, np.ndarray], d: int, opset: int, layers: list[tuple[Any, ...]]
+) -> Any:
     from onnx import numpy_helper
 
     unsupported = sorted(
@@ -140,6 +144,7 @@ def _build_network(graph: Any, consts: dict[str, np.ndarray], d: int, opset: int
         nonlocal pending
         if pending is not None:
             net.add_dense(pending[0], pending[1])
+            layers.append(("dense", pending[0], pending[1]))
             pending = None
 
     for node in graph.node:
@@ -168,13 +173,16 @@ def _build_network(graph: Any, consts: dict[str, np.ndarray], d: int, opset: int
         elif op in _ACTIVATIONS:
             flush()
             kind, alpha, gamma = _ACTIVATIONS[op]
-            net.add_activation(kind, float(a.get("alpha", alpha)), float(a.get("gamma", gamma)))
+            alpha, gamma = float(a.get("alpha", alpha)), float(a.get("gamma", gamma))
+            net.add_activation(kind, alpha, gamma)
+            layers.append(("act", kind, alpha, gamma))
         elif op in _SOFTMAX:
             flush()
             axis = int(a.get("axis", -1 if opset >= 13 else 1))
             if axis not in (1, -1):
                 raise NotNative(f"{op} over axis {axis}; the native engine supports the last axis")
             net.add_activation(_SOFTMAX[op])
+            layers.append(("act", _SOFTMAX[op], 0.0, 0.0))
         elif op == "Flatten" and int(a.get("axis", 1)) != 1:
             raise NotNative("Flatten with axis != 1")
         current = node.output[0]

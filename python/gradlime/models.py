@@ -44,6 +44,7 @@ class Model:
     #: Features the model takes, when it says (ONNX models); None for plain callables.
     n_features: int | None = None
     _network: Any = None  # _core.FeedForwardNetwork for native models
+    _layers: Any = None  # its layers, as parsed (_onnx.OnnxGraph.layers), for gl.theory
     _target: int = 0
 
     def __init__(
@@ -159,6 +160,7 @@ class Model:
                 batch_size=batch_size,
             )
             model.engine, model._network, model._target = "native", net, column
+            model._layers = list(g.layers)
             model.n_features = g.n_features
             return model
         f = _onnx.onnxruntime_function(g, target)

@@ -1,0 +1,202 @@
+"""How good an explanation is: faithfulness to the model it explains (paper 2, Sec. 3)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ._validation import as_baseline, as_points, default_batch_rows
+from .models import Model, as_model
+
+__all__ = ["SIMILARITIES", "faithfulness"]
+
+SIMILARITIES = ("inverse_l2", "pearson", "spearman")
+_AT_REFERENCE = ("exclude", "gradient")
+
+
+def faithfulness(
+    model: Any,
+    X: Any,
+    attributions: Any,
+    *,
+    reference: Any = 0.0,
+    similarity: str = "inverse_l2",
+    at_reference: str = "exclude",
+) -> np.ndarray | float:
+    """Faithfulness of attributions: Sim(phi(x), p(x)) (paper 2, Definition 3.4, eq. (1)).
+
+    The marginal contribution of feature i is the secant slope of f towards the reference,
+
+        p_i(x) = (f(x) - f(x with x_i set to r_i)) / (x_i - r_i),
+
+    and the faithfulness of the attribution vector phi(x) is its similarity to p(x).
+
+    Parameters
+    ----------
+    model : gl.Model or callable
+        f: (m, d) -> (m,).
+    X : array_like, shape (N, d) or (d,)
+        The points that were explained.
+    attributions : array_like or gl.Explanation, same shape as X
+        phi(x) for each point, e.g. ``gl.smoothgrad(model, X)``.
+    reference : float or array_like, shape (d,)
+        The reference values r (paper 2, App. B.4 uses 0).
+    similarity : {"inverse_l2", "pearson", "spearman"}
+        "inverse_l2" is 1 / ||phi(x) - p(x)||_2, exactly paper 2's eq. (5) (no offset: it is
+        ``inf`` when phi(x) = p(x), and larger is more faithful); "pearson" is the Pearson
+        correlation and "spearman" the Spearman rank correlation (average ranks for ties) of
+        phi(x) and p(x) over the features (paper 2, App. B.5).
+    at_reference : {"exclude", "gradient"}
+        Where x_i = r_i, p_i is 0/0. "exclude" (default) leaves feature i out of the similarity
+        for that point; "gradient" uses the limit of the secant slope as r_i -> x_i, the partial
+        derivative df/dx_i(x), and needs a model with a gradient.
+
+    Returns
+    -------
+    ndarray, shape (N,), or float for a 1-D X
+        NaN where the similarity is undefined: every feature excluded, or, for the correlations,
+        fewer than two features kept or a constant phi or p over them.
+
+    Notes
+    -----
+    The N (d + 1) model evaluations (each point and its d modified copies) are made in chunks of
+    the model's ``batch_size`` rows, so memory does not grow with N d.
+
+    Examples
+    --------
+    >>> import numpy as np, gradlime as gl
+    >>> w = np.array([2.0, -1.0, 0.5])
+    >>> f = lambda A: A @ w + 1.0
+    >>> X = np.array([[1.0, 2.0, 3.0], [0.5, -1.0, 2.0]])
+    >>> gl.faithfulness(f, X, np.tile(w, (2, 1)), similarity="pearson")
+    array([1., 1.])
+    >>> float(gl.faithfulness(f, X[0], w + [0.0, 0.0, 0.5]))  # 1 / ||phi - p|| = 1 / 0.5
+    2.0
+    """
+    if similarity not in SIMILARITIES:
+        raise ValueError(f"similarity must be one of {SIMILARITIES}; got {similarity!r}")
+    if at_reference not in _AT_REFERENCE:
+        raise ValueError(f"at_reference must be one of {_AT_REFERENCE}; got {at_reference!r}")
+    m = as_model(model)
+    P, single = as_points(X)
+    n, d = P.shape
+    phi = _as_attributions(attributions, P.shape, single)
+    r = as_baseline(reference, d)
+    if at_reference == "gradient" and not m.has_gradient:
+        raise ValueError(
+            "at_reference='gradient' needs a model with a gradient (gl.Model(f, grad=...)); "
+            "use at_reference='exclude' for a model that gives values only"
+        )
+
+    y = _evaluate_rows(m, P, r)  # (N, d + 1): f(x), then f(x with x_i = r_i) for each i
+    step = P - r
+    at_ref = step == 0.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = (y[:, :1] - y[:, 1:]) / step
+    if at_reference == "gradient" and at_ref.any():
+        rows = np.flatnonzero(at_ref.any(axis=1))
+        g = _chunked(m.gradient, P[rows], m.batch_size or default_batch_rows(d), (d,))
+        p[rows] = np.where(at_ref[rows], g, p[rows])
+        at_ref[:] = False
+    score = _SIMILARITY[similarity]
+    out = np.array([score(phi[i, ~at_ref[i]], p[i, ~at_ref[i]]) for i in range(n)])
+    return float(out[0]) if single else out
+
+
+def _as_attributions(attributions: Any, shape: tuple[int, int], single: bool) -> np.ndarray:
+    try:
+        phi = np.asarray(attributions, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(
+            "attributions must be an array of numbers or a gl.Explanation; "
+            f"got {type(attributions).__name__}"
+        ) from exc
+    if single and phi.ndim == 1:
+        phi = phi[None, :]
+    if phi.shape != shape:
+        want = f"({shape[1]},)" if single else str(shape)
+        raise ValueError(f"attributions must have the shape of X, {want}; got {phi.shape}")
+    if not np.isfinite(phi).all():
+        raise ValueError("attributions contain NaN or inf")
+    return phi
+
+
+def _evaluate_rows(m: Model, P: np.ndarray, r: np.ndarray) -> np.ndarray:
+    """f at each point and at its d copies with one feature set to the reference, (N, d + 1)."""
+    n, d = P.shape
+    total = n * (d + 1)
+    chunk = m.batch_size or default_batch_rows(d)
+    y = np.empty(total)
+    for start in range(0, total, chunk):
+        idx = np.arange(start, min(start + chunk, total))
+        point, k = np.divmod(idx, d + 1)  # k = 0: the point itself; k = i + 1: feature i replaced
+        rows = P[point]
+        hit = np.flatnonzero(k > 0)
+        rows[hit, k[hit] - 1] = r[k[hit] - 1]
+        out = np.asarray(m(rows), dtype=np.float64)
+        if out.shape not in ((len(idx),), (len(idx), 1)):
+            raise ValueError(
+                f"the model returned shape {out.shape} for a batch of {len(idx)} rows; "
+                f"expected ({len(idx)},)"
+            )
+        out = out.reshape(-1)
+        bad = np.flatnonzero(~np.isfinite(out))
+        if bad.size:
+            raise ValueError(
+                f"the model returned NaN or inf at point {int(point[bad[0]])} "
+                f"({'itself' if k[bad[0]] == 0 else f'feature {int(k[bad[0]]) - 1} at reference'})"
+            )
+        y[idx] = out
+    return y.reshape(n, d + 1)
+
+
+def _chunked(fn: Any, A: np.ndarray, chunk: int, tail: tuple[int, ...]) -> np.ndarray:
+    out = np.empty((len(A), *tail))
+    for start in range(0, len(A), chunk):
+        block = np.asarray(fn(A[start : start + chunk]), dtype=np.float64)
+        out[start : start + chunk] = block.reshape(len(block), *tail)
+    if not np.isfinite(out).all():
+        raise ValueError("the model's gradient contains NaN or inf")
+    return out
+
+
+def _inverse_l2(u: np.ndarray, v: np.ndarray) -> float:
+    # Paper 2, eq. (5): F = 1 / ||phi(x) - p(x)||, exactly (inf when they coincide).
+    if u.size == 0:
+        return float("nan")
+    dist = float(np.linalg.norm(u - v))
+    return float("inf") if dist == 0.0 else 1.0 / dist
+
+
+def _pearson(u: np.ndarray, v: np.ndarray) -> float:
+    if u.size < 2:
+        return float("nan")
+    du, dv = u - u.mean(), v - v.mean()
+    denom = float(np.sqrt((du @ du) * (dv @ dv)))
+    if denom == 0.0:
+        return float("nan")
+    return float(np.clip((du @ dv) / denom, -1.0, 1.0))
+
+
+def _ranks(u: np.ndarray) -> np.ndarray:
+    """Ranks 1..n, ties given their average rank (as scipy.stats.rankdata's default)."""
+    order = np.argsort(u, kind="stable")
+    sorted_u = u[order]
+    first = np.concatenate(([True], sorted_u[1:] != sorted_u[:-1]))
+    group = np.cumsum(first) - 1
+    starts = np.flatnonzero(first)
+    ends = np.append(starts[1:], len(u))
+    avg = (starts + ends + 1) / 2.0  # mean of the 1-based ranks starts+1 .. ends
+    ranks = np.empty(len(u))
+    ranks[order] = avg[group]
+    return ranks
+
+
+def _spearman(u: np.ndarray, v: np.ndarray) -> float:
+    if u.size < 2:
+        return float("nan")
+    return _pearson(_ranks(u), _ranks(v))
+
+
+_SIMILARITY = {"inverse_l2": _inverse_l2, "pearson": _pearson, "spearman": _spearman}
