@@ -13,7 +13,7 @@ import gradlime
 
 
 @pytest.mark.parametrize(
-    "name", ["models", "methods", "explain", "paths", "smoothing", "lime", "shap"]
+    "name", ["models", "methods", "explain", "paths", "smoothing", "lime", "shap", "robustness"]
 )
 def test_docstring_examples(name):
     module = importlib.import_module(f"gradlime.{name}")

@@ -28,6 +28,7 @@ from .methods import clime, smoothgrad, stein, unigrad
 from .models import Model
 from .paths import grad_x_input, gradient, integrated_gradients
 from .result import Explanation
+from .robustness import LipschitzResult, TradeoffResult, lipschitz, tradeoff
 from .shap import kernel_shap
 from .smoothing import smoothed
 
@@ -36,7 +37,9 @@ __version__ = "0.1.0"
 __all__ = [
     "METHODS",
     "Explanation",
+    "LipschitzResult",
     "Model",
+    "TradeoffResult",
     "__version__",
     "clime",
     "explain",
@@ -45,8 +48,10 @@ __all__ = [
     "integrated_gradients",
     "kernel_shap",
     "lime",
+    "lipschitz",
     "smoothed",
     "smoothgrad",
     "stein",
+    "tradeoff",
     "unigrad",
 ]
