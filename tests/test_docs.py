@@ -14,7 +14,18 @@ import gradlime
 
 @pytest.mark.parametrize(
     "name",
-    ["models", "methods", "explain", "paths", "smoothing", "lime", "shap", "metrics", "theory"],
+    [
+        "models",
+        "methods",
+        "explain",
+        "paths",
+        "smoothing",
+        "lime",
+        "shap",
+        "metrics",
+        "theory",
+        "robustness",
+    ],
 )
 def test_docstring_examples(name):
     module = importlib.import_module(f"gradlime.{name}")

@@ -30,6 +30,7 @@ from .metrics import faithfulness
 from .models import Model
 from .paths import grad_x_input, gradient, integrated_gradients
 from .result import Explanation
+from .robustness import LipschitzResult, TradeoffResult, lipschitz, tradeoff
 from .shap import kernel_shap
 from .smoothing import smoothed
 
@@ -38,7 +39,9 @@ __version__ = "0.1.0"
 __all__ = [
     "METHODS",
     "Explanation",
+    "LipschitzResult",
     "Model",
+    "TradeoffResult",
     "__version__",
     "clime",
     "explain",
@@ -48,9 +51,11 @@ __all__ = [
     "integrated_gradients",
     "kernel_shap",
     "lime",
+    "lipschitz",
     "smoothed",
     "smoothgrad",
     "stein",
     "theory",
+    "tradeoff",
     "unigrad",
 ]
