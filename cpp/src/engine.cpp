@@ -7,6 +7,7 @@
 #include <deque>
 #include <limits>
 #include <optional>
+#include <utility>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -361,23 +362,19 @@ EngineResult run_engine(const RowMatrix& X, const NoiseSampler& sampler, BatchMo
         // and often one core); both write disjoint memory.
         Batch next;
         std::optional<SharedFill> shared;
-        // Waits for the drawing on every way out of this iteration, an exception included,
+        // The drawing is waited for on every way out of this iteration, an exception included,
         // before `next` and `shared` go away.
-        struct Join {
-            BackgroundWorker& worker;
-            bool active = false;
-            ~Join() {
-                if (active) try {
-                        worker.wait();
-                    } catch (...) {  // already unwinding from the model's error
-                    }
+        struct PendingDraw {
+            BackgroundWorker* worker = nullptr;
+            ~PendingDraw() {
+                if (worker) worker->wait_quietly();
             }
-        } drawing{drawer};
+        } pending;
         if (current.r0 + current.m < total) {
             next = plan(current.r0 + current.m, 1 - current.slot);
             shared.emplace(c, next);
             drawer.submit([&shared] { shared->work(); });
-            drawing.active = true;
+            pending.worker = &drawer;
         }
         ModelOutput y = model.evaluate(current.slot, current.m, d, want_values, opt.smoothgrad);
         if (!want_values) y.values = nullptr;  // a model may return more than was asked for
@@ -387,10 +384,7 @@ EngineResult run_engine(const RowMatrix& X, const NoiseSampler& sampler, BatchMo
         finalize_completed(c, inflight);
         model.check_interrupt();
         if (shared) shared->work();
-        if (drawing.active) {
-            drawing.active = false;
-            drawer.wait();
-        }
+        if (pending.worker) std::exchange(pending.worker, nullptr)->wait();
         current = std::move(next);
     }
     return out;

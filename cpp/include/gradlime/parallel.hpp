@@ -81,6 +81,13 @@ public:
         if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
     }
 
+    // For unwinding: waits, and drops the job's exception (another one is already in flight).
+    void wait_quietly() noexcept {
+        std::unique_lock<std::mutex> lock(mutex_);
+        wake_.wait(lock, [this] { return !busy_; });
+        error_ = nullptr;
+    }
+
 private:
     void loop() {
         std::unique_lock<std::mutex> lock(mutex_);
