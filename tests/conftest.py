@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -22,6 +26,25 @@ class Recorder:
     @property
     def rows(self) -> np.ndarray:
         return np.concatenate(self.batches)
+
+
+def printed_by_thread_count(script, *args):
+    """Runs `python -c script *args` under OMP_NUM_THREADS=1 and 2. The script prints words, the
+    second to last being the thread count it saw. Returns {threads: the other words}."""
+    out = {}
+    for threads in ("1", "2"):
+        env = dict(os.environ, OMP_NUM_THREADS=threads)
+        res = subprocess.run(
+            [sys.executable, "-c", script, *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        words = res.stdout.split()
+        assert words[-2] == threads
+        out[threads] = words[:-2] + words[-1:]
+    return out
 
 
 def linear_model(w, b=0.0):

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import textwrap
 
 import numpy as np
 import pytest
 
 import gradlime as gl
-from conftest import Recorder, elementwise_model
+from conftest import Recorder, elementwise_model, printed_by_thread_count
 
 METHODS = ("smoothgrad", "clime", "stein")
 
@@ -91,15 +88,7 @@ SCRIPT = textwrap.dedent("""
 
 @pytest.mark.skipif(not gl._core.openmp, reason="built without OpenMP: one thread only")
 def test_thread_count_does_not_change_a_bit():
-    out = {}
-    for threads in ("1", "2"):
-        env = dict(os.environ, OMP_NUM_THREADS=threads)
-        res = subprocess.run(
-            [sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, check=True
-        )
-        n_threads, digest = res.stdout.split()
-        assert n_threads == threads
-        out[threads] = digest
+    out = printed_by_thread_count(SCRIPT)
     assert out["1"] == out["2"]
 
 

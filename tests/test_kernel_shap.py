@@ -8,16 +8,13 @@ from __future__ import annotations
 
 import itertools
 import math
-import os
-import subprocess
-import sys
 import textwrap
 
 import numpy as np
 import pytest
 
 import gradlime as gl
-from conftest import Recorder
+from conftest import Recorder, printed_by_thread_count
 
 
 def brute_force_shapley(f, x, background):
@@ -287,19 +284,7 @@ THREADS_SCRIPT = textwrap.dedent("""
 
 @pytest.mark.skipif(not gl._core.openmp, reason="built without OpenMP: one thread only")
 def test_thread_count_does_not_change_a_bit():
-    out = {}
-    for threads in ("1", "2"):
-        env = dict(os.environ, OMP_NUM_THREADS=threads)
-        res = subprocess.run(
-            [sys.executable, "-c", THREADS_SCRIPT],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        n_threads, digest = res.stdout.split()
-        assert n_threads == threads
-        out[threads] = digest
+    out = printed_by_thread_count(THREADS_SCRIPT)
     assert out["1"] == out["2"]
 
 

@@ -8,7 +8,6 @@ written here from the same weights, SmoothGrad of a linear network by the weight
 from __future__ import annotations
 
 import io
-import os
 import pathlib
 import subprocess
 import sys
@@ -25,6 +24,7 @@ ort = pytest.importorskip("onnxruntime")
 from onnx import TensorProto, helper, numpy_helper
 
 import gradlime as gl
+from conftest import printed_by_thread_count
 
 OPSET = 17
 RTOL_VALUES, ATOL_VALUES = 1e-5, 1e-6  # native float32 vs onnxruntime float32
@@ -416,20 +416,8 @@ THREADS_SCRIPT = textwrap.dedent("""
 def test_native_thread_count_does_not_change_a_bit(tmp_path):
     path = tmp_path / "net.onnx"
     onnx.save(build_onnx(mlp(widths=(16, 16, 3), act=("Tanh", {}), seed=44), 5), str(path))
-    out = {}
-    for threads in ("1", "2"):
-        env = dict(os.environ, OMP_NUM_THREADS=threads)
-        res = subprocess.run(
-            [sys.executable, "-c", THREADS_SCRIPT, str(path)],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        engine, n_threads, digest = res.stdout.split()
-        assert engine == "native"
-        assert n_threads == threads
-        out[threads] = digest
+    out = printed_by_thread_count(THREADS_SCRIPT, str(path))
+    assert out["1"][0] == "native"
     assert out["1"] == out["2"]
 
 
