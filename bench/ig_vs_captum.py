@@ -15,12 +15,11 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import time
 
 import numpy as np
 import torch
 from captum.attr import IntegratedGradients
-from native_vs_onnxruntime import TARGET, onnx_bytes, weights
+from native_vs_onnxruntime import TARGET, best_seconds, onnx_bytes, weights
 
 import gradlime as gl
 
@@ -34,16 +33,6 @@ def torch_net(layers: list[tuple[np.ndarray, np.ndarray]]) -> torch.nn.Module:
             lin.bias.copy_(torch.from_numpy(b))
         mods += [lin, torch.nn.ELU()] if i < len(layers) - 1 else [lin, torch.nn.Softmax(dim=1)]
     return torch.nn.Sequential(*mods).eval()
-
-
-def best(fn, repeat: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def main() -> None:
@@ -72,7 +61,7 @@ def main() -> None:
             from_torch, X, n_steps=args.steps
         ),
     }
-    seconds = {name: best(fn, args.repeat) for name, fn in runs.items()}
+    seconds = {name: best_seconds(fn, args.repeat) for name, fn in runs.items()}
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__} "
         f"({torch.get_num_threads()} threads), gradlime {gl.__version__}\n"

@@ -31,7 +31,7 @@ import warnings
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from native_vs_onnxruntime import SIZES, TARGET, NumpyNet, onnx_bytes, weights
+from native_vs_onnxruntime import SIZES, TARGET, NumpyNet, onnx_bytes, timed_best, weights
 
 import gradlime as gl
 
@@ -39,16 +39,6 @@ try:
     import shap
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise SystemExit(f"this benchmark needs the shap package: pip install shap ({exc})") from exc
-
-
-def seconds(fn, repeat: int) -> tuple[float, object]:
-    result = fn()  # warm-up
-    best = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        result = fn()
-        best = min(best, time.perf_counter() - t0)
-    return best, result
 
 
 def once(fn) -> tuple[float, object]:
@@ -87,8 +77,8 @@ def main() -> None:
 
     t_shap, phi_shap = once(run_shap)
     kw = {"baseline": background, "n_samples": n, "seed": 0}
-    t_numpy, e_numpy = seconds(lambda: gl.kernel_shap(gl.Model(net.f), X, **kw), args.repeat)
-    t_native, e_native = seconds(lambda: gl.kernel_shap(native, X, **kw), args.repeat)
+    t_numpy, e_numpy = timed_best(lambda: gl.kernel_shap(gl.Model(net.f), X, **kw), args.repeat)
+    t_native, e_native = timed_best(lambda: gl.kernel_shap(native, X, **kw), args.repeat)
 
     # After timing: the exact Shapley values, all 2^d - 2 coalitions.
     exact = gl.kernel_shap(native, X, baseline=background, n_samples=2 ** SIZES[0]).values

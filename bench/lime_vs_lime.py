@@ -31,7 +31,6 @@ import argparse
 import os
 import platform
 import sys
-import time
 
 import numpy as np
 
@@ -40,19 +39,9 @@ import gradlime as gl
 sys.path.insert(0, os.path.dirname(__file__))
 try:
     from lime import lime_tabular
-    from native_vs_onnxruntime import SIZES, TARGET, NumpyNet, onnx_bytes, weights
+    from native_vs_onnxruntime import SIZES, TARGET, NumpyNet, best_seconds, onnx_bytes, weights
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise SystemExit(f"this benchmark needs lime, onnx and onnxruntime ({exc})") from exc
-
-
-def best_seconds(fn, repeat: int) -> float:
-    fn()  # warm-up
-    best = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
 
 
 def mask_kernel(dd: np.ndarray, kernel_width: float) -> np.ndarray:

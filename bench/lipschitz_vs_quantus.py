@@ -25,12 +25,11 @@ import argparse
 import os
 import platform
 import sys
-import time
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from native_vs_onnxruntime import TARGET, NumpyNet, onnx_bytes, weights
+from native_vs_onnxruntime import TARGET, NumpyNet, onnx_bytes, timed_best, weights
 
 import gradlime as gl
 
@@ -105,16 +104,6 @@ def quantus_run(layers, X: np.ndarray):
     return np.asarray(scores, dtype=np.float64)
 
 
-def best_seconds(fn, repeat: int) -> tuple[float, object]:
-    out = fn()
-    best = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t0)
-    return best, out
-
-
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--points", type=int, default=200)
@@ -134,17 +123,17 @@ def main() -> None:
         f"{NEIGHBORS} neighbours (radius {RADIUS})\n"
     )
     rows = []
-    t, L = best_seconds(
+    t, L = timed_best(
         lambda: gl.lipschitz(
             model, X, sigma=SIGMA, n_samples=N_SAMPLES, radius=RADIUS, n_neighbors=NEIGHBORS
         ),
         args.repeat,
     )
     rows.append(("gradlime (native ONNX, CRN, one pass)", args.points, t, t, L.mean))
-    t_np, v_np = best_seconds(lambda: numpy_loop(NumpyNet(layers, TARGET), Xp), 1)
+    t_np, v_np = timed_best(lambda: numpy_loop(NumpyNet(layers, TARGET), Xp), 1)
     rows.append(("numpy loop (hand-written, fresh draws)", len(Xp), t_np, None, v_np.mean()))
     try:
-        t_q, v_q = best_seconds(lambda: quantus_run(layers, Xp), 1)
+        t_q, v_q = timed_best(lambda: quantus_run(layers, Xp), 1)
         rows.append(
             ("quantus LocalLipschitzEstimate + captum NoiseTunnel", len(Xp), t_q, None, v_q.mean())
         )

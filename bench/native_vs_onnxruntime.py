@@ -123,14 +123,20 @@ def onnxruntime_model(data: bytes, target: int) -> gl.Model:
     return gl.Model(f)
 
 
-def best_seconds(fn, repeat: int) -> float:
-    fn()  # warm-up
+def timed_best(fn, repeat: int) -> tuple[float, object]:
+    """The fastest of `repeat` timed calls after one warm-up call, and the last result.
+    Shared by the side-by-side benchmarks in this folder."""
+    result = fn()  # warm-up
     best = float("inf")
     for _ in range(repeat):
         t0 = time.perf_counter()
-        fn()
+        result = fn()
         best = min(best, time.perf_counter() - t0)
-    return best
+    return best, result
+
+
+def best_seconds(fn, repeat: int) -> float:
+    return timed_best(fn, repeat)[0]
 
 
 def main() -> None:

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import positive_float
+from ._validation import nonnegative_float, positive_float
 
 __all__ = [
     "clime_ridge",
@@ -31,16 +31,6 @@ __all__ = [
     "smoothgrad_lipschitz_order",
     "smoothgrad_samples",
 ]
-
-
-def _nonnegative(value: Any, name: str) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"{name} must be a number; got {type(value).__name__}") from exc
-    if not (math.isfinite(v) and v >= 0.0):
-        raise ValueError(f"{name} must be finite and >= 0; got {value!r}")
-    return v
 
 
 def _probability(delta: Any) -> float:
@@ -75,7 +65,7 @@ def smoothgrad_lipschitz_bound(model_lipschitz: float, sigma: float) -> float:
     >>> round(theory.smoothgrad_lipschitz_bound(1.0, 0.5), 6)  # sqrt(2/pi) / 0.5
     1.595769
     """
-    L = _nonnegative(model_lipschitz, "model_lipschitz")
+    L = nonnegative_float(model_lipschitz, "model_lipschitz")
     s = positive_float(sigma, "sigma")
     return math.sqrt(2.0 / math.pi) * L / s
 
@@ -99,7 +89,7 @@ def smoothgrad_lipschitz_bound_from_gradient(grad_max: float, sigma: float) -> f
     >>> theory.smoothgrad_lipschitz_bound_from_gradient(3.0, 0.5)
     3.0
     """
-    g = _nonnegative(grad_max, "grad_max")
+    g = nonnegative_float(grad_max, "grad_max")
     s = positive_float(sigma, "sigma")
     return g / (2.0 * s)
 
@@ -113,7 +103,7 @@ def smoothgrad_lipschitz_order(model_lipschitz: float, sigma: float) -> float:
     >>> theory.smoothgrad_lipschitz_order(2.0, 0.5)
     4.0
     """
-    return _nonnegative(model_lipschitz, "model_lipschitz") / positive_float(sigma, "sigma")
+    return nonnegative_float(model_lipschitz, "model_lipschitz") / positive_float(sigma, "sigma")
 
 
 def lime_lipschitz_order(
@@ -132,12 +122,12 @@ def lime_lipschitz_order(
     >>> round(theory.lime_lipschitz_order(1.0, 4, lam=1.0, sigma=2.0, beta=1.0, R=1.0), 6)
     6.121803
     """
-    L = _nonnegative(model_lipschitz, "model_lipschitz")
+    L = nonnegative_float(model_lipschitz, "model_lipschitz")
     n = _dimension(d)
     lam_ = positive_float(lam, "lam")
     s = positive_float(sigma, "sigma")
-    b = _nonnegative(beta, "beta")
-    r = _nonnegative(R, "R")
+    b = nonnegative_float(beta, "beta")
+    r = nonnegative_float(R, "R")
     root_d = math.sqrt(n)
     return root_d * L / lam_ + b * r * (lam_ + n) * root_d / (lam_**2 * s**2) * math.exp(
         2.0 * b / s**2
@@ -153,7 +143,7 @@ def shap_lipschitz_order(model_lipschitz: float, d: int) -> float:
     >>> theory.shap_lipschitz_order(1.5, 4)
     3.0
     """
-    return math.sqrt(_dimension(d)) * _nonnegative(model_lipschitz, "model_lipschitz")
+    return math.sqrt(_dimension(d)) * nonnegative_float(model_lipschitz, "model_lipschitz")
 
 
 def shap_lipschitz_bound(model_lipschitz: float, d: int) -> float:
@@ -177,7 +167,7 @@ def gradient_lipschitz_bound(smoothness: float) -> float:
     >>> theory.gradient_lipschitz_bound(2.0)
     2.0
     """
-    return _nonnegative(smoothness, "smoothness")
+    return nonnegative_float(smoothness, "smoothness")
 
 
 def grad_x_input_lipschitz_bound(smoothness: float, model_lipschitz: float, beta: float) -> float:
@@ -189,8 +179,10 @@ def grad_x_input_lipschitz_bound(smoothness: float, model_lipschitz: float, beta
     >>> theory.grad_x_input_lipschitz_bound(2.0, 1.0, beta=3.0)
     7.0
     """
-    H = _nonnegative(smoothness, "smoothness")
-    return _nonnegative(beta, "beta") * H + _nonnegative(model_lipschitz, "model_lipschitz")
+    H = nonnegative_float(smoothness, "smoothness")
+    return nonnegative_float(beta, "beta") * H + nonnegative_float(
+        model_lipschitz, "model_lipschitz"
+    )
 
 
 def integrated_gradients_lipschitz_bound(
@@ -205,9 +197,9 @@ def integrated_gradients_lipschitz_bound(
     >>> theory.integrated_gradients_lipschitz_bound(2.0, 1.0, beta=3.0)
     4.0
     """
-    H = _nonnegative(smoothness, "smoothness")
-    b = _nonnegative(beta, "beta")
-    return (b * H + 2.0 * _nonnegative(model_lipschitz, "model_lipschitz")) / 2.0
+    H = nonnegative_float(smoothness, "smoothness")
+    b = nonnegative_float(beta, "beta")
+    return (b * H + 2.0 * nonnegative_float(model_lipschitz, "model_lipschitz")) / 2.0
 
 
 # --- Convergence: perturbations needed --------------------------------------------------------
@@ -226,7 +218,7 @@ def smoothgrad_samples(grad_max: float, eps: float, delta: float, d: int, C: flo
     >>> round(theory.smoothgrad_samples(2.0, 0.1, 0.05, d=10), 3)  # 400 ln(200)
     2119.327
     """
-    g = _nonnegative(grad_max, "grad_max")
+    g = nonnegative_float(grad_max, "grad_max")
     e = positive_float(eps, "eps")
     p = _probability(delta)
     c = positive_float(C, "C")
@@ -294,7 +286,7 @@ def clime_ridge(cov_af: Any, Sigma: Any, lam: float) -> np.ndarray:
         raise ValueError(f"Sigma must be a finite ({d}, {d}) matrix or a scalar; got {S.shape}")
     if not np.allclose(S, S.T, rtol=0.0, atol=1e-10 * max(1.0, float(np.abs(S).max()))):
         raise ValueError("Sigma must be a symmetric positive definite covariance; not symmetric")
-    la = _nonnegative(lam, "lam")
+    la = nonnegative_float(lam, "lam")
     A = S + la * np.eye(d)
     try:
         np.linalg.cholesky(A)
