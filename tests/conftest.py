@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import textwrap
 
 import numpy as np
 import pytest
@@ -45,6 +46,27 @@ def printed_by_thread_count(script, *args):
         assert words[-2] == threads
         out[threads] = words[:-2] + words[-1:]
     return out
+
+
+def stops_on_ctrl_c(onnx_path, call):
+    """Runs `call` (source using `m`, the native model at onnx_path, and `np`) in a subprocess that
+    sends itself SIGINT after half a second; True when KeyboardInterrupt stopped it."""
+    script = textwrap.dedent(f"""
+        import sys, threading, os, signal, numpy as np, gradlime as gl
+        m = gl.Model.from_onnx({str(onnx_path)!r})
+        threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
+        try:
+            {call}
+        except KeyboardInterrupt:
+            print("interrupted", flush=True)
+            sys.exit(3)
+        print("finished", flush=True)
+    """)
+    res = subprocess.run(
+        [sys.executable, "-c", script], check=False, capture_output=True, text=True, timeout=120
+    )
+    assert res.returncode in (0, 3), res.stderr
+    return res.returncode == 3 and "interrupted" in res.stdout
 
 
 def linear_model(w, b=0.0):

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import textwrap
 
 import numpy as np
 import pytest
 
 import gradlime as gl
-from conftest import Recorder, elementwise_model, printed_by_thread_count
+from conftest import Recorder, elementwise_model, printed_by_thread_count, stops_on_ctrl_c
 
 
 def _nonlinear(A):
@@ -256,22 +254,7 @@ def test_ctrl_c_stops_a_native_call(tmp_path, rng):
     data, _ = _onnx_linear_then(rng, 5, "Tanh")
     path = tmp_path / "net.onnx"
     path.write_bytes(data)
-    script = textwrap.dedent(f"""
-        import sys, threading, os, signal, numpy as np, gradlime as gl
-        m = gl.Model.from_onnx({str(path)!r})
-        threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
-        try:
-            gl.lime(m, np.ones((10**6, 5)), n_samples=10**4)
-        except KeyboardInterrupt:
-            print("interrupted", flush=True)
-            sys.exit(3)
-        print("finished", flush=True)
-    """)
-    res = subprocess.run(
-        [sys.executable, "-c", script], check=False, capture_output=True, text=True, timeout=120
-    )
-    assert res.returncode == 3, res.stderr
-    assert "interrupted" in res.stdout
+    assert stops_on_ctrl_c(path, "gl.lime(m, np.ones((10**6, 5)), n_samples=10**4)")
 
 
 @pytest.mark.parametrize(

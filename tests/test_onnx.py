@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import io
 import pathlib
-import subprocess
-import sys
 import textwrap
 import warnings
 import zlib
@@ -24,7 +22,7 @@ ort = pytest.importorskip("onnxruntime")
 from onnx import TensorProto, helper, numpy_helper
 
 import gradlime as gl
-from conftest import printed_by_thread_count
+from conftest import printed_by_thread_count, stops_on_ctrl_c
 
 OPSET = 17
 RTOL_VALUES, ATOL_VALUES = 1e-5, 1e-6  # native float32 vs onnxruntime float32
@@ -830,19 +828,4 @@ def test_ctrl_c_stops_a_native_call(tmp_path):
     """No Python runs per batch on the native path; the engine still checks for Ctrl-C."""
     path = tmp_path / "net.onnx"
     onnx.save(build_onnx(mlp(widths=(16, 16, 1), act=("Tanh", {}), seed=3), 5), str(path))
-    script = textwrap.dedent(f"""
-        import sys, threading, os, signal, numpy as np, gradlime as gl
-        m = gl.Model.from_onnx({str(path)!r})
-        threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
-        try:
-            gl.smoothgrad(m, np.zeros((10**6, 5)), n_samples=10**4)
-        except KeyboardInterrupt:
-            print("interrupted", flush=True)
-            sys.exit(3)
-        print("finished", flush=True)
-    """)
-    res = subprocess.run(
-        [sys.executable, "-c", script], check=False, capture_output=True, text=True, timeout=120
-    )
-    assert res.returncode == 3, res.stderr
-    assert "interrupted" in res.stdout
+    assert stops_on_ctrl_c(path, "gl.smoothgrad(m, np.zeros((10**6, 5)), n_samples=10**4)")
