@@ -95,6 +95,7 @@ public:
     gradlime::ModelOutput evaluate(int slot, Index m, Index d, bool values, bool gradients) override {
         return inner_.evaluate(slot, m, d, values, gradients);
     }
+    const gradlime::NetworkModel* as_network() const override { return inner_.as_network(); }
     void check_interrupt() override {
         py::gil_scoped_acquire gil;
         if (PyErr_CheckSignals() != 0) throw py::error_already_set();

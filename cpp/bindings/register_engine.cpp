@@ -16,7 +16,7 @@ py::dict run(const DoubleArray& X, py::object f, py::object grad, const std::opt
              const std::optional<DoubleArray>& cov, bool smoothgrad, bool clime, bool stein, Index n_samples,
              double ridge, std::uint64_t seed, Index batch_rows, Index kept_normals_bytes,
              const gradlime::FeedForwardNetwork* network, Index target, const std::string& kernel,
-             bool common_draws) {
+             bool common_draws, bool fused_network) {
     const gradlime::RowMatrix Xm = as_matrix(X, "X");
     const gradlime::NoiseSampler sampler = make_sampler(kernel, stddev, cov);
     gradlime::EngineOptions opt;
@@ -29,6 +29,7 @@ py::dict run(const DoubleArray& X, py::object f, py::object grad, const std::opt
     opt.batch_rows = batch_rows;
     opt.kept_normals_bytes = kept_normals_bytes;
     opt.common_draws = common_draws;
+    opt.fused_network = fused_network;
     BoundModel model = bind_model(std::move(f), std::move(grad), network, target);
     gradlime::EngineResult result;
     {
@@ -54,6 +55,7 @@ void register_engine(py::module_& m) {
           "clime"_a = false, "stein"_a = false, "n_samples"_a = 1000, "ridge"_a = 0.0, "seed"_a = 0,
           "batch_rows"_a = 8192, "kept_normals_bytes"_a = gradlime::EngineOptions{}.kept_normals_bytes,
           "network"_a = nullptr, "target"_a = 0, "kernel"_a = "gaussian", "common_draws"_a = false,
+          "fused_network"_a = true,
           "Run the streaming engine over a Python model; returns {method: (values, stderr)}.");
     m.def("max_threads", &gradlime::max_threads, "OpenMP threads the engine will use.");
 #ifdef GRADLIME_HAVE_OPENMP

@@ -6,33 +6,86 @@
 namespace gradlime {
 
 GradientMoments::GradientMoments(Index d)
-    : shift_(Vector::Zero(d)), sum_(Vector::Zero(d)), sumsq_(Vector::Zero(d)) {}
+    : shift_(Vector::Zero(d)), sum_(RowMatrix::Zero(kLanes, d)), sumsq_(RowMatrix::Zero(kLanes, d)) {}
 
-void GradientMoments::add_columns(const double* rows, Index m, Index d, Index c0, Index c1,
-                                  bool first_rows) {
+void GradientMoments::add_columns(const double* rows, Index m, Index d, Index c0, Index c1) {
     if (m == 0) return;
-    if (first_rows) {
+    if (count_ == 0) {
         for (Index k = c0; k < c1; ++k) shift_[k] = rows[k];
     }
     for (Index r = 0; r < m; ++r) {
         const double* g = rows + r * d;
+        const Index lane = (count_ + r) % kLanes;
+        double* sum = sum_.row(lane).data();
+        double* sumsq = sumsq_.row(lane).data();
         for (Index k = c0; k < c1; ++k) {
             const double delta = g[k] - shift_[k];
-            sum_[k] += delta;
-            sumsq_[k] += delta * delta;
+            sum[k] += delta;
+            sumsq[k] += delta * delta;
         }
     }
 }
 
+void GradientMoments::add_feature_major(const float* g, Index ld, Index m) {
+    if (m == 0) return;
+    const Index d = shift_.size();
+    if (count_ == 0) {
+        for (Index k = 0; k < d; ++k) shift_[k] = static_cast<double>(g[k * ld]);
+    }
+    for (Index k = 0; k < d; ++k) {
+        const float* col = g + k * ld;
+        const double shift = shift_[k];
+        double sum[kLanes], sumsq[kLanes];
+        for (Index i = 0; i < kLanes; ++i) {
+            sum[i] = sum_(i, k);
+            sumsq[i] = sumsq_(i, k);
+        }
+        Index r = 0;
+        if (count_ % kLanes == 0) {  // whole registers: row r + i is in lane i
+            for (; r + kLanes <= m; r += kLanes) {
+                for (Index i = 0; i < kLanes; ++i) {
+                    const double delta = static_cast<double>(col[r + i]) - shift;
+                    sum[i] += delta;
+                    sumsq[i] += delta * delta;
+                }
+            }
+        }
+        for (; r < m; ++r) {
+            const Index lane = (count_ + r) % kLanes;
+            const double delta = static_cast<double>(col[r]) - shift;
+            sum[lane] += delta;
+            sumsq[lane] += delta * delta;
+        }
+        for (Index i = 0; i < kLanes; ++i) {
+            sum_(i, k) = sum[i];
+            sumsq_(i, k) = sumsq[i];
+        }
+    }
+    count_ += m;
+}
+
+// The lanes' partial sums merged in a fixed tree: ((0 + 1) + (2 + 3)) + ((4 + 5) + (6 + 7)).
+Vector GradientMoments::total(const RowMatrix& lanes) const {
+    static_assert(kLanes == 8, "the merge tree below is written for 8 lanes");
+    Vector t(lanes.cols());
+    for (Index k = 0; k < t.size(); ++k) {
+        const double a = (lanes(0, k) + lanes(1, k)) + (lanes(2, k) + lanes(3, k));
+        const double b = (lanes(4, k) + lanes(5, k)) + (lanes(6, k) + lanes(7, k));
+        t[k] = a + b;
+    }
+    return t;
+}
+
 Vector GradientMoments::mean() const {
-    return shift_ + sum_ / static_cast<double>(count_);
+    return shift_ + total(sum_) / static_cast<double>(count_);
 }
 
 Vector GradientMoments::stderr_of_mean() const {
     const double n = static_cast<double>(count_);
+    const Vector sum = total(sum_), sumsq = total(sumsq_);
     Vector se(shift_.size());
     for (Index k = 0; k < se.size(); ++k) {
-        const double var = std::max(0.0, (sumsq_[k] - sum_[k] * sum_[k] / n) / (n - 1.0));
+        const double var = std::max(0.0, (sumsq[k] - sum[k] * sum[k] / n) / (n - 1.0));
         se[k] = std::sqrt(var / n);
     }
     return se;

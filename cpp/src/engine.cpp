@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "gradlime/accumulators.hpp"
+#include "gradlime/mlp.hpp"
 #include "gradlime/parallel.hpp"
 #include "gradlime/rng.hpp"
 
@@ -26,6 +27,7 @@ constexpr Index kFillRows = 64;        // rows per task when filling a batch
 constexpr Index kColumnBlock = 64;     // gradient coordinates per accumulation task
 constexpr Index kChunkRows = 2048;     // samples per finalisation chunk
 constexpr Index kWaveChunks = 8;       // chunks whose partial statistics are held at once
+constexpr Index kFusedWaveRows = Index(1) << 20;  // rows between Ctrl-C checks on the fused path
 
 struct PointState {
     Index point = 0;
@@ -204,8 +206,7 @@ void scatter(const Context& c, std::deque<PointState>& inflight, Index r0, Index
         parallel_for(tasks, [&](Index task) {
             const Segment& seg = segments[static_cast<size_t>(task / col_blocks)];
             const Index c0 = (task % col_blocks) * kColumnBlock, c1 = std::min(c.d, c0 + kColumnBlock);
-            seg.state->gradients.add_columns(y.gradients + seg.offset * c.d, seg.rows, c.d, c0, c1,
-                                             seg.state->received == 0);
+            seg.state->gradients.add_columns(y.gradients + seg.offset * c.d, seg.rows, c.d, c0, c1);
         });
         for (const Segment& seg : segments) seg.state->gradients.finish_rows(seg.rows);
     }
@@ -308,6 +309,71 @@ void finalize_point(const Context& c, PointState& s, bool parallel) {
     c.out.clime.stderr_.row(p) = sandwich_stderr(llt, meat, nd / (nd - static_cast<double>(d) - 1.0)).transpose();
 }
 
+// SmoothGrad of a native network, fused: each point's samples go through drawing, the network
+// and the sums block by block (kNetworkBlock rows, feature-major float32) on one thread, points
+// in parallel. The draws, the network's per-row arithmetic and the order of the sums are those of
+// the batched path, so the bits are too; it only skips the batch buffers and the hand-overs.
+void run_fused_smoothgrad(const Context& c, const NetworkModel& model) {
+    const FeedForwardNetwork& net = model.network();
+    const Index N = c.X.rows(), d = c.d, n = c.n, B = kNetworkBlock;
+    const Index wave = std::max<Index>(1, kFusedWaveRows / n);
+    for (Index p0 = 0; p0 < N; p0 += wave) {
+        const Index pn = std::min(wave, N - p0);
+        std::vector<Index> bad_sample(static_cast<size_t>(pn), -1);
+        parallel_for(pn, [&](Index i) {
+            const Index p = p0 + i;
+            thread_local RowMatrix Z;
+            thread_local Vector eps;
+            thread_local std::vector<float> x, g;
+            const bool diagonal = c.sampler.is_gaussian() && c.sampler.is_diagonal();
+            Z.resize(diagonal ? d : B, diagonal ? B : d);  // drawn feature-major when diagonal
+            eps.resize(d);
+            x.assign(static_cast<size_t>(d * B), 0.0f);  // lanes past a short last block stay 0
+            g.resize(static_cast<size_t>(d * B));
+            GradientMoments moments(d);
+            for (Index s0 = 0; s0 < n; s0 += B) {
+                const Index rows = std::min(B, n - s0);
+                const auto first = static_cast<std::uint64_t>(s0);
+                if (diagonal) {  // x + s_k z_k, the perturb() arithmetic, a column at a time
+                    gaussian_columns(c.opt.seed, stream_of(c, p), first, rows, d, Z.data(), B);
+                    const Vector& scale = c.sampler.scale();
+                    for (Index k = 0; k < d; ++k) {
+                        const double xk = c.X(p, k), sk = scale[k];
+                        const double* z = Z.data() + k * B;
+                        float* xcol = x.data() + k * B;
+                        for (Index r = 0; r < rows; ++r) xcol[r] = static_cast<float>(xk + sk * z[r]);
+                    }
+                } else {
+                    c.sampler.draw(c.opt.seed, stream_of(c, p), first, rows, Z.data());
+                    for (Index r = 0; r < rows; ++r) {
+                        c.sampler.perturb(Z.row(r).data(), eps.data());
+                        for (Index k = 0; k < d; ++k)
+                            x[static_cast<size_t>(k * B + r)] = static_cast<float>(c.X(p, k) + eps[k]);
+                    }
+                }
+                net.evaluate_block(x.data(), model.target(), nullptr, g.data());
+                moments.add_feature_major(g.data(), B, rows);
+                if (!moments.finite()) {  // find the first row with a non-finite coordinate
+                    Index r = 0;
+                    auto row_finite = [&](Index t) {
+                        for (Index k = 0; k < d; ++k)
+                            if (!std::isfinite(g[static_cast<size_t>(k * B + t)])) return false;
+                        return true;
+                    };
+                    while (r + 1 < rows && row_finite(r)) ++r;
+                    bad_sample[static_cast<size_t>(i)] = s0 + r;
+                    return;
+                }
+            }
+            c.out.smoothgrad.values.row(p) = moments.mean().transpose();
+            c.out.smoothgrad.stderr_.row(p) = moments.stderr_of_mean().transpose();
+        });
+        for (Index i = 0; i < pn; ++i)
+            if (bad_sample[static_cast<size_t>(i)] >= 0) report_non_finite(c, (p0 + i) * n + bad_sample[static_cast<size_t>(i)], "gradient");
+        c.model.check_interrupt();
+    }
+}
+
 void finalize_completed(const Context& c, std::deque<PointState>& inflight) {
     finalize_front(
         inflight, [&](const PointState& s) { return s.received == c.n; },
@@ -332,6 +398,12 @@ EngineResult run_engine(const RowMatrix& X, const NoiseSampler& sampler, BatchMo
     if (opt.stein) out.stein = {RowMatrix::Zero(N, d), RowMatrix::Zero(N, d)};
     const Context c{X, sampler, model, opt, out, d, n};
     const bool want_values = opt.clime || opt.stein;
+
+    const NetworkModel* network = model.as_network();
+    if (network && opt.fused_network && opt.smoothgrad && !want_values && N >= max_threads()) {
+        run_fused_smoothgrad(c, *network);
+        return out;
+    }
 
     const Index total = N * n;
     std::deque<PointState> inflight;  // references stay valid across push_back and front erase

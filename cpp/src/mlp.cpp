@@ -12,7 +12,6 @@ namespace gradlime {
 
 namespace {
 
-constexpr Index kBlockRows = 64;  // rows per task; fixed so that results do not depend on batching
 
 const char* name_of(LayerKind k) {
     switch (k) {
@@ -32,7 +31,8 @@ const char* name_of(LayerKind k) {
 
 // Activation buffers are feature-major with a fixed stride of kBlockRows: x[k * kBlockRows + r]
 // is feature k of row r. A short last block just leaves some lanes unused.
-constexpr Index R = kBlockRows;
+constexpr Index R = kNetworkBlock;
+constexpr Index kBlockRows = kNetworkBlock;
 
 // Register tiles of kLanes rows as GCC/Clang vector types: lowered to AVX-512, AVX2 or SSE, each
 // lane doing the scalar arithmetic of its row (a tile is kept in registers across the k-sum
@@ -44,29 +44,48 @@ static_assert(R % kLanes == 0, "blocks are whole tiles");
 inline Tile load(const float* p) { Tile t; std::memcpy(&t, p, sizeof t); return t; }
 inline void store(float* p, Tile t) { std::memcpy(p, &t, sizeof t); }
 
-// y_j = b_j + sum_k W_jk x_k: for every row the k-sum runs in the same fixed order.
-void dense_forward(const Layer& L, const float* x, float* y) {
-    for (Index j = 0; j < L.out; ++j) {
-        const float* w = L.weight.row(j).data();
-        for (Index r0 = 0; r0 < R; r0 += kLanes) {
-            Tile acc = Tile{} + L.bias[j];
-            for (Index k = 0; k < L.in; ++k) acc += w[k] * load(x + k * R + r0);
-            store(y + j * R + r0, acc);
+constexpr int kTiles = static_cast<int>(R / kLanes);
+
+// J outputs of a dense map over one block: y_j = b_j + sum_k W_jk x_k (b = 0 when null), for
+// every row the k-sum in the same fixed order. J x kTiles accumulators stay in registers across
+// the k-sum, so the FMAs of different outputs and tiles overlap instead of waiting on each other.
+template <int J>
+inline void dense_outputs(const float* w, Index ldw, const float* bias, const float* x, Index in, float* y) {
+    Tile acc[J][kTiles];
+    for (int j = 0; j < J; ++j)
+        for (int t = 0; t < kTiles; ++t) acc[j][t] = Tile{} + (bias ? bias[j] : 0.0f);
+    for (Index k = 0; k < in; ++k) {
+        Tile xt[kTiles];
+        for (int t = 0; t < kTiles; ++t) xt[t] = load(x + k * R + t * kLanes);
+        for (int j = 0; j < J; ++j) {
+            const float wk = w[j * ldw + k];
+            for (int t = 0; t < kTiles; ++t) acc[j][t] += wk * xt[t];
         }
+    }
+    for (int j = 0; j < J; ++j)
+        for (int t = 0; t < kTiles; ++t) store(y + j * R + t * kLanes, acc[j][t]);
+}
+
+// y = W x (+ b) for a row-major W (out, in), four outputs at a time.
+void dense_map(const FloatRowMatrix& W, const float* bias, const float* x, float* y) {
+    const Index out = W.rows(), in = W.cols(), ldw = W.cols();
+    Index j = 0;
+    for (; j + 4 <= out; j += 4) dense_outputs<4>(W.row(j).data(), ldw, bias ? bias + j : nullptr, x, in, y + j * R);
+    const float* w = W.data() + j * ldw;
+    const float* b = bias ? bias + j : nullptr;
+    switch (out - j) {
+        case 3: dense_outputs<3>(w, ldw, b, x, in, y + j * R); break;
+        case 2: dense_outputs<2>(w, ldw, b, x, in, y + j * R); break;
+        case 1: dense_outputs<1>(w, ldw, b, x, in, y + j * R); break;
+        default: break;
     }
 }
 
+// y_j = b_j + sum_k W_jk x_k.
+void dense_forward(const Layer& L, const float* x, float* y) { dense_map(L.weight, L.bias.data(), x, y); }
+
 // gx_k = sum_j W_jk gy_j, the j-sum in a fixed order.
-void dense_backward(const Layer& L, const float* gy, float* gx) {
-    for (Index k = 0; k < L.in; ++k) {
-        for (Index r0 = 0; r0 < R; r0 += kLanes) {
-            Tile acc = Tile{};
-            const float* w = L.weight_t.row(k).data();
-            for (Index j = 0; j < L.out; ++j) acc += w[j] * load(gy + j * R + r0);
-            store(gx + k * R + r0, acc);
-        }
-    }
-}
+void dense_backward(const Layer& L, const float* gy, float* gx) { dense_map(L.weight_t, nullptr, gy, gx); }
 
 void elementwise_forward(const Layer& L, const float* x, float* y, Index size) {
     const float a = L.alpha, g = L.gamma;
@@ -137,7 +156,11 @@ void elementwise_backward(const Layer& L, const float* x, const float* y, const 
 // vectorises across rows.
 void softmax_forward(const Layer& L, const float* x, float* y) {
     const Index K = L.out;
-    std::vector<float> mx(x, x + R), sum(static_cast<size_t>(R), 0.0f);
+    float mx[R], sum[R];
+    for (Index r = 0; r < R; ++r) {
+        mx[r] = x[r];
+        sum[r] = 0.0f;
+    }
     for (Index j = 1; j < K; ++j)
         for (Index r = 0; r < R; ++r) mx[r] = std::max(mx[r], x[j * R + r]);
     for (Index j = 0; j < K; ++j)
@@ -159,7 +182,7 @@ void softmax_forward(const Layer& L, const float* x, float* y) {
 void softmax_backward(const Layer& L, const float* y, const float* gy, float* gx) {
     const Index K = L.out;
     const bool log = L.kind == LayerKind::LogSoftmax;
-    std::vector<float> dot(static_cast<size_t>(R), 0.0f);
+    float dot[R] = {};
     for (Index j = 0; j < K; ++j)
         for (Index r = 0; r < R; ++r) dot[r] += log ? gy[j * R + r] : y[j * R + r] * gy[j * R + r];
     for (Index j = 0; j < K; ++j)
@@ -191,6 +214,7 @@ void FeedForwardNetwork::add_dense(const Matrix& weight, const Vector& bias) {
     L.weight = weight.cast<float>();
     L.weight_t = L.weight.transpose();
     L.bias = bias.cast<float>();
+    max_width_ = std::max(max_width_, L.out);
     layers_.push_back(std::move(L));
 }
 
@@ -223,48 +247,62 @@ void FeedForwardNetwork::evaluate(const double* A, Index m, Index target, double
     const Index d = input_dim_;
     parallel_for(blocks, [&](Index b) {
         const Index r0 = b * kBlockRows, rows = std::min(kBlockRows, m - r0);
-        evaluate_block(A + r0 * d, rows, target, values + r0, gradients ? gradients + r0 * d : nullptr);
+        evaluate_rows(A + r0 * d, rows, target, values + r0, gradients ? gradients + r0 * d : nullptr);
     });
 }
 
-void FeedForwardNetwork::evaluate_block(const double* A, Index rows, Index target, double* values,
-                                        double* gradients) const {
-    const Index d = input_dim_, n_layers = static_cast<Index>(layers_.size());
-    // acts[i] is the input of layer i, acts[n_layers] the output; all kBlockRows wide, the lanes
-    // past `rows` zero (they are computed and ignored).
+void FeedForwardNetwork::evaluate_block(const float* x, Index target, float* values, float* grad) const {
+    const Index n_layers = static_cast<Index>(layers_.size());
+    // acts[i] is the output of layer i - 1 (acts[0] unused: the input is x); sized once per thread
+    // and network shape, then reused.
     thread_local std::vector<std::vector<float>> acts;
     thread_local std::vector<float> g, gx;
     acts.resize(static_cast<size_t>(n_layers + 1));
-    acts[0].assign(static_cast<size_t>(d * R), 0.0f);
-    using FloatColMap = Eigen::Map<Eigen::MatrixXf, 0, Eigen::OuterStride<>>;  // (rows, d), column k at k * R
-    FloatColMap(acts[0].data(), rows, d, Eigen::OuterStride<>(R)) = ConstRowMatrixMap(A, rows, d).cast<float>();
+    auto input_of = [&](Index i) { return i == 0 ? x : acts[static_cast<size_t>(i)].data(); };
     for (Index i = 0; i < n_layers; ++i) {
         const Layer& L = layers_[static_cast<size_t>(i)];
         auto& y = acts[static_cast<size_t>(i + 1)];
         y.resize(static_cast<size_t>(L.out * R));
-        const float* x = acts[static_cast<size_t>(i)].data();
-        if (L.kind == LayerKind::Dense) dense_forward(L, x, y.data());
-        else if (L.kind == LayerKind::Softmax || L.kind == LayerKind::LogSoftmax) softmax_forward(L, x, y.data());
-        else elementwise_forward(L, x, y.data(), L.out * R);
+        const float* in = input_of(i);
+        if (L.kind == LayerKind::Dense) dense_forward(L, in, y.data());
+        else if (L.kind == LayerKind::Softmax || L.kind == LayerKind::LogSoftmax) softmax_forward(L, in, y.data());
+        else elementwise_forward(L, in, y.data(), L.out * R);
     }
-    const float* out = acts.back().data();
-    for (Index r = 0; r < rows; ++r) values[r] = static_cast<double>(out[target * R + r]);
-    if (!gradients) return;
+    const float* out = n_layers ? acts.back().data() : x;
+    if (values) std::copy(out + target * R, out + (target + 1) * R, values);
+    if (!grad) return;
 
     // Reverse mode from the target output.
-    g.assign(static_cast<size_t>(output_dim() * R), 0.0f);
-    for (Index r = 0; r < R; ++r) g[static_cast<size_t>(target * R + r)] = 1.0f;
+    const Index width = std::max(input_dim_, max_width_);
+    g.resize(static_cast<size_t>(width * R));
+    gx.resize(static_cast<size_t>(width * R));
+    std::fill(g.begin(), g.begin() + output_dim() * R, 0.0f);
+    std::fill(g.begin() + target * R, g.begin() + (target + 1) * R, 1.0f);
     for (Index i = n_layers - 1; i >= 0; --i) {
         const Layer& L = layers_[static_cast<size_t>(i)];
-        gx.resize(static_cast<size_t>(L.in * R));
-        const float* x = acts[static_cast<size_t>(i)].data();
+        const float* in = input_of(i);
         const float* y = acts[static_cast<size_t>(i + 1)].data();
         if (L.kind == LayerKind::Dense) dense_backward(L, g.data(), gx.data());
         else if (L.kind == LayerKind::Softmax || L.kind == LayerKind::LogSoftmax) softmax_backward(L, y, g.data(), gx.data());
-        else elementwise_backward(L, x, y, g.data(), gx.data(), L.out * R);
+        else elementwise_backward(L, in, y, g.data(), gx.data(), L.out * R);
         g.swap(gx);
     }
-    RowMatrixMap(gradients, rows, d) = FloatColMap(g.data(), rows, d, Eigen::OuterStride<>(R)).cast<double>();
+    std::copy(g.begin(), g.begin() + input_dim_ * R, grad);
+}
+
+void FeedForwardNetwork::evaluate_rows(const double* A, Index rows, Index target, double* values,
+                                       double* gradients) const {
+    const Index d = input_dim_;
+    thread_local std::vector<float> x, y, grad;
+    x.assign(static_cast<size_t>(d * R), 0.0f);  // lanes past `rows` stay 0: computed and ignored
+    y.resize(static_cast<size_t>(R));
+    if (gradients) grad.resize(static_cast<size_t>(d * R));
+    using FloatColMap = Eigen::Map<Eigen::MatrixXf, 0, Eigen::OuterStride<>>;  // (rows, d), column k at k * R
+    FloatColMap(x.data(), rows, d, Eigen::OuterStride<>(R)) = ConstRowMatrixMap(A, rows, d).cast<float>();
+    evaluate_block(x.data(), target, y.data(), gradients ? grad.data() : nullptr);
+    for (Index r = 0; r < rows; ++r) values[r] = static_cast<double>(y[static_cast<size_t>(r)]);
+    if (gradients)
+        RowMatrixMap(gradients, rows, d) = FloatColMap(grad.data(), rows, d, Eigen::OuterStride<>(R)).cast<double>();
 }
 
 NetworkModel::NetworkModel(const FeedForwardNetwork& net, Index target) : net_(net), target_(target) {

@@ -10,6 +10,9 @@ def philox4x32_10(
 def gaussian_rows(
     seed: int, stream: int, first: int, m: int, d: int
 ) -> npt.NDArray[np.float64]: ...
+def gaussian_columns(
+    seed: int, stream: int, first: int, m: int, d: int
+) -> npt.NDArray[np.float64]: ...
 def max_threads() -> int: ...
 
 openmp: bool
@@ -32,6 +35,7 @@ def run(
     target: int = 0,
     kernel: str = "gaussian",
     common_draws: bool = False,
+    fused_network: bool = True,
 ) -> dict[str, tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]]: ...
 def kernel_shap(
     X: npt.NDArray[np.float64],

@@ -11,21 +11,30 @@ namespace gradlime {
 // Per-coordinate mean and variance of a stream of gradient rows (SmoothGrad, paper 1 eq. in 2.1).
 // Sums are shifted by the first row, which keeps the variance accurate when the spread is small
 // next to the mean and makes a constant stream (a linear model) return its value exactly.
+// Row s of the stream goes to the partial sums of lane s mod kLanes, merged in a fixed tree at the
+// end: the arithmetic depends only on the stream, never on how it is cut into calls, and a
+// feature-major block's rows fill a vector register's lanes.
 class GradientMoments {
 public:
+    static constexpr Index kLanes = 8;
     explicit GradientMoments(Index d = 0);
-    // Add rows [begin, end) of column block [c0, c1) from a row-major (m, d) array; callers feed
-    // each coordinate's rows in sample order, so column blocks may be processed in parallel.
-    void add_columns(const double* rows, Index m, Index d, Index c0, Index c1, bool first_rows);
+    // Add the next m rows' column block [c0, c1) from a row-major (m, d) array. Every column block
+    // of these rows must be added before finish_rows(m); blocks may be added in parallel.
+    void add_columns(const double* rows, Index m, Index d, Index c0, Index c1);
     void finish_rows(Index m) { count_ += m; }
+    // The next m rows from a feature-major float block (coordinate k of row r at g[k * ld + r]),
+    // finish_rows included. The same sums as add_columns on the rows cast to double.
+    void add_feature_major(const float* g, Index ld, Index m);
     Index count() const { return count_; }
     Vector mean() const;
     Vector stderr_of_mean() const;
     bool finite() const { return sum_.allFinite() && sumsq_.allFinite(); }
 
 private:
+    Vector total(const RowMatrix& lanes) const;
     Index count_ = 0;
-    Vector shift_, sum_, sumsq_;
+    Vector shift_;
+    RowMatrix sum_, sumsq_;  // (kLanes, d)
 };
 
 // Mean and centred second moment per column (Chan, Golub & LeVeque pairwise update).

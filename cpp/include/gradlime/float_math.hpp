@@ -35,19 +35,23 @@ inline float exp(float x) {
     return p * bits_to_float((static_cast<std::int32_t>(kf) + 127) << 23);
 }
 
-// e^x - 1, accurate near 0 (where exp(x) - 1 would cancel).
+// e^x - 1, accurate near 0 (where exp(x) - 1 would cancel), with one polynomial: x = k ln2 + r,
+// q = e^r - 1 by its Taylor series to r^7 (|r| <= ln2/2: truncation < 2e-8 relative), and
+// e^x - 1 = 2^k q + (2^k - 1), which is q itself for |x| < ln2/2.
 inline float expm1(float x) {
-    float p = 1.0f / 362880.0f;  // Taylor to x^9 on |x| < 0.5
-    p = p * x + 1.0f / 40320.0f;
-    p = p * x + 1.0f / 5040.0f;
-    p = p * x + 1.0f / 720.0f;
-    p = p * x + 1.0f / 120.0f;
-    p = p * x + 1.0f / 24.0f;
-    p = p * x + 1.0f / 6.0f;
-    p = p * x + 0.5f;
-    const float small = (p * x + 1.0f) * x;
-    const float large = exp(x) - 1.0f;
-    return abs(x) < 0.5f ? small : large;
+    x = x < -87.0f ? -87.0f : x;
+    x = x > 88.0f ? 88.0f : x;
+    const float kf = (x * 1.44269504f + 12582912.0f) - 12582912.0f;
+    const float r = (x - kf * 0.693359375f) + kf * 2.12194440e-4f;
+    float p = 1.0f / 5040.0f;
+    p = p * r + 1.0f / 720.0f;
+    p = p * r + 1.0f / 120.0f;
+    p = p * r + 1.0f / 24.0f;
+    p = p * r + 1.0f / 6.0f;
+    p = p * r + 0.5f;
+    const float q = r + (r * r) * p;
+    const float s = bits_to_float((static_cast<std::int32_t>(kf) + 127) << 23);
+    return s * q + (s - 1.0f);
 }
 
 // log(1 + u) for u in [0, 1]: 2 atanh(s), s = u / (2 + u) <= 1/3, odd series to s^15.

@@ -28,6 +28,10 @@ enum class LayerKind {
     LogSoftmax,
 };
 
+// Rows per block of the kernels: inside a block, activations are feature-major,
+// x[k * kNetworkBlock + r] being feature k of row r.
+constexpr Index kNetworkBlock = 64;
+
 using FloatRowMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
 struct Layer {
@@ -55,9 +59,16 @@ public:
     // row-major (m, d) inputs A. Parallel over fixed row blocks.
     void evaluate(const double* A, Index m, Index target, double* values, double* gradients) const;
 
+    // One block of kNetworkBlock rows, feature-major float32 (x: input_dim() x kNetworkBlock):
+    // output `target` of every row into values (kNetworkBlock, may be null) and, when grad is not
+    // null, its gradient, feature-major like x. Every lane is computed, so lanes that hold no
+    // row must still be finite (zero them). Thread-safe.
+    void evaluate_block(const float* x, Index target, float* values, float* grad) const;
+
 private:
-    void evaluate_block(const double* A, Index rows, Index target, double* values, double* gradients) const;
+    void evaluate_rows(const double* A, Index rows, Index target, double* values, double* gradients) const;
     Index input_dim_;
+    Index max_width_ = 0;  // the widest layer
     std::vector<Layer> layers_;
 };
 
@@ -68,6 +79,9 @@ public:
     bool has_gradient() const override { return true; }
     double* input_buffer(int slot, Index m, Index d) override;
     ModelOutput evaluate(int slot, Index m, Index d, bool want_values, bool want_gradients) override;
+    const NetworkModel* as_network() const override { return this; }
+    const FeedForwardNetwork& network() const { return net_; }
+    Index target() const { return target_; }
 
 private:
     const FeedForwardNetwork& net_;

@@ -5,6 +5,8 @@
 
 namespace gradlime {
 
+class NetworkModel;
+
 struct ModelOutput {
     const double* values = nullptr;     // (m,)
     const double* gradients = nullptr;  // (m, d) row-major, or nullptr when not asked for
@@ -23,6 +25,9 @@ public:
     virtual ModelOutput evaluate(int slot, Index m, Index d, bool want_values, bool want_gradients) = 0;
     // Called between long steps; throws to abandon the computation (Ctrl-C).
     virtual void check_interrupt() {}
+    // The native network behind this model, if any: the engine then runs it fused with the
+    // drawing, block by block, instead of batch by batch.
+    virtual const NetworkModel* as_network() const { return nullptr; }
 };
 
 }  // namespace gradlime

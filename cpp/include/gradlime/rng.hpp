@@ -19,10 +19,12 @@
 // each normal is within 5.0e-16 * radius of the long double Box-Muller on the same uniforms.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <vector>
 
 // SSE2 (baseline on x86-64) speeds up the Philox rounds; the portable path computes the same bits.
 #if !defined(GRADLIME_RNG_SSE2)
@@ -331,6 +333,7 @@ struct Avx512 {
         s = _mm512_mask_blend_pd(odd, s, c);
         c = c2;
     }
+    static void storeu(double* out, D x) noexcept { _mm512_storeu_pd(out, x); }
     // out[2i] = c[i], out[2i + 1] = s[i]
     static void store_pairs(double* out, D c, D s) noexcept {
         const I lo = _mm512_set_epi64(11, 3, 10, 2, 9, 1, 8, 0);
@@ -388,6 +391,7 @@ struct Avx2 {
         s = _mm256_blendv_pd(s, c, odd);
         c = c2;
     }
+    static void storeu(double* out, D x) noexcept { _mm256_storeu_pd(out, x); }
     static void store_pairs(double* out, D c, D s) noexcept {
         const D t0 = _mm256_unpacklo_pd(c, s);  // c0 s0 c2 s2
         const D t1 = _mm256_unpackhi_pd(c, s);  // c1 s1 c3 s3
@@ -417,12 +421,12 @@ struct RowConstants {
 
 // kVecs * V::kBlocks Philox blocks, lane i of register v with the counter (c0[v], c1[v], c2[v],
 // rc.stream) (each word in the low 32 bits of its lane; the high halves are never read), then
-// Box-Muller, normals to out[0 .. 2 kVecs V::kBlocks): lane i of register v gives
-// out[2 (v V::kBlocks + i)] and the next.
-template <class V, int kVecs>
-GRADLIME_RNG_KERNEL_ATTR inline void gaussian_vecs_at(const RowConstants<V>& rc, const typename V::I* c0,
+// Box-Muller: store(v, z0, z1) receives register v's two normals per lane (lane i of z0 and z1
+// are the block's coordinates 2k and 2k + 1).
+template <class V, int kVecs, class Store>
+GRADLIME_RNG_KERNEL_ATTR inline void gaussian_vecs_store(const RowConstants<V>& rc, const typename V::I* c0,
                              const typename V::I* c1, const typename V::I* c2,
-                             double* out) noexcept {
+                             Store&& store) noexcept {
 #if defined(__clang__)
 #pragma clang fp contract(off)
 #endif
@@ -512,7 +516,64 @@ GRADLIME_RNG_KERNEL_ATTR inline void gaussian_vecs_at(const RowConstants<V>& rc,
         const I bq1 = V::add64(bq, V::set1(1ULL << 51));
         c = V::as_d(V::xor_and(V::as_i(c), V::template slli<11>(bq1), sign));
         s = V::as_d(V::xor_and(V::as_i(s), V::template slli<11>(bq), sign));
-        V::store_pairs(out + 2 * v * V::kBlocks, V::mul(radius, c), V::mul(radius, s));
+        store(v, V::mul(radius, c), V::mul(radius, s));
+    }
+}
+
+// gaussian_vecs_store with the normals interleaved: lane i of register v gives
+// out[2 (v V::kBlocks + i)] and the next.
+template <class V, int kVecs>
+GRADLIME_RNG_KERNEL_ATTR inline void gaussian_vecs_at(const RowConstants<V>& rc, const typename V::I* c0,
+                             const typename V::I* c1, const typename V::I* c2,
+                             double* out) noexcept {
+    gaussian_vecs_store<V, kVecs>(rc, c0, c1, c2, [out](int v, typename V::D z0, typename V::D z1) {
+        V::store_pairs(out + 2 * v * V::kBlocks, z0, z1);
+    });
+}
+
+// --- feature-major (gaussian_columns) ------------------------------------------------------------
+// One lane per row: the lanes of a register hold the same coordinate pair of V::kBlocks consecutive
+// samples, so a block's two normals land in two columns with plain stores and no shuffle. Each
+// lane runs gaussian_row's arithmetic on its own counter, so the bits are gaussian_rows'.
+template <class V, int kVecs>
+inline void gaussian_columns_regs(const RowConstants<V>& rc, std::uint64_t sample0, long pair, long d,
+                                  double* out, long ld) noexcept {
+    using I = typename V::I;
+    I c0[kVecs], c1[kVecs], c2[kVecs];
+    for (int v = 0; v < kVecs; ++v) {
+        c0[v] = V::set1(static_cast<std::uint64_t>(pair));
+        c1[v] = V::add64(V::set1(sample0 + static_cast<std::uint64_t>(v * V::kBlocks)), V::iota());
+        c2[v] = V::template srli<32>(c1[v]);
+    }
+    const bool second = 2 * pair + 1 < d;
+    double* col0 = out + 2 * pair * ld;
+    gaussian_vecs_store<V, kVecs>(rc, c0, c1, c2, [&](int v, typename V::D z0, typename V::D z1) {
+        V::storeu(col0 + v * V::kBlocks, z0);
+        if (second) V::storeu(col0 + ld + v * V::kBlocks, z1);
+    });
+}
+
+// gaussian_columns_regs<V, n> for a run-time n = regs in 1 .. kVecs.
+template <class V, int kVecs>
+inline void gaussian_columns_tail(long regs, const RowConstants<V>& rc, std::uint64_t sample0, long pair,
+                                  long d, double* out, long ld) noexcept {
+    if constexpr (kVecs > 1) {
+        if (regs < kVecs) return gaussian_columns_tail<V, kVecs - 1>(regs, rc, sample0, pair, d, out, ld);
+    }
+    gaussian_columns_regs<V, kVecs>(rc, sample0, pair, d, out, ld);
+}
+
+// Rows [first, first + m) in whole registers (m a multiple of V::kBlocks) into column-major out.
+template <class V>
+inline void gaussian_columns_vec(Key key, std::uint32_t stream, std::uint64_t first, long m, long d,
+                                 double* out, long ld) noexcept {
+    constexpr long kRows = V::kVecs * V::kBlocks;
+    const RowConstants<V> rc(key, 0, 0, stream);
+    const long P = (d + 1) / 2;
+    for (long t = 0; t < m; t += kRows) {
+        const long regs = std::min(kRows, m - t) / V::kBlocks;
+        const std::uint64_t sample0 = first + static_cast<std::uint64_t>(t);
+        for (long k = 0; k < P; ++k) gaussian_columns_tail<V, V::kVecs>(regs, rc, sample0, k, d, out + t, ld);
     }
 }
 
@@ -820,6 +881,29 @@ inline void gaussian_rows(std::uint64_t seed, std::uint32_t stream, std::uint64_
     }
     Gen gen(key, stream, first, P);
     detail::gaussian_rows_batched(gen, m, d, out, ld);
+}
+
+// gaussian_rows laid out by column: coordinate j of row t goes to out[j * ld + t] (ld >= m), the
+// layout of a network block. The same bits as gaussian_rows (the vector paths give every lane its
+// own row; the others draw rows and transpose).
+inline void gaussian_columns(std::uint64_t seed, std::uint32_t stream, std::uint64_t first, long m, long d,
+                             double* out, long ld) {
+    if (m <= 0 || d <= 0) return;
+    long t = 0;
+#if GRADLIME_RNG_AVX512 || GRADLIME_RNG_AVX2
+#if GRADLIME_RNG_AVX512
+    using V = detail::Avx512;
+#else
+    using V = detail::Avx2;
+#endif
+    t = m - m % V::kBlocks;
+    detail::gaussian_columns_vec<V>(key_from_seed(seed), stream, first, t, d, out, ld);
+#endif
+    if (t == m) return;
+    std::vector<double> rows(static_cast<size_t>((m - t) * d));
+    gaussian_rows(seed, stream, first + static_cast<std::uint64_t>(t), m - t, d, rows.data(), d);
+    for (long i = 0; t + i < m; ++i)
+        for (long j = 0; j < d; ++j) out[j * ld + t + i] = rows[static_cast<size_t>(i * d + j)];
 }
 
 // Uniform numbers in the open interval (0, 1) for rows [first, first + m) of one stream, from

@@ -29,6 +29,8 @@ public:
     NoiseKind kind() const { return kind_; }
     bool is_gaussian() const { return kind_ == NoiseKind::Gaussian; }
     bool is_diagonal() const { return diagonal_; }
+    // The per-coordinate scale: standard deviations (diagonal Gaussian), half-widths or b.
+    const Vector& scale() const { return stddev_; }
 
     // The standard draws of rows [first, first + m) of a stream: normals for the Gaussian,
     // uniforms in (0, 1) otherwise. Row t goes to out + t * d.
