@@ -402,6 +402,7 @@ THREADS_SCRIPT = textwrap.dedent("""
     m = gl.Model.from_onnx(sys.argv[1], target=1, batch_size=333)
     X = np.random.default_rng(0).normal(size=(16, 5))
     E = gl.explain(m, X, sigma=0.5, n_samples=2000, seed=11)
+    E["fused"] = gl.smoothgrad(m, X, sigma=0.5, n_samples=1000, seed=12)
     h = hashlib.sha256()
     for k in sorted(E):
         h.update(E[k].values.tobytes()); h.update(E[k].stderr.tobytes())
@@ -417,6 +418,59 @@ def test_native_thread_count_does_not_change_a_bit(tmp_path):
     out = printed_by_thread_count(THREADS_SCRIPT, str(path))
     assert out["1"][0] == "native"
     assert out["1"] == out["2"]
+
+
+# SmoothGrad of a native network runs fused (drawing, network and sums block by block, points in
+# parallel); it must give the batched path's bits for every noise kernel and every block tail.
+NOISES = {
+    "isotropic": {"stddev": np.full(5, 0.5)},
+    "diagonal": {"stddev": np.array([0.1, 0.5, 1.0, 2.0, 0.3])},
+    "full": {"cov": 0.2 * np.eye(5) + 0.1},
+    "uniform": {"stddev": np.full(5, 0.7), "kernel": "uniform"},
+    "laplace": {"stddev": np.full(5, 0.4), "kernel": "laplace"},
+}
+
+
+@pytest.mark.parametrize("noise", list(NOISES))
+@pytest.mark.parametrize("n_samples", [2, 63, 64, 65, 300])
+def test_fused_native_smoothgrad_has_the_batched_bits(noise, n_samples):
+    m = gl.Model.from_onnx(as_bytes(build_onnx(mlp(head=("Softmax", {}), seed=45), 5)), target=2)
+    X = points(5, m=6, seed=46)
+    kw = dict(
+        NOISES[noise], smoothgrad=True, n_samples=n_samples, seed=13, network=m._network, target=2
+    )
+    fused = gl._core.run(X, None, None, **kw)["smoothgrad"]
+    batched = gl._core.run(X, None, None, fused_network=False, batch_rows=100, **kw)["smoothgrad"]
+    for a, b in zip(fused, batched, strict=True):
+        assert a.tobytes() == b.tobytes()
+    assert np.all(fused[1] > 0)
+
+
+def test_fused_and_batched_report_the_same_non_finite_gradient():
+    # z = 1e38 x overflows float32 where x > 3.4: the softmax then gives NaN, and so does the gradient
+    W = np.array([[1e38, 0.0]], dtype=np.float32)
+    layers = [
+        {"op": "dense", "W": W, "b": np.zeros(2, np.float32), "style": "gemm"},
+        {"op": "Softmax", "attrs": {}},
+    ]
+    m = gl.Model.from_onnx(as_bytes(build_onnx(layers, 1)), target=0)
+    X = np.array([[0.0], [1.0], [3.0], [0.5]])
+    kw = {
+        "stddev": np.full(1, 0.5),
+        "smoothgrad": True,
+        "n_samples": 200,
+        "seed": 1,
+        "network": m._network,
+        "target": 0,
+    }
+    messages = []
+    for fused in (True, False):
+        with pytest.raises(
+            ValueError, match=r"non-finite gradient at point 2 \(perturbation sample"
+        ) as err:
+            gl._core.run(X, None, None, fused_network=fused, **kw)
+        messages.append(str(err.value))
+    assert messages[0] == messages[1]
 
 
 # --------------------------------------------------------------------------------------------

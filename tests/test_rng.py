@@ -77,6 +77,25 @@ def test_rows_batched_long_rows_and_large_m():
         assert np.array_equal(z, _row_by_row(0, 0xFFFFFFFF, 17, 500, d)), d
 
 
+@pytest.mark.parametrize(
+    ("first", "m", "d"),
+    [
+        (0, 64, 15),
+        (5, 7, 3),
+        (2**32 - 5, 50, 16),
+        (2**64 - 20, 40, 9),
+        (0, 1, 1),
+        (0, 200, 130),
+        (3, 64, 1),
+    ],
+)
+def test_columns_are_rows_transposed(first, m, d):
+    rows = _core.gaussian_rows(4, 9, first, m, d)
+    cols = _core.gaussian_columns(4, 9, first, m, d)
+    assert cols.shape == (d, m)
+    assert cols.tobytes() == np.ascontiguousarray(rows.T).tobytes()
+
+
 def test_calls_are_deterministic_and_keyed():
     a = _core.gaussian_rows(SEED, 1, 0, 8, 50)
     assert np.array_equal(a, _core.gaussian_rows(SEED, 1, 0, 8, 50))
