@@ -144,7 +144,7 @@ def main() -> None:
     p.add_argument("--points", type=int, default=200, help="N, points explained")
     p.add_argument("--samples", type=int, default=1000, help="n, perturbations per point")
     p.add_argument("--sigma", type=float, default=0.5)
-    p.add_argument("--repeat", type=int, default=3, help="timed runs (best kept), after a warm-up")
+    p.add_argument("--repeat", type=int, default=10, help="timed runs (best kept), after a warm-up")
     args = p.parse_args()
     print(
         f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "

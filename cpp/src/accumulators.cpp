@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 namespace gradlime {
 
@@ -26,12 +27,16 @@ void GradientMoments::add_columns(const double* rows, Index m, Index d, Index c0
     }
 }
 
-void GradientMoments::add_feature_major(const float* g, Index ld, Index m) {
-    if (m == 0) return;
+bool GradientMoments::add_feature_major(const float* g, Index ld, Index m) {
     const Index d = shift_.size();
-    if (count_ == 0) {
+    if (m > 0 && count_ == 0) {
         for (Index k = 0; k < d; ++k) shift_[k] = static_cast<double>(g[k * ld]);
     }
+    // kLanes doubles in one register: lane i takes rows r + i; the IEEE operations of the scalar
+    // loop, lane by lane.
+    typedef double Lanes __attribute__((vector_size(kLanes * sizeof(double))));
+    typedef float FloatLanes __attribute__((vector_size(kLanes * sizeof(float))));
+    Lanes nonfinite = {};  // stays 0 while every sum is finite (x - x is NaN for inf and NaN)
     for (Index k = 0; k < d; ++k) {
         const float* col = g + k * ld;
         const double shift = shift_[k];
@@ -41,20 +46,27 @@ void GradientMoments::add_feature_major(const float* g, Index ld, Index m) {
             sumsq[i] = sumsq_(i, k);
         }
         Index r = 0;
-        if (count_ % kLanes == 0) {  // whole registers: row r + i is in lane i
+        if (count_ % kLanes == 0) {  // whole registers: row r + i goes to lane i
+            Lanes S, Q;
+            std::memcpy(&S, sum, sizeof S);
+            std::memcpy(&Q, sumsq, sizeof Q);
             for (; r + kLanes <= m; r += kLanes) {
-                for (Index i = 0; i < kLanes; ++i) {
-                    const double delta = static_cast<double>(col[r + i]) - shift;
-                    sum[i] += delta;
-                    sumsq[i] += delta * delta;
-                }
+                FloatLanes f;
+                std::memcpy(&f, col + r, sizeof f);
+                const Lanes delta = __builtin_convertvector(f, Lanes) - shift;
+                S += delta;
+                Q += delta * delta;
             }
+            nonfinite += (S - S) + (Q - Q);
+            std::memcpy(sum, &S, sizeof S);
+            std::memcpy(sumsq, &Q, sizeof Q);
         }
         for (; r < m; ++r) {
             const Index lane = (count_ + r) % kLanes;
             const double delta = static_cast<double>(col[r]) - shift;
             sum[lane] += delta;
             sumsq[lane] += delta * delta;
+            nonfinite[0] += (sum[lane] - sum[lane]) + (sumsq[lane] - sumsq[lane]);
         }
         for (Index i = 0; i < kLanes; ++i) {
             sum_(i, k) = sum[i];
@@ -62,6 +74,9 @@ void GradientMoments::add_feature_major(const float* g, Index ld, Index m) {
         }
     }
     count_ += m;
+    for (Index i = 0; i < kLanes; ++i)
+        if (!(nonfinite[i] == 0.0)) return false;
+    return true;
 }
 
 // The lanes' partial sums merged in a fixed tree: ((0 + 1) + (2 + 3)) + ((4 + 5) + (6 + 7)).

@@ -352,8 +352,7 @@ void run_fused_smoothgrad(const Context& c, const NetworkModel& model) {
                     }
                 }
                 net.evaluate_block(x.data(), model.target(), nullptr, g.data());
-                moments.add_feature_major(g.data(), B, rows);
-                if (!moments.finite()) {  // find the first row with a non-finite coordinate
+                if (!moments.add_feature_major(g.data(), B, rows)) {  // find the first row with a non-finite coordinate
                     Index r = 0;
                     auto row_finite = [&](Index t) {
                         for (Index k = 0; k < d; ++k)

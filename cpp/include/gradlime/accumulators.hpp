@@ -23,8 +23,9 @@ public:
     void add_columns(const double* rows, Index m, Index d, Index c0, Index c1);
     void finish_rows(Index m) { count_ += m; }
     // The next m rows from a feature-major float block (coordinate k of row r at g[k * ld + r]),
-    // finish_rows included. The same sums as add_columns on the rows cast to double.
-    void add_feature_major(const float* g, Index ld, Index m);
+    // finish_rows included. The same sums as add_columns on the rows cast to double. Returns
+    // whether the sums it touched are all still finite.
+    bool add_feature_major(const float* g, Index ld, Index m);
     Index count() const { return count_; }
     Vector mean() const;
     Vector stderr_of_mean() const;
