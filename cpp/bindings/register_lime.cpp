@@ -12,7 +12,7 @@ using gradlime::Index;
 
 py::tuple lime(const DoubleArray& X, const DoubleArray& baseline, py::object f, py::object grad,
                const gradlime::FeedForwardNetwork* network, Index target, Index n_samples, double kernel_width,
-               double ridge, std::uint64_t seed, Index batch_rows, Index kept_mask_bytes) {
+               double ridge, std::uint64_t seed, Index batch_rows, Index kept_mask_bytes, bool fused_network) {
     if (baseline.ndim() != 1) throw py::value_error("baseline must be 1-D (d,)");
     const gradlime::RowMatrix Xm = as_matrix(X, "X");
     const gradlime::Vector b = Eigen::Map<const gradlime::Vector>(baseline.data(), baseline.shape(0));
@@ -23,6 +23,7 @@ py::tuple lime(const DoubleArray& X, const DoubleArray& baseline, py::object f, 
     opt.kernel_width = kernel_width;
     opt.ridge = ridge;
     opt.kept_mask_bytes = kept_mask_bytes;
+    opt.fused_network = fused_network;
     BoundModel model = bind_model(std::move(f), std::move(grad), network, target);
     gradlime::Estimate result;
     {
@@ -39,7 +40,7 @@ py::tuple lime(const DoubleArray& X, const DoubleArray& baseline, py::object f, 
 void register_lime(py::module_& m) {
     m.def("lime", &lime, "X"_a, "baseline"_a, "f"_a, "grad"_a, "network"_a = nullptr, "target"_a = 0,
           "n_samples"_a = 1000, "kernel_width"_a = 1.0, "ridge"_a = 1.0, "seed"_a = 0, "batch_rows"_a = 8192,
-          "kept_mask_bytes"_a = gradlime::LimeOptions{}.kept_mask_bytes,
+          "kept_mask_bytes"_a = gradlime::LimeOptions{}.kept_mask_bytes, "fused_network"_a = true,
           "LIME with binary masks over a Python or native model; returns (values, stderr).");
     m.def(
         "lime_masks",

@@ -4,12 +4,14 @@
 #include <algorithm>
 #include <cmath>
 #include <deque>
+#include <exception>
 #include <limits>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "gradlime/accumulators.hpp"
+#include "gradlime/mlp.hpp"
 #include "gradlime/parallel.hpp"
 
 namespace gradlime {
@@ -21,6 +23,7 @@ namespace {
 constexpr Index kFillRows = 64;     // rows per task when filling a batch
 constexpr Index kChunkRows = 2048;  // samples per finalisation chunk
 constexpr Index kWaveChunks = 8;    // chunks whose partial statistics are held at once
+constexpr Index kFusedWaveRows = Index(1) << 20;  // rows between Ctrl-C checks on the fused path
 
 struct PointState {
     Index point = 0;
@@ -198,6 +201,72 @@ void finalize_completed(const Context& c, std::deque<PointState>& inflight) {
         [&](PointState& s, bool parallel) { finalize_point(c, s, parallel); });
 }
 
+[[noreturn]] void report_non_finite(Index point, Index sample) {
+    throw std::invalid_argument("model returned a non-finite value at point " + std::to_string(point) +
+                                " (perturbation sample " + std::to_string(sample) + ")");
+}
+
+// The values of a native network's perturbed rows, fused: each point's masks become feature-major
+// float blocks of kNetworkBlock rows (the select of the batched path, then the cast the network
+// makes), evaluated without a batch buffer; then the point's fit on the same thread. The network's
+// per-row arithmetic and the fit are the batched path's, so the bits are too.
+void run_fused(const Context& c, const NetworkModel& model, bool keep_words) {
+    const FeedForwardNetwork& net = model.network();
+    const Index N = c.X.rows(), d = c.d, n = c.n, B = kNetworkBlock, stride = 4 * c.blocks;
+    const Index wave = std::max<Index>(1, kFusedWaveRows / n);
+    for (Index p0 = 0; p0 < N; p0 += wave) {
+        const Index pn = std::min(wave, N - p0);
+        std::vector<Index> bad_sample(static_cast<size_t>(pn), -1);
+        std::vector<std::exception_ptr> error(static_cast<size_t>(pn));
+        parallel_for(pn, [&](Index i) {
+            const Index p = p0 + i;
+            thread_local std::vector<float> x, y;
+            thread_local std::vector<std::uint32_t> scratch;
+            x.assign(static_cast<size_t>(d * B), 0.0f);  // lanes past a short last block stay 0
+            y.resize(static_cast<size_t>(B));
+            PointState s;
+            s.point = p;
+            s.values.resize(n);
+            s.weights.resize(n);
+            if (keep_words) s.words.resize(static_cast<size_t>(n * stride));
+            for (Index s0 = 0; s0 < n; s0 += B) {
+                const Index rows = std::min(B, n - s0);
+                std::uint32_t* words = keep_words ? s.words.data() + s0 * stride
+                                                  : (scratch.resize(static_cast<size_t>(rows * stride)), scratch.data());
+                lime_mask_words(c.key, static_cast<std::uint32_t>(p), static_cast<std::uint64_t>(s0), rows, c.blocks,
+                                words);
+                for (Index k = 0; k < d; ++k) {
+                    const double xk = c.X(p, k), bk = c.baseline[k];
+                    float* col = x.data() + k * B;
+                    for (Index r = 0; r < rows; ++r)
+                        col[r] = static_cast<float>(select(mask_bit(words + r * stride, k), xk, bk));
+                }
+                net.evaluate_block(x.data(), model.target(), y.data(), nullptr);
+                for (Index r = 0; r < rows; ++r) {
+                    const double v = static_cast<double>(y[static_cast<size_t>(r)]);
+                    if (!std::isfinite(v)) {
+                        bad_sample[static_cast<size_t>(i)] = s0 + r;
+                        return;
+                    }
+                    s.values[s0 + r] = v;
+                }
+            }
+            s.received = n;
+            try {
+                finalize_point(c, s, false);
+            } catch (...) {
+                error[static_cast<size_t>(i)] = std::current_exception();
+            }
+        });
+        // The lowest point's error, whatever the threads did first.
+        for (Index i = 0; i < pn; ++i) {
+            if (bad_sample[static_cast<size_t>(i)] >= 0) report_non_finite(p0 + i, bad_sample[static_cast<size_t>(i)]);
+            if (error[static_cast<size_t>(i)]) std::rethrow_exception(error[static_cast<size_t>(i)]);
+        }
+        c.model.check_interrupt();
+    }
+}
+
 }  // namespace
 
 void lime_masks(std::uint64_t seed, std::uint32_t point, std::uint64_t first, Index m, Index d, RowMatrix& Z) {
@@ -212,6 +281,11 @@ Estimate run_lime(const RowMatrix& X, const Vector& baseline, BatchModel& model,
     Estimate out{RowMatrix::Zero(N, d), RowMatrix::Zero(N, d)};
     const Context c{X, baseline, model, opt, out, d, n, key_from_seed(opt.seed), lime_mask_blocks(d)};
     const bool keep_words = n * c.blocks * Index(16) <= opt.kept_mask_bytes;
+    const NetworkModel* network = model.as_network();
+    if (network && opt.fused_network && N >= max_threads()) {
+        run_fused(c, *network, keep_words);
+        return out;
+    }
 
     const Index total = N * n;
     std::deque<PointState> inflight;  // references stay valid across push_back and front erase
@@ -232,12 +306,8 @@ Estimate run_lime(const RowMatrix& X, const Vector& baseline, BatchModel& model,
         parallel_for((m + kFillRows - 1) / kFillRows,
                      [&](Index block) { fill_block(c, r0, block, m, inputs, points); });
         const ModelOutput y = model.evaluate(0, m, d, true, false);
-        for (Index t = 0; t < m; ++t) {
-            if (!std::isfinite(y.values[t]))
-                throw std::invalid_argument("model returned a non-finite value at point " +
-                                            std::to_string((r0 + t) / n) + " (perturbation sample " +
-                                            std::to_string((r0 + t) % n) + ")");
-        }
+        for (Index t = 0; t < m; ++t)
+            if (!std::isfinite(y.values[t])) report_non_finite((r0 + t) / n, (r0 + t) % n);
         for (PointState& s : inflight) {
             const Index first = s.point * n;
             const Index lo = std::max(first, r0), hi = std::min(first + n, r0 + m);

@@ -62,6 +62,7 @@ def lime(
     seed: int = 0,
     batch_rows: int = 8192,
     kept_mask_bytes: int = ...,
+    fused_network: bool = True,
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]: ...
 def lime_masks(seed: int, point: int, first: int, m: int, d: int) -> npt.NDArray[np.float64]: ...
 

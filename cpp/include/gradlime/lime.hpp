@@ -31,6 +31,10 @@ struct LimeOptions {
     // Up to this many bytes per point the masks' Philox words are kept from the batch for the fit;
     // beyond it they are drawn again (a pure function of the counter). Both give the same bits.
     Index kept_mask_bytes = Index(32) << 20;
+    // A native network's values are computed fused with the masks, a point's samples block by block
+    // on one thread, points in parallel (when there are at least as many points as threads).
+    // Same bits either way; off only to test that.
+    bool fused_network = true;
 };
 
 // Mask bit k of sample `sample` of point `point` is bit k % 32 of word (k / 32) % 4 of the Philox
