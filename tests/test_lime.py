@@ -192,6 +192,39 @@ def test_native_onnx_model(rng):
     assert a.stderr.tobytes() == b.stderr.tobytes()
 
 
+@pytest.mark.parametrize("n_samples", [20, 63, 64, 65, 300])
+@pytest.mark.parametrize("kept_mask_bytes", [0, 1 << 20])
+def test_fused_native_path_has_the_batched_bits(rng, n_samples, kept_mask_bytes):
+    data, _ = _onnx_linear_then(rng, 7, "Sigmoid")
+    native = gl.Model.from_onnx(data)
+    X, base = rng.normal(size=(5, 7)), rng.normal(size=7)
+    kw = {
+        "network": native._network,
+        "n_samples": n_samples,
+        "kernel_width": 2.0,
+        "seed": 3,
+        "kept_mask_bytes": kept_mask_bytes,
+    }
+    fused = gl._core.lime(X, base, None, None, **kw)
+    batched = gl._core.lime(X, base, None, None, fused_network=False, batch_rows=50, **kw)
+    for a, b in zip(fused, batched, strict=True):
+        assert a.tobytes() == b.tobytes()
+
+
+def test_fused_native_path_names_the_first_non_finite_value(rng):
+    data, _ = _onnx_linear_then(rng, 3, "Identity")
+    native = gl.Model.from_onnx(data)
+    X = np.array([[0.0, 0.0, 0.0], [1.0, 1.0, 1.0], [3e38, 3e38, 3e38], [3e38, 3e38, 3e38]])
+    messages = []
+    for fused in (True, False):  # x w overflows float32 where enough of x is kept
+        with pytest.raises(
+            ValueError, match=r"non-finite value at point 2 \(perturbation sample"
+        ) as e:
+            gl._core.lime(X, np.zeros(3), None, None, network=native._network, fused_network=fused)
+        messages.append(str(e.value))
+    assert messages[0] == messages[1]
+
+
 def test_agrees_with_lime_package_weighted_least_squares(rng):
     # The fitting step alone: lime's LimeBase on the very masks, outputs and distances we used.
     lime_base = pytest.importorskip("lime.lime_base")
