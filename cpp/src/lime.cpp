@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "gradlime/accumulators.hpp"
+#include "gradlime/lanes.hpp"
 #include "gradlime/mlp.hpp"
 #include "gradlime/parallel.hpp"
 
@@ -101,12 +102,11 @@ void fill_block(const Context& c, Index r0, Index block, Index m, double* inputs
     }
 }
 
-// Masks of samples [first, first + rows) of a point as 0/1 rows (kept or drawn again) and, when
-// `weights` is given, their kernel weights pi = exp(-||x - x~|| / sigma^2). x - x~ = (1 - z) *
-// (x - baseline), so the squared distance sums the dropped features' squared gaps, in feature order.
-void mask_rows(const Context& c, const PointState& s, Index first, Index rows, RowMatrix& Z,
-               const Vector* gap2 = nullptr, double* weights = nullptr) {
-    const Index stride = 4 * c.blocks;
+// The masks of samples [first, first + rows) of a point (kept, or drawn again) as feature-major
+// bytes: bit i of zb[k * G + g] is feature k of sample first + 8g + i, G = ceil(rows / 8); the bits
+// of the lanes past `rows` are 0.
+void mask_bytes(const Context& c, const PointState& s, Index first, Index rows, std::vector<std::uint8_t>& zb) {
+    const Index stride = 4 * c.blocks, G = (rows + lanes::kLanes - 1) / lanes::kLanes;
     std::vector<std::uint32_t> scratch;
     const std::uint32_t* words = s.words.data() + first * stride;
     if (s.words.empty()) {
@@ -115,22 +115,80 @@ void mask_rows(const Context& c, const PointState& s, Index first, Index rows, R
                         scratch.data());
         words = scratch.data();
     }
-    Z.resize(rows, c.d);
-    const double inv_width2 = 1.0 / (c.opt.kernel_width * c.opt.kernel_width);
-    for (Index i = 0; i < rows; ++i) {
-        const std::uint32_t* z = words + i * stride;
-        double* row = Z.row(i).data();
-        double dist2 = 0.0;
-        for (Index k = 0; k < c.d; ++k) {
-            const std::uint64_t bit = mask_bit(z, k);
-            row[k] = static_cast<double>(bit);
-            if (weights) dist2 += select(bit, 0.0, (*gap2)[k]);
+    zb.resize(static_cast<size_t>(c.d * G));
+    for (Index g = 0; g < G; ++g) {
+        const Index t0 = g * lanes::kLanes, in_group = std::min<Index>(lanes::kLanes, rows - t0);
+        for (Index j = 0; 32 * j < c.d; ++j) {  // word j holds features 32j .. 32j + 31
+            std::uint32_t w[lanes::kLanes] = {};
+            for (Index i = 0; i < in_group; ++i) w[i] = words[(t0 + i) * stride + j];
+            for (Index k = 32 * j; k < std::min(c.d, 32 * j + 32); ++k)
+                zb[static_cast<size_t>(k * G + g)] = lanes::bit_of_each(w, static_cast<int>(k - 32 * j));
         }
-        if (weights) weights[i] = std::exp(-std::sqrt(dist2) * inv_width2);
     }
 }
 
-// Runs body(i, first_row, rows) for every finalisation chunk of a point, kWaveChunks at a time,
+// S(k, l) = sum over samples of u z_k z_l for l <= k (the lower triangle), u given per sample in
+// groups of 8 (zero past the chunk's rows): the products of binary masks are masked adds. Each
+// k-row runs in tiles of up to 16 columns whose lane sums stay in registers across the groups.
+template <int C>
+void pair_tile(const std::uint8_t* zb, Index G, Index k, Index l0, const double* u, Matrix& S) {
+    lanes::D acc[C];
+    for (int l = 0; l < C; ++l) acc[l] = lanes::zero();
+    const std::uint8_t* zk = zb + k * G;
+    for (Index g = 0; g < G; ++g) {
+        const lanes::D uz = lanes::keep_where(zk[g], lanes::load(u + g * lanes::kLanes));
+        for (int l = 0; l < C; ++l) acc[l] = lanes::add_where(acc[l], zb[(l0 + l) * G + g], uz);
+    }
+    for (int l = 0; l < C; ++l) S(k, l0 + l) = lanes::sum(acc[l]);
+}
+
+template <int C = 16>
+void pair_tile_of_width(Index width, const std::uint8_t* zb, Index G, Index k, Index l0, const double* u, Matrix& S) {
+    if constexpr (C > 1) {
+        if (width < C) return pair_tile_of_width<C - 1>(width, zb, G, k, l0, u, S);
+    }
+    pair_tile<C>(zb, G, k, l0, u, S);
+}
+
+void pair_sums(const std::vector<std::uint8_t>& zb, Index d, Index G, const double* u, Matrix& S) {
+    S.setZero(d, d);
+    for (Index k = 0; k < d; ++k)
+        for (Index l0 = 0; l0 <= k; l0 += 16) pair_tile_of_width(std::min<Index>(16, k + 1 - l0), zb.data(), G, k, l0, u, S);
+}
+
+// sum over samples of u (groups of 8, zero-padded), by lanes then the fixed tree.
+double lane_total(const double* u, Index G) {
+    lanes::D acc = lanes::zero();
+    for (Index g = 0; g < G; ++g) acc = lanes::add(acc, lanes::load(u + g * lanes::kLanes));
+    return lanes::sum(acc);
+}
+
+// One chunk's raw weighted sums for the fit: P(k, l) = sum w z_k z_l (so P(k, k) = sum w z_k, the
+// masks being 0/1), Q(k) = sum w z_k y', W = sum w, Y = sum w y', with y' = y - y_0 (the point's
+// first value: shifting keeps the centring below accurate when f has a large offset).
+struct FitSums {
+    Matrix P;
+    Vector Q;
+    double W = 0.0, Y = 0.0;
+    void merge(const FitSums& o) {
+        P += o.P;
+        Q += o.Q;
+        W += o.W;
+        Y += o.Y;
+    }
+};
+
+// The sandwich's raw sums: R(k, l) = sum u z_k z_l, U = sum u, with u = (w r)^2.
+struct MeatSums {
+    Matrix R;
+    double U = 0.0;
+    void merge(const MeatSums& o) {
+        R += o.R;
+        U += o.U;
+    }
+};
+
+// Runs body(chunk, first_row, rows) for every finalisation chunk of a point, kWaveChunks at a time,
 // then merge(i) in chunk order.
 template <class Body, class Merge>
 void for_each_chunk(const Context& c, bool parallel, Body&& body, Merge&& merge) {
@@ -140,58 +198,114 @@ void for_each_chunk(const Context& c, bool parallel, Body&& body, Merge&& merge)
 }
 
 void finalize_point(const Context& c, PointState& s, bool parallel) {
-    const Index p = s.point, d = c.d, n = c.n;
+    const Index p = s.point, d = c.d, n = c.n, L = lanes::kLanes;
     const Vector gap2 = (c.X.row(p).transpose() - c.baseline).array().square().matrix();
+    const double inv_width2 = 1.0 / (c.opt.kernel_width * c.opt.kernel_width);
+    const double y0 = s.values[0];
 
-    WeightedCrossMoments moments;
-    std::vector<WeightedCrossMoments> part(kWaveChunks);
+    // Pass 1: kernel weights pi = exp(-||x - x~|| / sigma^2), x - x~ = (1 - z) * (x - baseline),
+    // so the squared distance sums the dropped features' squared gaps, in feature order.
+    FitSums fit;
+    fit.P.setZero(d, d);
+    fit.Q.setZero(d);
+    std::vector<FitSums> fit_part(kWaveChunks);
     for_each_chunk(c, parallel,
         [&](Index i, Index first, Index rows) {
-            RowMatrix Z;
-            mask_rows(c, s, first, rows, Z, &gap2, s.weights.data() + first);
-            part[static_cast<size_t>(i)] =
-                WeightedCrossMoments::of_block(Z, s.weights.segment(first, rows), s.values.segment(first, rows));
+            std::vector<std::uint8_t> zb;
+            mask_bytes(c, s, first, rows, zb);
+            const Index G = (rows + L - 1) / L;
+            std::vector<double> w(static_cast<size_t>(G * L), 0.0), wy(static_cast<size_t>(G * L), 0.0);
+            double dist2[lanes::kLanes];
+            for (Index g = 0; g < G; ++g) {
+                lanes::D acc = lanes::zero();
+                for (Index k = 0; k < d; ++k)
+                    acc = lanes::add_where(acc, static_cast<std::uint8_t>(~zb[static_cast<size_t>(k * G + g)]),
+                                           lanes::set1(gap2[k]));
+                lanes::store(dist2, acc);
+                for (Index t = 0; t < std::min(L, rows - g * L); ++t) {
+                    const Index sample = first + g * L + t;
+                    const double wt = std::exp(-std::sqrt(dist2[t]) * inv_width2);
+                    s.weights[sample] = wt;
+                    w[static_cast<size_t>(g * L + t)] = wt;
+                    wy[static_cast<size_t>(g * L + t)] = wt * (s.values[sample] - y0);
+                }
+            }
+            FitSums& part = fit_part[static_cast<size_t>(i)];
+            pair_sums(zb, d, G, w.data(), part.P);
+            part.Q.resize(d);
+            for (Index k = 0; k < d; ++k) {
+                lanes::D acc = lanes::zero();
+                for (Index g = 0; g < G; ++g)
+                    acc = lanes::add_where(acc, zb[static_cast<size_t>(k * G + g)], lanes::load(wy.data() + g * L));
+                part.Q[k] = lanes::sum(acc);
+            }
+            part.W = lane_total(w.data(), G);
+            part.Y = lane_total(wy.data(), G);
         },
-        [&](Index i) { moments.merge(part[static_cast<size_t>(i)]); });
-    if (!(moments.weight > 0.0))
+        [&](Index i) { fit.merge(fit_part[static_cast<size_t>(i)]); });
+    if (!(fit.W > 0.0))
         throw std::invalid_argument("lime: every kernel weight underflows to 0 at point " + std::to_string(p) +
                                     " (||x - baseline|| = " + std::to_string(std::sqrt(gap2.sum())) +
                                     "); increase kernel_width");
 
     // Weighted centring removes the unpenalised intercept (Frisch-Waugh); what is left is
-    // (S_zz + ridge I) c = S_zy, the normal equations of sklearn's Ridge with sample_weight.
-    Matrix A = moments.symmetric_szz();
+    // (S_zz + ridge I) c = S_zy, the normal equations of sklearn's Ridge with sample_weight, with
+    // S_zz = P - Sz Sz^T / W and S_zy = Q - Sz Y / W (Sz = diag P).
+    const Vector Sz = fit.P.diagonal();
+    const Vector mean_z = Sz / fit.W;
+    Matrix A = fit.P;
+    for (Index k = 0; k < d; ++k)
+        for (Index l = 0; l <= k; ++l) A(k, l) -= Sz[k] * Sz[l] / fit.W;
     A.diagonal().array() += c.opt.ridge;
-    Eigen::LLT<Matrix> llt(A);
+    Eigen::LLT<Matrix> llt(A);  // reads the lower triangle
     if (llt.info() != Eigen::Success)
         throw std::invalid_argument("lime: the weighted mask design is singular at point " + std::to_string(p) +
                                     "; use more samples or ridge > 0");
-    const Vector coef = llt.solve(moments.szy);
+    const Vector coef = llt.solve(fit.Q - Sz * (fit.Y / fit.W));
     c.out.values.row(p) = coef.transpose();
 
     // Weighted HC1 sandwich A^-1 [sum w_i^2 r_i^2 (z_i - zbar)(z_i - zbar)^T] A^-1 n / (n - d - 1),
-    // r_i = y_i - b - z_i . c: the residuals of a nonlinear f are heteroscedastic in z.
-    const double intercept = moments.mean_y - moments.mean_z.dot(coef);
-    Matrix meat = Matrix::Zero(d, d);
-    std::vector<Matrix> meat_part(kWaveChunks);
+    // r_i = y_i - b - z_i . c: the residuals of a nonlinear f are heteroscedastic in z. Expanded in
+    // the raw sums R = sum u z z^T and U = sum u (u = (w r)^2) around zbar.
+    const double intercept = fit.Y / fit.W - mean_z.dot(coef);  // in y' = y - y_0
+    MeatSums meat_sums;
+    meat_sums.R.setZero(d, d);
+    std::vector<MeatSums> meat_part(kWaveChunks);
     for_each_chunk(c, parallel,
         [&](Index i, Index first, Index rows) {
-            RowMatrix Z;
-            mask_rows(c, s, first, rows, Z);
-            const auto w = s.weights.segment(first, rows);
-            const Vector r = (s.values.segment(first, rows).array() - intercept).matrix() - Z * coef;
-            Z.rowwise() -= moments.mean_z.transpose();
-            Z.array().colwise() *= (w.array() * r.array());
-            Matrix& m = meat_part[static_cast<size_t>(i)];
-            m = Matrix::Zero(d, d);
-            m.selfadjointView<Eigen::Lower>().rankUpdate(Z.transpose());
+            std::vector<std::uint8_t> zb;
+            mask_bytes(c, s, first, rows, zb);
+            const Index G = (rows + L - 1) / L;
+            std::vector<double> u(static_cast<size_t>(G * L), 0.0);
+            double zc[lanes::kLanes];
+            for (Index g = 0; g < G; ++g) {
+                lanes::D acc = lanes::zero();  // z . c, summed in feature order
+                for (Index k = 0; k < d; ++k)
+                    acc = lanes::add_where(acc, zb[static_cast<size_t>(k * G + g)], lanes::set1(coef[k]));
+                lanes::store(zc, acc);
+                for (Index t = 0; t < std::min(L, rows - g * L); ++t) {
+                    const Index sample = first + g * L + t;
+                    const double r = ((s.values[sample] - y0) - intercept) - zc[t];
+                    const double wr = s.weights[sample] * r;
+                    u[static_cast<size_t>(g * L + t)] = wr * wr;
+                }
+            }
+            MeatSums& part = meat_part[static_cast<size_t>(i)];
+            pair_sums(zb, d, G, u.data(), part.R);
+            part.U = lane_total(u.data(), G);
         },
-        [&](Index i) { meat += meat_part[static_cast<size_t>(i)]; });
+        [&](Index i) { meat_sums.merge(meat_part[static_cast<size_t>(i)]); });
     const double nd = static_cast<double>(n);
     if (n <= d + 1) {  // no degrees of freedom left for the residuals
         c.out.stderr_.row(p).setConstant(std::numeric_limits<double>::quiet_NaN());
         return;
     }
+    // sum u (z - m)(z - m)^T = R - m Ru^T - Ru m^T + U m m^T, Ru = diag R = sum u z.
+    const Matrix& R = meat_sums.R;
+    Matrix meat = Matrix::Zero(d, d);
+    for (Index k = 0; k < d; ++k)
+        for (Index l = 0; l <= k; ++l)
+            meat(k, l) = ((R(k, l) - mean_z[k] * R(l, l)) - R(k, k) * mean_z[l]) + meat_sums.U * mean_z[k] * mean_z[l];
     c.out.stderr_.row(p) = sandwich_stderr(llt, meat, nd / (nd - static_cast<double>(d) - 1.0)).transpose();
 }
 
