@@ -32,6 +32,9 @@ struct PointState {
     Vector values;   // f at each of the point's samples (the fit looks at them twice)
     Vector weights;  // the kernel weights, from the fit's first pass for its second
     std::vector<std::uint32_t> words;  // the masks' Philox words, when kept (LimeOptions::kept_mask_bytes)
+    // Or (the fused path) the masks as feature-major bytes, bit i of bytes[k * ceil(n / 8) + g]
+    // being feature k of sample 8g + i, when kept.
+    std::vector<std::uint8_t> bytes;
 };
 
 struct Context {
@@ -102,58 +105,75 @@ void fill_block(const Context& c, Index r0, Index block, Index m, double* inputs
     }
 }
 
-// The masks of samples [first, first + rows) of a point (kept, or drawn again) as feature-major
-// bytes: bit i of zb[k * G + g] is feature k of sample first + 8g + i, G = ceil(rows / 8); the bits
-// of the lanes past `rows` are 0.
-void mask_bytes(const Context& c, const PointState& s, Index first, Index rows, std::vector<std::uint8_t>& zb) {
-    const Index stride = 4 * c.blocks, G = (rows + lanes::kLanes - 1) / lanes::kLanes;
-    std::vector<std::uint32_t> scratch;
+// The mask bytes of a group of up to 8 consecutive samples: out(k, byte) with bit i of the byte
+// feature k of sample i. `words` points at the first sample's mask words, `stride` words per
+// sample; lanes past `in_group` read as 0.
+template <class Out>
+inline void group_bytes(const std::uint32_t* words, Index stride, Index in_group, Index d, Out&& out) {
+    for (Index j = 0; 32 * j < d; ++j) {  // word j holds features 32j .. 32j + 31
+        std::uint32_t w[lanes::kLanes] = {};
+        for (Index i = 0; i < in_group; ++i) w[i] = words[i * stride + j];
+        for (Index k = 32 * j; k < std::min(d, 32 * j + 32); ++k) out(k, lanes::bit_of_each(w, static_cast<int>(k - 32 * j)));
+    }
+}
+
+// The masks of samples [first, first + rows) of a point (first a multiple of 8) as feature-major
+// bytes: bit i of zb[k * ld + g] is feature k of sample first + 8g + i; the bits of lanes past
+// `rows` are 0. Points into the kept bytes, or builds them in `scratch` from the kept or redrawn
+// words.
+const std::uint8_t* chunk_bytes(const Context& c, const PointState& s, Index first, Index rows,
+                                std::vector<std::uint8_t>& scratch, Index& ld) {
+    const Index L = lanes::kLanes;
+    if (!s.bytes.empty()) {
+        ld = (c.n + L - 1) / L;
+        return s.bytes.data() + first / L;
+    }
+    const Index stride = 4 * c.blocks, G = (rows + L - 1) / L;
+    std::vector<std::uint32_t> drawn;
     const std::uint32_t* words = s.words.data() + first * stride;
     if (s.words.empty()) {
-        scratch.resize(static_cast<size_t>(rows * stride));
+        drawn.resize(static_cast<size_t>(rows * stride));
         lime_mask_words(c.key, static_cast<std::uint32_t>(s.point), static_cast<std::uint64_t>(first), rows, c.blocks,
-                        scratch.data());
-        words = scratch.data();
+                        drawn.data());
+        words = drawn.data();
     }
-    zb.resize(static_cast<size_t>(c.d * G));
-    for (Index g = 0; g < G; ++g) {
-        const Index t0 = g * lanes::kLanes, in_group = std::min<Index>(lanes::kLanes, rows - t0);
-        for (Index j = 0; 32 * j < c.d; ++j) {  // word j holds features 32j .. 32j + 31
-            std::uint32_t w[lanes::kLanes] = {};
-            for (Index i = 0; i < in_group; ++i) w[i] = words[(t0 + i) * stride + j];
-            for (Index k = 32 * j; k < std::min(c.d, 32 * j + 32); ++k)
-                zb[static_cast<size_t>(k * G + g)] = lanes::bit_of_each(w, static_cast<int>(k - 32 * j));
-        }
-    }
+    scratch.resize(static_cast<size_t>(c.d * G));
+    for (Index g = 0; g < G; ++g)
+        group_bytes(words + g * L * stride, stride, std::min(L, rows - g * L), c.d,
+                    [&](Index k, std::uint8_t byte) { scratch[static_cast<size_t>(k * G + g)] = byte; });
+    ld = G;
+    return scratch.data();
 }
 
 // S(k, l) = sum over samples of u z_k z_l for l <= k (the lower triangle), u given per sample in
 // groups of 8 (zero past the chunk's rows): the products of binary masks are masked adds. Each
 // k-row runs in tiles of up to 16 columns whose lane sums stay in registers across the groups.
 template <int C>
-void pair_tile(const std::uint8_t* zb, Index G, Index k, Index l0, const double* u, Matrix& S) {
+void pair_tile(const std::uint8_t* zb, Index ld, Index G, Index k, Index l0, const double* u, Matrix& S) {
     lanes::D acc[C];
     for (int l = 0; l < C; ++l) acc[l] = lanes::zero();
-    const std::uint8_t* zk = zb + k * G;
+    const std::uint8_t* zk = zb + k * ld;
     for (Index g = 0; g < G; ++g) {
         const lanes::D uz = lanes::keep_where(zk[g], lanes::load(u + g * lanes::kLanes));
-        for (int l = 0; l < C; ++l) acc[l] = lanes::add_where(acc[l], zb[(l0 + l) * G + g], uz);
+        for (int l = 0; l < C; ++l) acc[l] = lanes::add_where(acc[l], zb[(l0 + l) * ld + g], uz);
     }
     for (int l = 0; l < C; ++l) S(k, l0 + l) = lanes::sum(acc[l]);
 }
 
 template <int C = 16>
-void pair_tile_of_width(Index width, const std::uint8_t* zb, Index G, Index k, Index l0, const double* u, Matrix& S) {
+void pair_tile_of_width(Index width, const std::uint8_t* zb, Index ld, Index G, Index k, Index l0, const double* u,
+                        Matrix& S) {
     if constexpr (C > 1) {
-        if (width < C) return pair_tile_of_width<C - 1>(width, zb, G, k, l0, u, S);
+        if (width < C) return pair_tile_of_width<C - 1>(width, zb, ld, G, k, l0, u, S);
     }
-    pair_tile<C>(zb, G, k, l0, u, S);
+    pair_tile<C>(zb, ld, G, k, l0, u, S);
 }
 
-void pair_sums(const std::vector<std::uint8_t>& zb, Index d, Index G, const double* u, Matrix& S) {
+void pair_sums(const std::uint8_t* zb, Index ld, Index d, Index G, const double* u, Matrix& S) {
     S.setZero(d, d);
     for (Index k = 0; k < d; ++k)
-        for (Index l0 = 0; l0 <= k; l0 += 16) pair_tile_of_width(std::min<Index>(16, k + 1 - l0), zb.data(), G, k, l0, u, S);
+        for (Index l0 = 0; l0 <= k; l0 += 16)
+            pair_tile_of_width(std::min<Index>(16, k + 1 - l0), zb, ld, G, k, l0, u, S);
 }
 
 // sum over samples of u (groups of 8, zero-padded), by lanes then the fixed tree.
@@ -211,16 +231,16 @@ void finalize_point(const Context& c, PointState& s, bool parallel) {
     std::vector<FitSums> fit_part(kWaveChunks);
     for_each_chunk(c, parallel,
         [&](Index i, Index first, Index rows) {
-            std::vector<std::uint8_t> zb;
-            mask_bytes(c, s, first, rows, zb);
+            std::vector<std::uint8_t> scratch;
+            Index ld = 0;
+            const std::uint8_t* zb = chunk_bytes(c, s, first, rows, scratch, ld);
             const Index G = (rows + L - 1) / L;
             std::vector<double> w(static_cast<size_t>(G * L), 0.0), wy(static_cast<size_t>(G * L), 0.0);
             double dist2[lanes::kLanes];
             for (Index g = 0; g < G; ++g) {
                 lanes::D acc = lanes::zero();
                 for (Index k = 0; k < d; ++k)
-                    acc = lanes::add_where(acc, static_cast<std::uint8_t>(~zb[static_cast<size_t>(k * G + g)]),
-                                           lanes::set1(gap2[k]));
+                    acc = lanes::add_where(acc, static_cast<std::uint8_t>(~zb[k * ld + g]), lanes::set1(gap2[k]));
                 lanes::store(dist2, acc);
                 for (Index t = 0; t < std::min(L, rows - g * L); ++t) {
                     const Index sample = first + g * L + t;
@@ -231,12 +251,12 @@ void finalize_point(const Context& c, PointState& s, bool parallel) {
                 }
             }
             FitSums& part = fit_part[static_cast<size_t>(i)];
-            pair_sums(zb, d, G, w.data(), part.P);
+            pair_sums(zb, ld, d, G, w.data(), part.P);
             part.Q.resize(d);
             for (Index k = 0; k < d; ++k) {
                 lanes::D acc = lanes::zero();
                 for (Index g = 0; g < G; ++g)
-                    acc = lanes::add_where(acc, zb[static_cast<size_t>(k * G + g)], lanes::load(wy.data() + g * L));
+                    acc = lanes::add_where(acc, zb[k * ld + g], lanes::load(wy.data() + g * L));
                 part.Q[k] = lanes::sum(acc);
             }
             part.W = lane_total(w.data(), G);
@@ -273,15 +293,16 @@ void finalize_point(const Context& c, PointState& s, bool parallel) {
     std::vector<MeatSums> meat_part(kWaveChunks);
     for_each_chunk(c, parallel,
         [&](Index i, Index first, Index rows) {
-            std::vector<std::uint8_t> zb;
-            mask_bytes(c, s, first, rows, zb);
+            std::vector<std::uint8_t> scratch;
+            Index ld = 0;
+            const std::uint8_t* zb = chunk_bytes(c, s, first, rows, scratch, ld);
             const Index G = (rows + L - 1) / L;
             std::vector<double> u(static_cast<size_t>(G * L), 0.0);
             double zc[lanes::kLanes];
             for (Index g = 0; g < G; ++g) {
                 lanes::D acc = lanes::zero();  // z . c, summed in feature order
                 for (Index k = 0; k < d; ++k)
-                    acc = lanes::add_where(acc, zb[static_cast<size_t>(k * G + g)], lanes::set1(coef[k]));
+                    acc = lanes::add_where(acc, zb[k * ld + g], lanes::set1(coef[k]));
                 lanes::store(zc, acc);
                 for (Index t = 0; t < std::min(L, rows - g * L); ++t) {
                     const Index sample = first + g * L + t;
@@ -291,7 +312,7 @@ void finalize_point(const Context& c, PointState& s, bool parallel) {
                 }
             }
             MeatSums& part = meat_part[static_cast<size_t>(i)];
-            pair_sums(zb, d, G, u.data(), part.R);
+            pair_sums(zb, ld, d, G, u.data(), part.R);
             part.U = lane_total(u.data(), G);
         },
         [&](Index i) { meat_sums.merge(meat_part[static_cast<size_t>(i)]); });
@@ -324,9 +345,9 @@ void finalize_completed(const Context& c, std::deque<PointState>& inflight) {
 // float blocks of kNetworkBlock rows (the select of the batched path, then the cast the network
 // makes), evaluated without a batch buffer; then the point's fit on the same thread. The network's
 // per-row arithmetic and the fit are the batched path's, so the bits are too.
-void run_fused(const Context& c, const NetworkModel& model, bool keep_words) {
+void run_fused(const Context& c, const NetworkModel& model, bool keep_bytes) {
     const FeedForwardNetwork& net = model.network();
-    const Index N = c.X.rows(), d = c.d, n = c.n, B = kNetworkBlock, stride = 4 * c.blocks;
+    const Index N = c.X.rows(), d = c.d, n = c.n, B = kNetworkBlock, stride = 4 * c.blocks, L = lanes::kLanes;
     const Index wave = std::max<Index>(1, kFusedWaveRows / n);
     for (Index p0 = 0; p0 < N; p0 += wave) {
         const Index pn = std::min(wave, N - p0);
@@ -335,25 +356,31 @@ void run_fused(const Context& c, const NetworkModel& model, bool keep_words) {
         parallel_for(pn, [&](Index i) {
             const Index p = p0 + i;
             thread_local std::vector<float> x, y;
-            thread_local std::vector<std::uint32_t> scratch;
+            thread_local std::vector<std::uint32_t> words;
+            thread_local std::vector<std::uint8_t> block_bytes;
             x.assign(static_cast<size_t>(d * B), 0.0f);  // lanes past a short last block stay 0
             y.resize(static_cast<size_t>(B));
+            words.resize(static_cast<size_t>(B * stride));
             PointState s;
             s.point = p;
             s.values.resize(n);
             s.weights.resize(n);
-            if (keep_words) s.words.resize(static_cast<size_t>(n * stride));
+            const Index ld = (n + L - 1) / L;  // mask bytes per feature
+            if (keep_bytes) s.bytes.resize(static_cast<size_t>(d * ld));
             for (Index s0 = 0; s0 < n; s0 += B) {
-                const Index rows = std::min(B, n - s0);
-                std::uint32_t* words = keep_words ? s.words.data() + s0 * stride
-                                                  : (scratch.resize(static_cast<size_t>(rows * stride)), scratch.data());
+                const Index rows = std::min(B, n - s0), G = (rows + L - 1) / L;
                 lime_mask_words(c.key, static_cast<std::uint32_t>(p), static_cast<std::uint64_t>(s0), rows, c.blocks,
-                                words);
+                                words.data());
+                std::uint8_t* zb = keep_bytes ? s.bytes.data() + s0 / L : (block_bytes.resize(static_cast<size_t>(d * G)), block_bytes.data());
+                const Index zld = keep_bytes ? ld : G;
+                for (Index g = 0; g < G; ++g)
+                    group_bytes(words.data() + g * L * stride, stride, std::min(L, rows - g * L), d,
+                                [&](Index k, std::uint8_t byte) { zb[k * zld + g] = byte; });
+                // x~ = z ? x : baseline in float32: the batched path's select, then the network's cast.
                 for (Index k = 0; k < d; ++k) {
-                    const double xk = c.X(p, k), bk = c.baseline[k];
+                    const float xk = static_cast<float>(c.X(p, k)), bk = static_cast<float>(c.baseline[k]);
                     float* col = x.data() + k * B;
-                    for (Index r = 0; r < rows; ++r)
-                        col[r] = static_cast<float>(select(mask_bit(words + r * stride, k), xk, bk));
+                    for (Index g = 0; g < G; ++g) lanes::select_floats(col + g * L, zb[k * zld + g], xk, bk);
                 }
                 net.evaluate_block(x.data(), model.target(), y.data(), nullptr);
                 for (Index r = 0; r < rows; ++r) {
@@ -397,7 +424,7 @@ Estimate run_lime(const RowMatrix& X, const Vector& baseline, BatchModel& model,
     const bool keep_words = n * c.blocks * Index(16) <= opt.kept_mask_bytes;
     const NetworkModel* network = model.as_network();
     if (network && opt.fused_network && N >= max_threads()) {
-        run_fused(c, *network, keep_words);
+        run_fused(c, *network, d * ((n + 7) / 8) <= opt.kept_mask_bytes);
         return out;
     }
 

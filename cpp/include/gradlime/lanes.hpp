@@ -42,6 +42,10 @@ inline std::uint8_t bit_of_each(const std::uint32_t* words, int b) noexcept {
     const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(words));
     return static_cast<std::uint8_t>(_mm256_test_epi32_mask(v, _mm256_set1_epi32(static_cast<int>(1u << b))));
 }
+// out[i] = bit i of m ? a : b, for eight floats.
+inline void select_floats(float* out, std::uint8_t m, float a, float b) noexcept {
+    _mm256_storeu_ps(out, _mm256_mask_blend_ps(m, _mm256_set1_ps(b), _mm256_set1_ps(a)));
+}
 #else
 typedef double D __attribute__((vector_size(kLanes * sizeof(double))));
 typedef std::int64_t Mask __attribute__((vector_size(kLanes * sizeof(std::int64_t))));
@@ -62,6 +66,15 @@ inline Mask lane_mask(std::uint8_t m) noexcept {
 }
 inline D keep_where(std::uint8_t m, D x) noexcept { return reinterpret_cast<D>(reinterpret_cast<Mask>(x) & lane_mask(m)); }
 inline D add_where(D a, std::uint8_t m, D x) noexcept { return a + keep_where(m, x); }
+inline void select_floats(float* out, std::uint8_t m, float a, float b) noexcept {
+    std::uint32_t ua, ub;  // branch-free: the bits are random, a branch would mispredict half the time
+    std::memcpy(&ua, &a, sizeof ua);
+    std::memcpy(&ub, &b, sizeof ub);
+    for (int i = 0; i < kLanes; ++i) {
+        const std::uint32_t v = ub ^ ((ua ^ ub) & (0u - ((m >> i) & 1u)));
+        std::memcpy(out + i, &v, sizeof v);
+    }
+}
 inline std::uint8_t bit_of_each(const std::uint32_t* words, int b) noexcept {
     unsigned m = 0;
     for (int i = 0; i < kLanes; ++i) m |= ((words[i] >> b) & 1u) << i;
