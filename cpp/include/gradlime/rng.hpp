@@ -334,6 +334,7 @@ struct Avx512 {
         c = c2;
     }
     static void storeu(double* out, D x) noexcept { _mm512_storeu_pd(out, x); }
+    static void storeu_i(std::uint64_t* out, I x) noexcept { _mm512_storeu_si512(out, x); }
     // out[2i] = c[i], out[2i + 1] = s[i]
     static void store_pairs(double* out, D c, D s) noexcept {
         const I lo = _mm512_set_epi64(11, 3, 10, 2, 9, 1, 8, 0);
@@ -392,6 +393,9 @@ struct Avx2 {
         c = c2;
     }
     static void storeu(double* out, D x) noexcept { _mm256_storeu_pd(out, x); }
+    static void storeu_i(std::uint64_t* out, I x) noexcept {
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), x);
+    }
     static void store_pairs(double* out, D c, D s) noexcept {
         const D t0 = _mm256_unpacklo_pd(c, s);  // c0 s0 c2 s2
         const D t1 = _mm256_unpackhi_pd(c, s);  // c1 s1 c3 s3
@@ -623,9 +627,51 @@ inline void gaussian_row_vec(Key key, std::uint32_t s_lo, std::uint32_t s_hi, st
 }
 #endif
 
+#if GRADLIME_RNG_AVX512 || GRADLIME_RNG_AVX2
+// philox_lanes_generic's blocks with V::kBlocks per register (the same integer arithmetic).
+template <class V, long kLanes>
+inline void philox_lanes_vec(Key key, const std::uint64_t* pair, const std::uint64_t* sample,
+                             std::uint32_t stream, std::uint64_t* a, std::uint64_t* b) noexcept {
+    using I = typename V::I;
+    using namespace philox_constants;
+    constexpr long kRegs = kLanes / V::kBlocks;
+    static_assert(kRegs * V::kBlocks == kLanes, "whole registers");
+    const I mul0 = V::set1(kMul0), mul1 = V::set1(kMul1), lo32 = V::set1(0xffffffffULL);
+    I x0[kRegs], x1[kRegs], x2[kRegs], x3[kRegs];
+    for (long v = 0; v < kRegs; ++v) {
+        x0[v] = V::loadu(pair + v * V::kBlocks);
+        x1[v] = V::loadu(sample + v * V::kBlocks);
+        x2[v] = V::template srli<32>(x1[v]);
+        x3[v] = V::set1(stream);
+    }
+    for (int round = 0; round < 10; ++round) {
+        const I k0 = V::set1(key[0]), k1 = V::set1(key[1]);
+        for (long v = 0; v < kRegs; ++v) {
+            const I p0 = V::mulu32(x0[v], mul0);
+            const I p1 = V::mulu32(x2[v], mul1);
+            x0[v] = V::xor3(V::template srli<32>(p1), x1[v], k0);
+            x2[v] = V::xor3(V::template srli<32>(p0), x3[v], k1);
+            x1[v] = p1;
+            x3[v] = p0;
+        }
+        key[0] += kWeyl0;
+        key[1] += kWeyl1;
+    }
+    for (long v = 0; v < kRegs; ++v) {
+        V::storeu_i(a + v * V::kBlocks, V::or_(V::template slli<32>(x0[v]), V::and_(x1[v], lo32)));
+        V::storeu_i(b + v * V::kBlocks, V::or_(V::template slli<32>(x2[v]), V::and_(x3[v], lo32)));
+    }
+}
+#endif
+
 template <long kLanes>
 inline void philox_lanes_at(Key key, const std::uint64_t* pair, const std::uint64_t* sample,
                             std::uint32_t stream, std::uint64_t* a, std::uint64_t* b) noexcept {
+#if GRADLIME_RNG_AVX512
+    if constexpr (kLanes % 8 == 0) return philox_lanes_vec<Avx512, kLanes>(key, pair, sample, stream, a, b);
+#elif GRADLIME_RNG_AVX2
+    if constexpr (kLanes % 4 == 0) return philox_lanes_vec<Avx2, kLanes>(key, pair, sample, stream, a, b);
+#endif
 #if GRADLIME_RNG_SSE2
     philox_lanes_sse2<kLanes>(key, pair, sample, stream, a, b);
 #else
