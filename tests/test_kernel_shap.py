@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import gradlime as gl
-from conftest import Recorder, printed_by_thread_count
+from conftest import Recorder, printed_by_thread_count, stops_on_ctrl_c
 
 
 def brute_force_shapley(f, x, background):
@@ -442,6 +442,25 @@ def test_fused_and_batched_report_the_same_non_finite_value(X, background, match
             gl._core.kernel_shap(X, background, None, None, fused_network=fused, **kw)
         messages.append(str(err.value))
     assert messages[0] == messages[1]
+
+
+def test_fused_native_kernel_shap_stops_on_ctrl_c(tmp_path):
+    """No Python runs on the fused path (500M model rows here); it still checks for Ctrl-C."""
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper, numpy_helper
+
+    W = numpy_helper.from_array(np.full((20, 1), 0.1, dtype=np.float32), "W")
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "W"], ["h"]), helper.make_node("Tanh", ["h"], ["y"])],
+        "net",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 20])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 1])],
+        [W],
+    )
+    path = tmp_path / "net.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    call = "gl.kernel_shap(m, np.zeros((10, 20)), baseline=np.ones((50, 20)), n_samples=2**20)"
+    assert stops_on_ctrl_c(path, call)
 
 
 # ---------------------------------------------------------------------------- errors

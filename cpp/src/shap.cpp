@@ -451,7 +451,10 @@ Index fused_values(const Context& c, const NetworkModel& model, const std::vecto
                     std::fill_n(xb.data() + k * L + r, len, xf[static_cast<size_t>(k)]);
                 }
             r += len;
-            if ((bb += len) == B) bb = 0, ++ii;
+            if ((bb += len) == B) {
+                bb = 0;
+                ++ii;
+            }
         }
         model.network().evaluate_block(xb.data(), model.target(), yb.data(), nullptr);
         for (Index r = 0; r < lanes;) {
@@ -466,7 +469,10 @@ Index fused_values(const Context& c, const NetworkModel& model, const std::vecto
                 return 1 + j * B + b + t;
             }
             r += len;
-            if ((b += len) == B) b = 0, ++i;
+            if ((b += len) == B) {
+                b = 0;
+                ++i;
+            }
         }
     }
     return -1;
@@ -543,13 +549,20 @@ void run_fused(const Context& c, const NetworkModel& model) {
             const Index u = exact ? n : static_cast<Index>(points[static_cast<size_t>(i)].distinct.size());
             for (Index first = 0; first < u; first += kChunk) tasks.push_back({i, first, std::min(kChunk, u - first)});
         }
+        // Tasks run in groups of about kFusedWaveRows model rows with a Ctrl-C check between
+        // (a wave holds at least one point, which in exact mode can be many rows).
         std::vector<Index> bad(tasks.size(), -1);
-        parallel_for(static_cast<Index>(tasks.size()), [&](Index t) {
-            const Task& task = tasks[static_cast<size_t>(t)];
-            FusedPoint& fp = points[static_cast<size_t>(task.point)];
-            const Index* js = (exact ? all : fp.distinct).data() + task.first;
-            bad[static_cast<size_t>(t)] = fused_values(c, model, tile, fp.state, js, task.count);
-        });
+        const auto n_tasks = static_cast<Index>(tasks.size());
+        const Index group = std::max<Index>(1, kFusedWaveRows / (kChunk * B));
+        for (Index t0 = 0; t0 < n_tasks; t0 += group) {
+            parallel_for(std::min(group, n_tasks - t0), [&](Index t) {
+                const Task& task = tasks[static_cast<size_t>(t0 + t)];
+                FusedPoint& fp = points[static_cast<size_t>(task.point)];
+                const Index* js = (exact ? all : fp.distinct).data() + task.first;
+                bad[static_cast<size_t>(t0 + t)] = fused_values(c, model, tile, fp.state, js, task.count);
+            });
+            if (t0 + group < n_tasks) c.model.check_interrupt();
+        }
         // The first non-finite value in the batched path's row order: f(x), then the coalitions
         // (a repeat's bad value was first met at its first occurrence).
         for (size_t t = 0, i = 0; i < static_cast<size_t>(pn); ++i) {
