@@ -6,13 +6,16 @@ The model is paper 1's network shape, 15-10-10-2 (ELU hidden layers, softmax hea
 explained is column 1), with fixed random weights (seed 0; bench/native_vs_onnxruntime.py builds
 it). Both explain the same 50 points against the same 20-row background with the same number of
 coalitions per point (``nsamples`` = ``n_samples`` = 2d + 2048 = 2078, shap's default), so both
-evaluate the model on 2078 x 20 rows per point:
+budget 2078 x 20 model rows per point (the "model rows/s" column counts that budget; both
+evaluate a coalition drawn twice only once, shap by adding to its weight, gradlime's native path
+by copying its value, which has the same bits):
 
   shap                 shap.KernelExplainer(f, background).shap_values(X, nsamples=2078,
                        l1_reg=False) with f the float32 numpy network (no feature selection, so
                        it solves the same full KernelSHAP problem)
   gradlime numpy       gl.kernel_shap(gl.Model(f), ...) with the same numpy callable
-  gradlime native      gl.kernel_shap(gl.Model.from_onnx(bytes), ...): the network in C++
+  gradlime native      gl.kernel_shap(gl.Model.from_onnx(bytes), ...): the network in C++, fused
+                       with the filling of each coalition's rows
 
 Seconds are the best of `--repeat` runs after a warm-up (shap: one run, it is slow). After
 timing, every sampled answer is compared with the exact Shapley values (all 2^15 - 2 coalitions,

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import gradlime as gl
-from conftest import Recorder, printed_by_thread_count
+from conftest import Recorder, printed_by_thread_count, stops_on_ctrl_c
 
 
 def brute_force_shapley(f, x, background):
@@ -328,6 +328,139 @@ def test_native_onnx_model(rng):
     S = gl.kernel_shap(model, X, baseline=background, n_samples=20, seed=1)
     T = gl.kernel_shap(gl.Model(model.f), X, baseline=background, n_samples=20, seed=1)
     np.testing.assert_array_equal(S.values, T.values)
+
+
+# A native network runs fused (coalition rows filled straight into the network's blocks, each
+# distinct coalition of a point evaluated once, points in parallel): it must give the batched
+# path's bits, exact and sampled, for any background size (coalitions straddling blocks of 64).
+
+
+def native_net(d, seed=0, head="softmax"):
+    """d -> 8 (elu) -> 6 (tanh) -> 3 (head), float32 weights, built directly (no onnx needed)."""
+    rng = np.random.default_rng(seed)
+    net = gl._core.FeedForwardNetwork(d)
+    for n_in, n_out, act in ((d, 8, "elu"), (8, 6, "tanh"), (6, 3, head)):
+        net.add_dense(rng.normal(size=(n_out, n_in)) / np.sqrt(n_in), 0.1 * rng.normal(size=n_out))
+        net.add_activation(act, alpha=1.0)
+    return net
+
+
+def shap_bytes(raw):
+    return b"".join(
+        np.asarray(raw[k], dtype=np.float64).tobytes()
+        for k in ("values", "stderr", "fx", "expected_value")
+    )
+
+
+@pytest.mark.parametrize(
+    ("d", "n_samples", "B"),
+    [
+        (6, None, 3),  # exact, 62 coalitions
+        (6, None, 70),  # exact, a coalition's rows span two blocks
+        (12, 301, 20),  # sampled, an odd count: the last coalition has no complement
+        (12, 2048, 1),  # many repeated coalitions
+        (15, 700, 64),
+        (70, 41, 3),  # masks of two words
+    ],
+)
+def test_fused_native_kernel_shap_has_the_batched_bits(d, n_samples, B):
+    net = native_net(d, seed=d + B)
+    rng = np.random.default_rng(B)
+    X, background = rng.normal(size=(5, d)), rng.normal(size=(B, d))
+    exact = n_samples is None
+    n = n_samples or 2**d - 2
+    kw = {"network": net, "target": 1, "exact": exact, "n_samples": n, "seed": 3}
+    fused = gl._core.kernel_shap(X, background, None, None, **kw)
+    for batch in (1000, 4096):
+        batched = gl._core.kernel_shap(
+            X, background, None, None, fused_network=False, batch_rows=batch, **kw
+        )
+        assert shap_bytes(fused) == shap_bytes(batched)
+    gap = fused["values"].sum(axis=1) - (fused["fx"] - fused["expected_value"])
+    assert np.all(np.abs(gap) <= 1e-12)
+    assert np.all(fused["stderr"] == 0.0) if exact else np.all(fused["stderr"] > 0.0)
+
+
+FUSED_THREADS_SCRIPT = textwrap.dedent("""
+    import hashlib, numpy as np, gradlime as gl
+    rng = np.random.default_rng(0)
+    net = gl._core.FeedForwardNetwork(12)
+    net.add_dense(rng.normal(size=(7, 12)), rng.normal(size=7))
+    net.add_activation("elu", alpha=1.0)
+    net.add_dense(rng.normal(size=(2, 7)), rng.normal(size=2))
+    net.add_activation("softmax")
+    X, bg = rng.normal(size=(9, 12)), rng.normal(size=(5, 12))
+    h, same = hashlib.sha256(), True
+    for n in (500, 4094):
+        kw = dict(network=net, target=0, n_samples=n, seed=4)
+        fused = gl._core.kernel_shap(X, bg, None, None, **kw)
+        batched = gl._core.kernel_shap(X, bg, None, None, fused_network=False, batch_rows=777, **kw)
+        for k in ("values", "stderr", "fx"):
+            h.update(fused[k].tobytes())
+            same &= fused[k].tobytes() == batched[k].tobytes()
+    print(same, gl._core.max_threads(), h.hexdigest())
+""")
+
+
+@pytest.mark.skipif(not gl._core.openmp, reason="built without OpenMP: one thread only")
+def test_fused_native_kernel_shap_thread_count_does_not_change_a_bit():
+    out = printed_by_thread_count(FUSED_THREADS_SCRIPT)
+    assert out["1"] == out["2"]
+    assert out["1"][0] == "True"
+
+
+def overflowing_net():
+    """f NaN where x0 > 1 and x1 > 1, else finite: two sigmoid steps, then 1e20 relu(u0 + u1 -
+    1.5), times 1e20 again, overflows float32, and the softmax of inf is NaN."""
+    net = gl._core.FeedForwardNetwork(3)
+    net.add_dense(np.array([[1e3, 0.0, 0.0], [0.0, 1e3, 0.0]]), np.array([-1e3, -1e3]))
+    net.add_activation("sigmoid")
+    net.add_dense(np.array([[1e20, 1e20]]), np.array([-1.5e20]))
+    net.add_activation("relu")
+    net.add_dense(np.array([[1e20], [0.0]]), np.zeros(2))
+    net.add_activation("softmax")
+    return net
+
+
+@pytest.mark.parametrize(
+    ("X", "background", "match"),
+    [
+        # point 1's first bad row: a coalition with x0 from x, x1 from background row 1
+        ([[0, 0, 0], [5, 0, 0], [5, 5, 0]], [[0, 0, 0], [0, 5, 0]], r"at point 1 \(coalition \d+, background row 1\)"),
+        ([[0, 0, 1], [5, 5, 0]], [[0, 0, 0]], r"at point 1 \(the point itself\)"),
+        ([[0, 0, 1]], [[0, 0, 0], [5, 5, 0]], r"at background row 1"),
+    ],
+)  # fmt: skip
+@pytest.mark.parametrize("exact", [True, False])
+def test_fused_and_batched_report_the_same_non_finite_value(X, background, match, exact):
+    X, background = np.array(X, dtype=float), np.array(background, dtype=float)
+    n = 6 if exact else 40
+    kw = {"network": overflowing_net(), "target": 0, "exact": exact, "n_samples": n}
+    messages = []
+    for fused in (True, False):
+        with pytest.raises(ValueError, match=match) as err:
+            gl._core.kernel_shap(X, background, None, None, fused_network=fused, **kw)
+        messages.append(str(err.value))
+    assert messages[0] == messages[1]
+
+
+def test_fused_native_kernel_shap_stops_on_ctrl_c(tmp_path):
+    """No Python runs on the fused path (500M model rows here); it still checks for Ctrl-C."""
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper, numpy_helper
+
+    W = numpy_helper.from_array(np.full((20, 1), 0.1, dtype=np.float32), "W")
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "W"], ["h"]), helper.make_node("Tanh", ["h"], ["y"])],
+        "net",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 20])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 1])],
+        [W],
+    )
+    path = tmp_path / "net.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    call = "gl.kernel_shap(m, np.zeros((10, 20)), baseline=np.ones((50, 20)), n_samples=2**20)"
+    assert stops_on_ctrl_c(path, call)
 
 
 # ---------------------------------------------------------------------------- errors

@@ -12,13 +12,14 @@ using gradlime::Index;
 
 py::dict kernel_shap(const DoubleArray& X, const DoubleArray& background, py::object f, py::object grad,
                      const gradlime::FeedForwardNetwork* network, Index target, bool exact, Index n_samples,
-                     std::uint64_t seed, Index batch_rows) {
+                     std::uint64_t seed, Index batch_rows, bool fused_network) {
     const gradlime::RowMatrix Xm = as_matrix(X, "X"), Bm = as_matrix(background, "background");
     gradlime::KernelShapOptions opt;
     opt.exact = exact;
     opt.n_samples = n_samples;
     opt.seed = seed;
     opt.batch_rows = batch_rows;
+    opt.fused_network = fused_network;
     BoundModel model = bind_model(std::move(f), std::move(grad), network, target);
     gradlime::KernelShapResult result;
     {
@@ -39,5 +40,6 @@ py::dict kernel_shap(const DoubleArray& X, const DoubleArray& background, py::ob
 void register_shap(py::module_& m) {
     m.def("kernel_shap", &kernel_shap, "X"_a, "background"_a, "f"_a, "grad"_a, "network"_a = nullptr,
           "target"_a = 0, "exact"_a = false, "n_samples"_a = 2048, "seed"_a = 0, "batch_rows"_a = 8192,
+          "fused_network"_a = true,
           "KernelSHAP over a model; returns {values, stderr, fx, expected_value}.");
 }

@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "gradlime/mlp.hpp"
 #include "gradlime/parallel.hpp"
 #include "gradlime/rng.hpp"
 
@@ -20,6 +21,7 @@ namespace {
 constexpr Index kFillRows = 64;    // rows per task when filling a batch
 constexpr Index kChunk = 256;      // coalitions per partial least-squares sum
 constexpr Index kWaveChunks = 8;   // chunks whose partial sums are held at once
+constexpr Index kFusedWaveRows = Index(1) << 20;  // model rows between Ctrl-C checks on the fused path
 
 // The high 64 bits of a * b, portably: an index uniform on [0, n) is mulhi64(u, n) with u a
 // uniform 64-bit word (bias below n / 2^64).
@@ -135,17 +137,34 @@ struct Context {
     }
 };
 
+// Packs sampled coalitions [first, first + count) of a point into w (c.words words each, zeroed
+// by the caller). The odd coalition of a pair is the complement of the even one (mask() draws
+// the same numbers for both), so each pair is drawn once.
+void pack_masks(const Context& c, Index point, Index first, Index count, std::uint64_t* w) {
+    const Index d = c.d, words = c.words;
+    thread_local std::vector<std::uint8_t> z;
+    z.resize(static_cast<size_t>(d));
+    for (Index j = first; j < first + count; ++j, w += words) {
+        if (j % 2 == 1 && j > first) {
+            for (Index i = 0; i < words; ++i) {
+                const Index bits = std::min<Index>(64, d - 64 * i);
+                const std::uint64_t valid = bits == 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << bits) - 1;
+                w[i] = ~w[i - words] & valid;
+            }
+            continue;
+        }
+        c.coalitions.mask(static_cast<std::uint32_t>(point), j, z.data());
+        for (Index i = 0; i < d; ++i) w[i / 64] |= static_cast<std::uint64_t>(z[static_cast<size_t>(i)]) << (i % 64);
+    }
+}
+
 // Draws a point's coalitions once (each is a pure function of (seed, point, index)).
 void draw_masks(const Context& c, PointState& s) {
     const Index n = c.coalitions.size();
     s.masks.assign(static_cast<size_t>(n * c.words), 0);
     parallel_for((n + kChunk - 1) / kChunk, [&](Index chunk) {
-        std::vector<std::uint8_t> z(static_cast<size_t>(c.d));
-        for (Index j = chunk * kChunk; j < std::min(n, (chunk + 1) * kChunk); ++j) {
-            c.coalitions.mask(static_cast<std::uint32_t>(s.point), j, z.data());
-            std::uint64_t* w = s.masks.data() + j * c.words;
-            for (Index i = 0; i < c.d; ++i) w[i / 64] |= static_cast<std::uint64_t>(z[static_cast<size_t>(i)]) << (i % 64);
-        }
+        const Index first = chunk * kChunk;
+        pack_masks(c, s.point, first, std::min(kChunk, n - first), s.masks.data() + first * c.words);
     });
 }
 
@@ -357,6 +376,211 @@ void finalize_completed(const Context& c, std::deque<PointState>& inflight) {
         [&](PointState& s, bool parallel) { finalize_point(c, s, parallel); });
 }
 
+
+// Fused path: per point, its coalitions' distinct masks (sampled coalitions repeat: at d = 15 and
+// 2078 coalitions, about 45% are repeats, mostly of the likeliest sizes 1 and d - 1). A coalition's
+// value is a function of its mask alone, computed in a fixed order, so a repeat's value has the
+// bits of its first occurrence and is copied instead of evaluated again.
+struct FusedPoint {
+    PointState state;
+    std::vector<Index> distinct;  // the first occurrence of each mask, ascending
+    std::vector<Index> source;    // per coalition: its first occurrence (sampled mode)
+};
+
+// Fills `distinct` and `source` from the point's packed masks: open addressing on a hash of the
+// words, whose only effect is speed (each mask maps to its first occurrence whatever the hash).
+void find_distinct(const Context& c, FusedPoint& fp) {
+    const Index n = c.coalitions.size(), words = c.words;
+    const std::uint64_t* masks = fp.state.masks.data();
+    Index cap = 1;
+    while (cap < 2 * n) cap *= 2;
+    thread_local std::vector<Index> table;
+    table.assign(static_cast<size_t>(cap), -1);
+    fp.distinct.clear();
+    fp.source.resize(static_cast<size_t>(n));
+    for (Index j = 0; j < n; ++j) {
+        const std::uint64_t* w = masks + j * words;
+        std::uint64_t h = 0;
+        for (Index i = 0; i < words; ++i) h = (h ^ w[i]) * 0x9E3779B97F4A7C15ull;
+        for (auto slot = static_cast<Index>(h >> 20) & (cap - 1);; slot = (slot + 1) & (cap - 1)) {
+            Index& at = table[static_cast<size_t>(slot)];
+            if (at < 0) {
+                at = j;
+                fp.distinct.push_back(j);
+                fp.source[static_cast<size_t>(j)] = j;
+                break;
+            }
+            if (std::equal(w, w + words, masks + at * words)) {
+                fp.source[static_cast<size_t>(j)] = at;
+                break;
+            }
+        }
+    }
+}
+
+// The values of coalitions js[0..count) (ascending) of a point on the fused path: their count * B
+// rows are packed back to back into blocks of kNetworkBlock lanes (a coalition may straddle two
+// blocks), each block filled feature-major straight from the float inputs, evaluated, and its
+// values added to the coalitions' sums in lane order, which is background-row order, as on the
+// batched path. Returns the first row of the point (1 + j B + b) with a non-finite value, or -1.
+Index fused_values(const Context& c, const NetworkModel& model, const std::vector<float>& tile, PointState& s,
+                   const Index* js, Index count) {
+    const Index d = c.d, B = c.B, L = kNetworkBlock, T = B + L, words = c.words;
+    const bool exact = c.coalitions.exact();
+    thread_local std::vector<float> xb, yb, xf;
+    xb.resize(static_cast<size_t>(d * L));
+    yb.resize(static_cast<size_t>(L));
+    xf.resize(static_cast<size_t>(d));
+    for (Index k = 0; k < d; ++k) xf[static_cast<size_t>(k)] = static_cast<float>(c.X(s.point, k));
+
+    // Lane r of a block starting at row t0 of the run is background row (t0 + r) mod B, that is
+    // tile[k * T + b0 + r] with b0 = t0 mod B: one copy per feature, then x over the features in
+    // each coalition's lanes (an exact mask is its index plus one; d <= 62 there, one word).
+    Index i = 0, b = 0;  // coalition js[i] and background row at the next block's lane 0
+    const Index rows = count * B;
+    for (Index t0 = 0; t0 < rows; t0 += L) {
+        const Index lanes = std::min(L, rows - t0);
+        for (Index k = 0; k < d; ++k) std::copy_n(tile.data() + k * T + b, L, xb.data() + k * L);
+        for (Index r = 0, ii = i, bb = b; r < lanes;) {
+            const Index len = std::min(B - bb, lanes - r), j = js[ii];
+            const std::uint64_t own = static_cast<std::uint64_t>(j) + 1;
+            const std::uint64_t* w = exact ? &own : s.masks.data() + j * words;
+            for (Index wi = 0; wi < words; ++wi)
+                for (std::uint64_t bits = w[wi]; bits; bits &= bits - 1) {
+                    const Index k = wi * 64 + __builtin_ctzll(bits);
+                    std::fill_n(xb.data() + k * L + r, len, xf[static_cast<size_t>(k)]);
+                }
+            r += len;
+            if ((bb += len) == B) {
+                bb = 0;
+                ++ii;
+            }
+        }
+        model.network().evaluate_block(xb.data(), model.target(), yb.data(), nullptr);
+        for (Index r = 0; r < lanes;) {
+            const Index len = std::min(B - b, lanes - r), j = js[i];
+            double sum = s.sums(j);
+            for (Index t = 0; t < len; ++t) sum += static_cast<double>(yb[static_cast<size_t>(r + t)]);
+            s.sums(j) = sum;
+            // A sum of finite floats cannot overflow a double: non-finite means a bad lane here.
+            if (!std::isfinite(sum)) {
+                Index t = 0;
+                while (std::isfinite(yb[static_cast<size_t>(r + t)])) ++t;
+                return 1 + j * B + b + t;
+            }
+            r += len;
+            if ((b += len) == B) {
+                b = 0;
+                ++i;
+            }
+        }
+    }
+    return -1;
+}
+
+// KernelSHAP of a native network, fused: no batch buffer, no row-major doubles, no virtual call
+// per batch, and each distinct coalition of a point evaluated once. The background rows and the
+// points themselves go first (blocks of kNetworkBlock rows); then, per wave of points, the
+// points' masks (a task per point), their distinct coalitions' values (tasks of kChunk distinct
+// coalitions) and the least squares (a task per point). Every row's network arithmetic is
+// independent of the block it lands in and every sum is formed in the batched path's order, so
+// the bits are the batched path's, whatever the threads.
+void run_fused(const Context& c, const NetworkModel& model) {
+    const Index N = c.X.rows(), d = c.d, B = c.B, n = c.coalitions.size(), L = kNetworkBlock;
+    if (model.network().input_dim() != d)
+        throw std::invalid_argument("X has " + std::to_string(d) + " features but the model takes " +
+                                    std::to_string(model.network().input_dim()));
+    {
+        const Index rows = B + N;
+        std::vector<double> y(static_cast<size_t>(rows));
+        parallel_for((rows + L - 1) / L, [&](Index blk) {
+            thread_local std::vector<float> xb, yb;
+            xb.assign(static_cast<size_t>(d * L), 0.0f);  // lanes past the last row stay 0
+            yb.resize(static_cast<size_t>(L));
+            const Index t0 = blk * L, m = std::min(L, rows - t0);
+            for (Index r = 0; r < m; ++r) {
+                const Index t = t0 + r;
+                const double* row = t < B ? c.background.row(t).data() : c.X.row(t - B).data();
+                for (Index k = 0; k < d; ++k) xb[static_cast<size_t>(k * L + r)] = static_cast<float>(row[k]);
+            }
+            model.network().evaluate_block(xb.data(), model.target(), yb.data(), nullptr);
+            for (Index r = 0; r < m; ++r) y[static_cast<size_t>(t0 + r)] = static_cast<double>(yb[static_cast<size_t>(r)]);
+        });
+        double background_sum = 0.0;  // in row order
+        for (Index b = 0; b < B; ++b) {
+            if (!std::isfinite(y[static_cast<size_t>(b)])) report_non_finite(c, b);
+            background_sum += y[static_cast<size_t>(b)];
+        }
+        c.out.expected_value = background_sum / static_cast<double>(B);
+        for (Index p = 0; p < N; ++p) c.out.fx(p) = y[static_cast<size_t>(B + p)];
+    }
+
+    // The background feature-major in float, each column repeated past its end so that any
+    // L consecutive rows (mod B) from a start b < B are one contiguous run.
+    const Index T = B + L;
+    std::vector<float> tile(static_cast<size_t>(d * T));
+    for (Index k = 0; k < d; ++k)
+        for (Index t = 0; t < T; ++t) tile[static_cast<size_t>(k * T + t)] = static_cast<float>(c.background(t % B, k));
+
+    const bool exact = c.coalitions.exact();
+    std::vector<Index> all;  // exact: every coalition is distinct
+    if (exact)
+        for (Index j = 0; j < n; ++j) all.push_back(j);
+    const Index wave = std::max<Index>(1, kFusedWaveRows / c.R);
+    for (Index p0 = 0; p0 < N; p0 += wave) {
+        const Index pn = std::min(wave, N - p0);
+        std::vector<FusedPoint> points(static_cast<size_t>(pn));
+        parallel_for(pn, [&](Index i) {
+            FusedPoint& fp = points[static_cast<size_t>(i)];
+            PointState& s = fp.state;
+            s.point = p0 + i;
+            s.fx = c.out.fx(s.point);
+            s.sums = Vector::Zero(n);
+            if (exact) return;
+            s.masks.assign(static_cast<size_t>(n * c.words), 0);
+            pack_masks(c, s.point, 0, n, s.masks.data());
+            find_distinct(c, fp);
+        });
+        struct Task {
+            Index point, first, count;  // distinct coalitions [first, first + count) of a point
+        };
+        std::vector<Task> tasks;
+        for (Index i = 0; i < pn; ++i) {
+            const Index u = exact ? n : static_cast<Index>(points[static_cast<size_t>(i)].distinct.size());
+            for (Index first = 0; first < u; first += kChunk) tasks.push_back({i, first, std::min(kChunk, u - first)});
+        }
+        // Tasks run in groups of about kFusedWaveRows model rows with a Ctrl-C check between
+        // (a wave holds at least one point, which in exact mode can be many rows).
+        std::vector<Index> bad(tasks.size(), -1);
+        const auto n_tasks = static_cast<Index>(tasks.size());
+        const Index group = std::max<Index>(1, kFusedWaveRows / (kChunk * B));
+        for (Index t0 = 0; t0 < n_tasks; t0 += group) {
+            parallel_for(std::min(group, n_tasks - t0), [&](Index t) {
+                const Task& task = tasks[static_cast<size_t>(t0 + t)];
+                FusedPoint& fp = points[static_cast<size_t>(task.point)];
+                const Index* js = (exact ? all : fp.distinct).data() + task.first;
+                bad[static_cast<size_t>(t0 + t)] = fused_values(c, model, tile, fp.state, js, task.count);
+            });
+            if (t0 + group < n_tasks) c.model.check_interrupt();
+        }
+        // The first non-finite value in the batched path's row order: f(x), then the coalitions
+        // (a repeat's bad value was first met at its first occurrence).
+        for (size_t t = 0, i = 0; i < static_cast<size_t>(pn); ++i) {
+            const Index r0 = B + (p0 + static_cast<Index>(i)) * c.R;
+            if (!std::isfinite(points[i].state.fx)) report_non_finite(c, r0);
+            for (; t < tasks.size() && tasks[t].point == static_cast<Index>(i); ++t)
+                if (bad[t] >= 0) report_non_finite(c, r0 + bad[t]);
+        }
+        parallel_for(pn, [&](Index i) {
+            FusedPoint& fp = points[static_cast<size_t>(i)];
+            if (!exact)
+                for (Index j = 0; j < n; ++j) fp.state.sums(j) = fp.state.sums(fp.source[static_cast<size_t>(j)]);
+            finalize_point(c, fp.state, pn == 1);
+        }, pn > 1);
+        c.model.check_interrupt();
+    }
+}
+
 }  // namespace
 
 KernelShapResult run_kernel_shap(const RowMatrix& X, const RowMatrix& background, BatchModel& model,
@@ -376,6 +600,10 @@ KernelShapResult run_kernel_shap(const RowMatrix& X, const RowMatrix& background
     out.stderr_ = RowMatrix::Zero(N, d);
     out.fx = Vector::Zero(N);
     const Context c{X, background, coalitions, model, out, d, B, R, (d + 63) / 64};
+    if (const NetworkModel* network = model.as_network(); network && opt.fused_network) {
+        run_fused(c, *network);
+        return out;
+    }
 
     double background_sum = 0.0;  // sum of f over the background rows, in row order
     std::deque<PointState> inflight;  // references stay valid across push_back and front erase

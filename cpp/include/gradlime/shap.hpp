@@ -44,6 +44,10 @@ struct KernelShapOptions {
     Index n_samples = 2048;   // sampled coalitions per point
     std::uint64_t seed = 0;
     Index batch_rows = 8192;
+    // A native network runs fused: each coalition's rows are filled straight into the network's
+    // feature-major blocks, points in parallel, with the batched path's bits (false: batched, for
+    // the tests that compare the two).
+    bool fused_network = true;
 };
 
 struct KernelShapResult {
