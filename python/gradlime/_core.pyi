@@ -48,6 +48,7 @@ def kernel_shap(
     n_samples: int = 2048,
     seed: int = 0,
     batch_rows: int = 8192,
+    fused_network: bool = True,
 ) -> dict[str, Any]: ...
 def lime(
     X: npt.NDArray[np.float64],
