@@ -231,23 +231,25 @@ void finalize_point(const Context& c, PointState& s, bool parallel) {
     std::vector<FitSums> fit_part(kWaveChunks);
     for_each_chunk(c, parallel,
         [&](Index i, Index first, Index rows) {
-            std::vector<std::uint8_t> scratch;
+            thread_local std::vector<std::uint8_t> scratch;
+            thread_local std::vector<double> w, wy;
             Index ld = 0;
             const std::uint8_t* zb = chunk_bytes(c, s, first, rows, scratch, ld);
             const Index G = (rows + L - 1) / L;
-            std::vector<double> w(static_cast<size_t>(G * L), 0.0), wy(static_cast<size_t>(G * L), 0.0);
-            double dist2[lanes::kLanes];
+            w.assign(static_cast<size_t>(G * L), 0.0);
+            wy.assign(static_cast<size_t>(G * L), 0.0);
+            double weight[lanes::kLanes];
             for (Index g = 0; g < G; ++g) {
-                lanes::D acc = lanes::zero();
+                lanes::D dist2 = lanes::zero();
                 for (Index k = 0; k < d; ++k)
-                    acc = lanes::add_where(acc, static_cast<std::uint8_t>(~zb[k * ld + g]), lanes::set1(gap2[k]));
-                lanes::store(dist2, acc);
+                    dist2 = lanes::add_where(dist2, static_cast<std::uint8_t>(~zb[k * ld + g]), lanes::set1(gap2[k]));
+                lanes::store(weight, lanes::exp_nonpositive(
+                                         lanes::mul(lanes::sub(lanes::zero(), lanes::sqrt(dist2)), lanes::set1(inv_width2))));
                 for (Index t = 0; t < std::min(L, rows - g * L); ++t) {
                     const Index sample = first + g * L + t;
-                    const double wt = std::exp(-std::sqrt(dist2[t]) * inv_width2);
-                    s.weights[sample] = wt;
-                    w[static_cast<size_t>(g * L + t)] = wt;
-                    wy[static_cast<size_t>(g * L + t)] = wt * (s.values[sample] - y0);
+                    s.weights[sample] = weight[t];
+                    w[static_cast<size_t>(g * L + t)] = weight[t];
+                    wy[static_cast<size_t>(g * L + t)] = weight[t] * (s.values[sample] - y0);
                 }
             }
             FitSums& part = fit_part[static_cast<size_t>(i)];
@@ -293,11 +295,12 @@ void finalize_point(const Context& c, PointState& s, bool parallel) {
     std::vector<MeatSums> meat_part(kWaveChunks);
     for_each_chunk(c, parallel,
         [&](Index i, Index first, Index rows) {
-            std::vector<std::uint8_t> scratch;
+            thread_local std::vector<std::uint8_t> scratch;
+            thread_local std::vector<double> u;
             Index ld = 0;
             const std::uint8_t* zb = chunk_bytes(c, s, first, rows, scratch, ld);
             const Index G = (rows + L - 1) / L;
-            std::vector<double> u(static_cast<size_t>(G * L), 0.0);
+            u.assign(static_cast<size_t>(G * L), 0.0);
             double zc[lanes::kLanes];
             for (Index g = 0; g < G; ++g) {
                 lanes::D acc = lanes::zero();  // z . c, summed in feature order

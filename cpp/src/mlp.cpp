@@ -162,7 +162,7 @@ void softmax_forward(const Layer& L, const float* x, float* y) {
         sum[r] = 0.0f;
     }
     for (Index j = 1; j < K; ++j)
-        for (Index r = 0; r < R; ++r) mx[r] = std::max(mx[r], x[j * R + r]);
+        for (Index r = 0; r < R; ++r) mx[r] = x[j * R + r] > mx[r] ? x[j * R + r] : mx[r];  // vectorises (std::max does not)
     for (Index j = 0; j < K; ++j)
         for (Index r = 0; r < R; ++r) {
             y[j * R + r] = fmath::exp(x[j * R + r] - mx[r]);

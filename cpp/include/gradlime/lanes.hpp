@@ -10,6 +10,7 @@
 // together, and the horizontal sum is a fixed tree.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 
@@ -18,6 +19,13 @@
 #define GRADLIME_LANES_AVX512 1
 #else
 #define GRADLIME_LANES_AVX512 0
+#endif
+
+#if defined(__GNUC__) && !defined(__clang__)
+// Without AVX-512 the 64-byte vectors are passed in memory; GCC notes that this ABI changed in
+// 4.6. Everything here is inline, so no such value crosses a library boundary.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wpsabi"
 #endif
 
 namespace gradlime::lanes {
@@ -33,6 +41,7 @@ inline void store(double* p, D x) noexcept { _mm512_storeu_pd(p, x); }
 inline D add(D a, D b) noexcept { return _mm512_add_pd(a, b); }
 inline D sub(D a, D b) noexcept { return _mm512_sub_pd(a, b); }
 inline D mul(D a, D b) noexcept { return _mm512_mul_pd(a, b); }
+inline D sqrt(D a) noexcept { return _mm512_sqrt_pd(a); }
 // a + x in the lanes whose bit of m is set, a in the others.
 inline D add_where(D a, std::uint8_t m, D x) noexcept { return _mm512_mask_add_pd(a, m, a, x); }
 // x in the lanes whose bit of m is set, +0.0 in the others.
@@ -60,6 +69,13 @@ inline void store(double* p, D x) noexcept { std::memcpy(p, &x, sizeof x); }
 inline D add(D a, D b) noexcept { return a + b; }
 inline D sub(D a, D b) noexcept { return a - b; }
 inline D mul(D a, D b) noexcept { return a * b; }
+inline D sqrt(D a) noexcept {
+    double v[kLanes];
+    std::memcpy(v, &a, sizeof v);
+    for (double& x : v) x = std::sqrt(x);  // correctly rounded, as the vector instruction
+    std::memcpy(&a, v, sizeof v);
+    return a;
+}
 inline Mask lane_mask(std::uint8_t m) noexcept {
     const Mask iota = {0, 1, 2, 3, 4, 5, 6, 7};
     return -(((Mask{} + m) >> iota) & 1);
@@ -82,6 +98,37 @@ inline std::uint8_t bit_of_each(const std::uint32_t* words, int b) noexcept {
 }
 #endif
 
+// e^x for x <= 0, lane by lane with IEEE +, -, *, / only (the same bits on every path): x = k ln2
+// + r, |r| <= ln2 / 2 (Cody-Waite), e^r by its Taylor series to r^12 (truncation < 2e-16 relative),
+// times 2^k built in the exponent bits. Below -708 (where e^x leaves the normal range) it returns 0.
+inline D exp_nonpositive(D x) noexcept {
+    typedef std::int64_t I64 __attribute__((vector_size(kLanes * sizeof(std::int64_t))));
+    const D shifter = set1(0x1.8p52);
+    const D t = add(mul(x, set1(1.4426950408889634)), shifter);  // k + 1.5 * 2^52, rounded
+    const D kf = sub(t, shifter);
+    const D r = sub(sub(x, mul(kf, set1(0x1.62e42fefa3800p-1))), mul(kf, set1(0x1.ef35793c76730p-45)));
+    D p = set1(1.0 / 479001600.0);
+    const double c[] = {1.0 / 39916800.0, 1.0 / 3628800.0, 1.0 / 362880.0, 1.0 / 40320.0, 1.0 / 5040.0,
+                        1.0 / 720.0, 1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0, 1.0};
+    for (double ci : c) p = add(mul(p, r), set1(ci));
+    I64 bits;
+    std::memcpy(&bits, &t, sizeof bits);
+    const I64 k = bits - static_cast<std::int64_t>(0x4338000000000000LL);  // the integer k (|k| < 2^51)
+    const I64 scale_bits = (k + 1023) << 52;
+    D scale;
+    std::memcpy(&scale, &scale_bits, sizeof scale);
+    const D y = mul(p, scale);
+    // x < -708: 0 (k + 1023 would leave the exponent's range)
+    D lo = set1(-708.0), xv = x;
+    I64 tiny = (I64)(xv < lo);
+    I64 ybits;
+    std::memcpy(&ybits, &y, sizeof ybits);
+    ybits &= ~tiny;
+    D out;
+    std::memcpy(&out, &ybits, sizeof out);
+    return out;
+}
+
 // The lanes' sum by a fixed tree: ((0 + 1) + (2 + 3)) + ((4 + 5) + (6 + 7)).
 inline double sum(D x) noexcept {
     double v[kLanes];
@@ -90,3 +137,7 @@ inline double sum(D x) noexcept {
 }
 
 }  // namespace gradlime::lanes
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
