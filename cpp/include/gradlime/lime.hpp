@@ -64,12 +64,18 @@ inline void lime_mask_words(Key key, std::uint32_t point, std::uint64_t first, I
     constexpr long kLanes = 8;
     std::uint64_t pair[kLanes], sample[kLanes], a[kLanes], b[kLanes];
     const Index total = m * W;
+    Index j = 0, t = 0;  // block j of sample first + t: the next lane's counter, stepped without division
     for (Index g = 0; g < total; g += kLanes) {
         const Index lanes = total - g < kLanes ? total - g : kLanes;
         for (long i = 0; i < kLanes; ++i) {
-            const Index idx = g + (i < lanes ? i : 0);  // idle lanes repeat the first block
-            pair[i] = static_cast<std::uint64_t>(idx % W) | 0x80000000u;
-            sample[i] = first + static_cast<std::uint64_t>(idx / W);
+            if (i < lanes) {
+                pair[i] = static_cast<std::uint64_t>(j) | 0x80000000u;
+                sample[i] = first + static_cast<std::uint64_t>(t);
+                if (++j == W) j = 0, ++t;
+            } else {  // idle lanes repeat the first block
+                pair[i] = pair[0];
+                sample[i] = sample[0];
+            }
         }
         detail::philox_lanes_at<kLanes>(key, pair, sample, point, a, b);
         for (Index i = 0; i < lanes; ++i) {
