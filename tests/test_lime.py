@@ -194,10 +194,11 @@ def test_native_onnx_model(rng):
 
 @pytest.mark.parametrize("n_samples", [20, 63, 64, 65, 300])
 @pytest.mark.parametrize("kept_mask_bytes", [0, 1 << 20])
-def test_fused_native_path_has_the_batched_bits(rng, n_samples, kept_mask_bytes):
-    data, _ = _onnx_linear_then(rng, 7, "Sigmoid")
+@pytest.mark.parametrize("d", [7, 40, 70, 130])  # mask words 0; 0-1; 0-2; two Philox blocks
+def test_fused_native_path_has_the_batched_bits(rng, n_samples, kept_mask_bytes, d):
+    data, _ = _onnx_linear_then(rng, d, "Sigmoid")
     native = gl.Model.from_onnx(data)
-    X, base = rng.normal(size=(5, 7)), rng.normal(size=7)
+    X, base = rng.normal(size=(5, d)), rng.normal(size=d)
     kw = {
         "network": native._network,
         "n_samples": n_samples,

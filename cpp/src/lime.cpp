@@ -372,13 +372,19 @@ void run_fused(const Context& c, const NetworkModel& model, bool keep_bytes) {
             if (keep_bytes) s.bytes.resize(static_cast<size_t>(d * ld));
             for (Index s0 = 0; s0 < n; s0 += B) {
                 const Index rows = std::min(B, n - s0), G = (rows + L - 1) / L;
-                lime_mask_words(c.key, static_cast<std::uint32_t>(p), static_cast<std::uint64_t>(s0), rows, c.blocks,
-                                words.data());
                 std::uint8_t* zb = keep_bytes ? s.bytes.data() + s0 / L : (block_bytes.resize(static_cast<size_t>(d * G)), block_bytes.data());
                 const Index zld = keep_bytes ? ld : G;
-                for (Index g = 0; g < G; ++g)
-                    group_bytes(words.data() + g * L * stride, stride, std::min(L, rows - g * L), d,
-                                [&](Index k, std::uint8_t byte) { zb[k * zld + g] = byte; });
+                if (c.blocks == 1 && rows % L == 0) {  // the bytes straight from the Philox lanes
+                    for (Index g = 0; g < G; ++g)
+                        lime_mask_bytes8(c.key, static_cast<std::uint32_t>(p), static_cast<std::uint64_t>(s0 + g * L), d,
+                                         zb + g, zld);
+                } else {
+                    lime_mask_words(c.key, static_cast<std::uint32_t>(p), static_cast<std::uint64_t>(s0), rows, c.blocks,
+                                    words.data());
+                    for (Index g = 0; g < G; ++g)
+                        group_bytes(words.data() + g * L * stride, stride, std::min(L, rows - g * L), d,
+                                    [&](Index k, std::uint8_t byte) { zb[k * zld + g] = byte; });
+                }
                 // x~ = z ? x : baseline in float32: the batched path's select, then the network's cast.
                 for (Index k = 0; k < d; ++k) {
                     const float xk = static_cast<float>(c.X(p, k)), bk = static_cast<float>(c.baseline[k]);

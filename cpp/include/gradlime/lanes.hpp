@@ -51,6 +51,10 @@ inline std::uint8_t bit_of_each(const std::uint32_t* words, int b) noexcept {
     const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(words));
     return static_cast<std::uint8_t>(_mm256_test_epi32_mask(v, _mm256_set1_epi32(static_cast<int>(1u << b))));
 }
+// Bit i of the result: bit b of v[i] (eight 64-bit words, one per sample).
+inline std::uint8_t bit_of_each64(const std::uint64_t* v, int b) noexcept {
+    return static_cast<std::uint8_t>(_mm512_test_epi64_mask(_mm512_loadu_si512(v), _mm512_set1_epi64(static_cast<long long>(1ULL << b))));
+}
 // out[i] = bit i of m ? a : b, for eight floats.
 inline void select_floats(float* out, std::uint8_t m, float a, float b) noexcept {
     _mm256_storeu_ps(out, _mm256_mask_blend_ps(m, _mm256_set1_ps(b), _mm256_set1_ps(a)));
@@ -90,6 +94,11 @@ inline void select_floats(float* out, std::uint8_t m, float a, float b) noexcept
         const std::uint32_t v = ub ^ ((ua ^ ub) & (0u - ((m >> i) & 1u)));
         std::memcpy(out + i, &v, sizeof v);
     }
+}
+inline std::uint8_t bit_of_each64(const std::uint64_t* v, int b) noexcept {
+    unsigned m = 0;
+    for (int i = 0; i < kLanes; ++i) m |= static_cast<unsigned>((v[i] >> b) & 1u) << i;
+    return static_cast<std::uint8_t>(m);
 }
 inline std::uint8_t bit_of_each(const std::uint32_t* words, int b) noexcept {
     unsigned m = 0;

@@ -16,6 +16,7 @@
 #include <cstdint>
 
 #include "gradlime/engine.hpp"
+#include "gradlime/lanes.hpp"
 #include "gradlime/model.hpp"
 #include "gradlime/rng.hpp"
 #include "gradlime/types.hpp"
@@ -89,6 +90,25 @@ inline void lime_mask_words(Key key, std::uint32_t point, std::uint64_t first, I
 }
 
 inline Index lime_mask_blocks(Index d) noexcept { return (d + 127) / 128; }
+
+// For d <= 128 (one block per mask): the masks of 8 consecutive samples first .. first + 7 as
+// feature bytes, bit i of out[k * ld] being feature k of sample first + i, straight from the Philox
+// lanes: word 0 is the high half of a block's first 64-bit output, word 1 its low half, words 2
+// and 3 those of the second. The same bits as lime_mask_words.
+inline void lime_mask_bytes8(Key key, std::uint32_t point, std::uint64_t first, Index d, std::uint8_t* out,
+                             Index ld) noexcept {
+    constexpr long kLanes = 8;
+    std::uint64_t pair[kLanes], sample[kLanes], a[kLanes], b[kLanes];
+    for (long i = 0; i < kLanes; ++i) {
+        pair[i] = 0x80000000u;
+        sample[i] = first + static_cast<std::uint64_t>(i);
+    }
+    detail::philox_lanes_at<kLanes>(key, pair, sample, point, a, b);
+    for (Index k = 0; k < d; ++k) {
+        const Index word = k / 32, bit = k % 32;
+        out[k * ld] = lanes::bit_of_each64(word < 2 ? a : b, static_cast<int>(word % 2 == 0 ? 32 + bit : bit));
+    }
+}
 
 // Masks of samples [first, first + m) of one point, as 0/1 doubles, from lime_mask_row (the
 // definition; the engine uses lime_mask_words, which tests pin to it).
