@@ -132,11 +132,19 @@ void elementwise_backward(const Layer& L, const float* x, const float* y, const 
         case LayerKind::LeakyRelu:
             for (Index i = 0; i < size; ++i) gx[i] = x[i] > 0.0f ? gy[i] : a * gy[i];
             break;
+        // The slope is selected, then multiplied (1 * gy = gy exactly): a select of two products
+        // makes GCC emulate a masked load through the stack.
         case LayerKind::Elu:  // d/dx a(e^x - 1) = y + a
-            for (Index i = 0; i < size; ++i) gx[i] = x[i] > 0.0f ? gy[i] : (y[i] + a) * gy[i];
+            for (Index i = 0; i < size; ++i) {
+                const float slope = x[i] > 0.0f ? 1.0f : y[i] + a;
+                gx[i] = slope * gy[i];
+            }
             break;
         case LayerKind::Selu:  // d/dx g a (e^x - 1) = y + g a
-            for (Index i = 0; i < size; ++i) gx[i] = x[i] > 0.0f ? g * gy[i] : (y[i] + g * a) * gy[i];
+            for (Index i = 0; i < size; ++i) {
+                const float slope = x[i] > 0.0f ? g : y[i] + g * a;
+                gx[i] = slope * gy[i];
+            }
             break;
         case LayerKind::Sigmoid:
             for (Index i = 0; i < size; ++i) gx[i] = y[i] * (1.0f - y[i]) * gy[i];
