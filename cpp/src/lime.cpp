@@ -243,10 +243,19 @@ void finalize_point(const Context& c, PointState& s, bool parallel) {
                 lanes::D dist2 = lanes::zero();
                 for (Index k = 0; k < d; ++k)
                     dist2 = lanes::add_where(dist2, static_cast<std::uint8_t>(~zb[k * ld + g]), lanes::set1(gap2[k]));
-                lanes::store(weight, lanes::exp_nonpositive(
-                                         lanes::mul(lanes::sub(lanes::zero(), lanes::sqrt(dist2)), lanes::set1(inv_width2))));
-                for (Index t = 0; t < std::min(L, rows - g * L); ++t) {
-                    const Index sample = first + g * L + t;
+                const lanes::D wt = lanes::exp_nonpositive(
+                    lanes::mul(lanes::sub(lanes::zero(), lanes::sqrt(dist2)), lanes::set1(inv_width2)));
+                const Index sample0 = first + g * L;
+                if (sample0 + L <= first + rows) {  // a whole group: the same operations, a register at a time
+                    const lanes::D wyt = lanes::mul(wt, lanes::sub(lanes::load(s.values.data() + sample0), lanes::set1(y0)));
+                    lanes::store(s.weights.data() + sample0, wt);
+                    lanes::store(w.data() + g * L, wt);
+                    lanes::store(wy.data() + g * L, wyt);
+                    continue;
+                }
+                lanes::store(weight, wt);
+                for (Index t = 0; t < rows - g * L; ++t) {
+                    const Index sample = sample0 + t;
                     s.weights[sample] = weight[t];
                     w[static_cast<size_t>(g * L + t)] = weight[t];
                     wy[static_cast<size_t>(g * L + t)] = weight[t] * (s.values[sample] - y0);
@@ -306,9 +315,18 @@ void finalize_point(const Context& c, PointState& s, bool parallel) {
                 lanes::D acc = lanes::zero();  // z . c, summed in feature order
                 for (Index k = 0; k < d; ++k)
                     acc = lanes::add_where(acc, zb[k * ld + g], lanes::set1(coef[k]));
+                const Index sample0 = first + g * L;
+                if (sample0 + L <= first + rows) {  // a whole group, a register at a time
+                    const lanes::D r = lanes::sub(
+                        lanes::sub(lanes::sub(lanes::load(s.values.data() + sample0), lanes::set1(y0)), lanes::set1(intercept)),
+                        acc);
+                    const lanes::D wr = lanes::mul(lanes::load(s.weights.data() + sample0), r);
+                    lanes::store(u.data() + g * L, lanes::mul(wr, wr));
+                    continue;
+                }
                 lanes::store(zc, acc);
-                for (Index t = 0; t < std::min(L, rows - g * L); ++t) {
-                    const Index sample = first + g * L + t;
+                for (Index t = 0; t < rows - g * L; ++t) {
+                    const Index sample = sample0 + t;
                     const double r = ((s.values[sample] - y0) - intercept) - zc[t];
                     const double wr = s.weights[sample] * r;
                     u[static_cast<size_t>(g * L + t)] = wr * wr;
