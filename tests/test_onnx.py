@@ -432,21 +432,38 @@ NOISES = {
 
 
 @pytest.mark.parametrize("noise", list(NOISES))
-@pytest.mark.parametrize("n_samples", [2, 63, 64, 65, 300])
-def test_fused_native_smoothgrad_has_the_batched_bits(noise, n_samples):
+@pytest.mark.parametrize("n_samples", [7, 63, 64, 65, 300])
+@pytest.mark.parametrize("kept_normals_bytes", [0, 1 << 20])
+def test_fused_native_network_has_the_batched_bits(noise, n_samples, kept_normals_bytes):
     m = gl.Model.from_onnx(as_bytes(build_onnx(mlp(head=("Softmax", {}), seed=45), 5)), target=2)
     X = points(5, m=6, seed=46)
+    gaussian = NOISES[noise].get("kernel", "gaussian") == "gaussian"
     kw = dict(
-        NOISES[noise], smoothgrad=True, n_samples=n_samples, seed=13, network=m._network, target=2
+        NOISES[noise],
+        smoothgrad=True,
+        clime=gaussian,
+        stein=gaussian,
+        n_samples=n_samples,
+        seed=13,
+        network=m._network,
+        target=2,
+        kept_normals_bytes=kept_normals_bytes,
     )
-    fused = gl._core.run(X, None, None, **kw)["smoothgrad"]
-    batched = gl._core.run(X, None, None, fused_network=False, batch_rows=100, **kw)["smoothgrad"]
-    for a, b in zip(fused, batched, strict=True):
-        assert a.tobytes() == b.tobytes()
-    assert np.all(fused[1] > 0)
+    fused = gl._core.run(X, None, None, **kw)
+    batched = gl._core.run(X, None, None, fused_network=False, batch_rows=100, **kw)
+    assert (
+        sorted(fused)
+        == sorted(batched)
+        == (["clime", "smoothgrad", "stein"] if gaussian else ["smoothgrad"])
+    )
+    for name in fused:
+        for a, b in zip(fused[name], batched[name], strict=True):
+            assert a.tobytes() == b.tobytes()
+    assert np.all(fused["smoothgrad"][1] > 0)
 
 
-def test_fused_and_batched_report_the_same_non_finite_gradient():
+@pytest.mark.parametrize("methods", [("smoothgrad",), ("clime", "stein"), ("smoothgrad", "stein")])
+def test_fused_and_batched_report_the_same_non_finite_output(methods):
     # z = 1e38 x overflows float32 where x > 3.4: the softmax then gives NaN, and so does the gradient
     W = np.array([[1e38, 0.0]], dtype=np.float32)
     layers = [
@@ -457,19 +474,20 @@ def test_fused_and_batched_report_the_same_non_finite_gradient():
     X = np.array([[0.0], [1.0], [3.0], [0.5]])
     kw = {
         "stddev": np.full(1, 0.5),
-        "smoothgrad": True,
         "n_samples": 200,
         "seed": 1,
         "network": m._network,
         "target": 0,
     }
+    kw.update(dict.fromkeys(methods, True))
+    kind = "value" if "clime" in methods or "stein" in methods else "gradient"
     messages = []
     for fused in (True, False):
         with pytest.raises(
-            ValueError, match=r"non-finite gradient at point 2 \(perturbation sample"
-        ) as err:
+            ValueError, match=rf"non-finite {kind} at point 2 \(perturbation sample"
+        ) as e:
             gl._core.run(X, None, None, fused_network=fused, **kw)
-        messages.append(str(err.value))
+        messages.append(str(e.value))
     assert messages[0] == messages[1]
 
 

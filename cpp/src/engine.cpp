@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cmath>
 #include <deque>
+#include <exception>
 #include <limits>
 #include <optional>
 #include <utility>
@@ -309,28 +310,41 @@ void finalize_point(const Context& c, PointState& s, bool parallel) {
     c.out.clime.stderr_.row(p) = sandwich_stderr(llt, meat, nd / (nd - static_cast<double>(d) - 1.0)).transpose();
 }
 
-// SmoothGrad of a native network, fused: each point's samples go through drawing, the network
-// and the sums block by block (kNetworkBlock rows, feature-major float32) on one thread, points
-// in parallel. The draws, the network's per-row arithmetic and the order of the sums are those of
-// the batched path, so the bits are too; it only skips the batch buffers and the hand-overs.
-void run_fused_smoothgrad(const Context& c, const NetworkModel& model) {
+// A native network, fused: each point's samples go through drawing, the network and the
+// accumulators block by block (kNetworkBlock rows, feature-major float32) on one thread, then the
+// point is finalised there; points run in parallel. The draws, the network's per-row arithmetic,
+// the order of the sums and the finalisation are the batched path's, so the bits are too; it
+// only skips the batch buffers, their transposes and the hand-overs between threads.
+void run_fused(const Context& c, const NetworkModel& model) {
     const FeedForwardNetwork& net = model.network();
     const Index N = c.X.rows(), d = c.d, n = c.n, B = kNetworkBlock;
+    const bool want_values = c.opt.clime || c.opt.stein, want_gradients = c.opt.smoothgrad;
+    const bool keep_normals = want_values && n * d * Index(sizeof(double)) <= c.opt.kept_normals_bytes;
+    const bool diagonal = c.sampler.is_gaussian() && c.sampler.is_diagonal();
     const Index wave = std::max<Index>(1, kFusedWaveRows / n);
     for (Index p0 = 0; p0 < N; p0 += wave) {
         const Index pn = std::min(wave, N - p0);
-        std::vector<Index> bad_sample(static_cast<size_t>(pn), -1);
+        struct Failure {
+            Index sample = -1;
+            bool gradient = false;
+            std::exception_ptr error;
+        };
+        std::vector<Failure> failure(static_cast<size_t>(pn));
         parallel_for(pn, [&](Index i) {
             const Index p = p0 + i;
             thread_local RowMatrix Z;
             thread_local Vector eps;
-            thread_local std::vector<float> x, g;
-            const bool diagonal = c.sampler.is_gaussian() && c.sampler.is_diagonal();
+            thread_local std::vector<float> x, y, g;
             Z.resize(diagonal ? d : B, diagonal ? B : d);  // drawn feature-major when diagonal
             eps.resize(d);
             x.assign(static_cast<size_t>(d * B), 0.0f);  // lanes past a short last block stay 0
+            y.resize(static_cast<size_t>(B));
             g.resize(static_cast<size_t>(d * B));
-            GradientMoments moments(d);
+            PointState s;
+            s.point = p;
+            if (want_values) s.values.resize(n);
+            if (keep_normals) s.normals.resize(n, d);
+            if (want_gradients) s.gradients = GradientMoments(d);
             for (Index s0 = 0; s0 < n; s0 += B) {
                 const Index rows = std::min(B, n - s0);
                 const auto first = static_cast<std::uint64_t>(s0);
@@ -343,6 +357,7 @@ void run_fused_smoothgrad(const Context& c, const NetworkModel& model) {
                         float* xcol = x.data() + k * B;
                         for (Index r = 0; r < rows; ++r) xcol[r] = static_cast<float>(xk + sk * z[r]);
                     }
+                    if (keep_normals) s.normals.middleRows(s0, rows) = Z.leftCols(rows).transpose();
                 } else {
                     c.sampler.draw(c.opt.seed, stream_of(c, p), first, rows, Z.data());
                     for (Index r = 0; r < rows; ++r) {
@@ -350,25 +365,43 @@ void run_fused_smoothgrad(const Context& c, const NetworkModel& model) {
                         for (Index k = 0; k < d; ++k)
                             x[static_cast<size_t>(k * B + r)] = static_cast<float>(c.X(p, k) + eps[k]);
                     }
+                    if (keep_normals) s.normals.middleRows(s0, rows) = Z.topRows(rows);
                 }
-                net.evaluate_block(x.data(), model.target(), nullptr, g.data());
-                if (!moments.add_feature_major(g.data(), B, rows)) {  // find the first row with a non-finite coordinate
-                    Index r = 0;
-                    auto row_finite = [&](Index t) {
-                        for (Index k = 0; k < d; ++k)
-                            if (!std::isfinite(g[static_cast<size_t>(k * B + t)])) return false;
-                        return true;
-                    };
-                    while (r + 1 < rows && row_finite(r)) ++r;
-                    bad_sample[static_cast<size_t>(i)] = s0 + r;
-                    return;
+                net.evaluate_block(x.data(), model.target(), y.data(), want_gradients ? g.data() : nullptr);
+                bool finite = true;
+                if (want_values) {
+                    for (Index r = 0; r < rows; ++r) {
+                        const double v = static_cast<double>(y[static_cast<size_t>(r)]);
+                        finite = finite && std::isfinite(v);
+                        s.values[s0 + r] = v;
+                    }
+                }
+                if (want_gradients) finite = s.gradients.add_feature_major(g.data(), B, rows) && finite;
+                if (!finite) {  // the first row with a non-finite value or gradient, as check_finite
+                    for (Index r = 0; r < rows; ++r) {
+                        const bool bad_value = want_values && !std::isfinite(y[static_cast<size_t>(r)]);
+                        bool bad_gradient = false;
+                        for (Index k = 0; want_gradients && k < d; ++k)
+                            bad_gradient = bad_gradient || !std::isfinite(g[static_cast<size_t>(k * B + r)]);
+                        if (bad_value || bad_gradient) {
+                            failure[static_cast<size_t>(i)] = {s0 + r, !bad_value, nullptr};
+                            return;
+                        }
+                    }
                 }
             }
-            c.out.smoothgrad.values.row(p) = moments.mean().transpose();
-            c.out.smoothgrad.stderr_.row(p) = moments.stderr_of_mean().transpose();
+            s.received = n;
+            try {
+                finalize_point(c, s, false);
+            } catch (...) {
+                failure[static_cast<size_t>(i)].error = std::current_exception();
+            }
         });
-        for (Index i = 0; i < pn; ++i)
-            if (bad_sample[static_cast<size_t>(i)] >= 0) report_non_finite(c, (p0 + i) * n + bad_sample[static_cast<size_t>(i)], "gradient");
+        for (Index i = 0; i < pn; ++i) {  // the lowest point's failure, whatever the threads did first
+            const Failure& f = failure[static_cast<size_t>(i)];
+            if (f.sample >= 0) report_non_finite(c, (p0 + i) * n + f.sample, f.gradient ? "gradient" : "value");
+            if (f.error) std::rethrow_exception(f.error);
+        }
         c.model.check_interrupt();
     }
 }
@@ -399,8 +432,8 @@ EngineResult run_engine(const RowMatrix& X, const NoiseSampler& sampler, BatchMo
     const bool want_values = opt.clime || opt.stein;
 
     const NetworkModel* network = model.as_network();
-    if (network && opt.fused_network && opt.smoothgrad && !want_values && N >= max_threads()) {
-        run_fused_smoothgrad(c, *network);
+    if (network && opt.fused_network && N >= max_threads()) {
+        run_fused(c, *network);
         return out;
     }
 

@@ -30,9 +30,9 @@ struct EngineOptions {
     // Every point reuses the draws of stream 0 (common random numbers): differences between the
     // explanations of nearby points then measure the explanation, not Monte-Carlo noise.
     bool common_draws = false;
-    // SmoothGrad of a native network runs drawing, network and sums fused block by block, points
-    // in parallel (when there are at least as many points as threads). Same bits either way;
-    // off only to test that.
+    // A native network runs drawing, network and sums fused block by block, each point finalised
+    // on the thread that drew it, points in parallel (when there are at least as many points as
+    // threads). Same bits either way; off only to test that.
     bool fused_network = true;
 };
 
