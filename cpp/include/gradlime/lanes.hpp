@@ -21,13 +21,6 @@
 #define GRADLIME_LANES_AVX512 0
 #endif
 
-#if defined(__GNUC__) && !defined(__clang__)
-// Without AVX-512 the 64-byte vectors are passed in memory; GCC notes that this ABI changed in
-// 4.6. Everything here is inline, so no such value crosses a library boundary.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wpsabi"
-#endif
-
 namespace gradlime::lanes {
 
 constexpr int kLanes = 8;
@@ -146,7 +139,3 @@ inline double sum(D x) noexcept {
 }
 
 }  // namespace gradlime::lanes
-
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
