@@ -69,6 +69,36 @@ def stops_on_ctrl_c(onnx_path, call):
     return res.returncode == 3 and "interrupted" in res.stdout
 
 
+def onnx_net(W, b=None, activations=()):
+    """The bytes of a float32 ONNX graph x -> MatMul W [-> Add b] [-> each activation], with
+    activations given as op names or (op, attributes). Skips the test without onnx."""
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper, numpy_helper
+
+    W = np.asarray(W, dtype=np.float32)
+    inits = [numpy_helper.from_array(W, "W")]
+    steps = [("MatMul", ["W"], {})]
+    if b is not None:
+        inits.append(numpy_helper.from_array(np.asarray(b, dtype=np.float32), "b"))
+        steps.append(("Add", ["b"], {}))
+    steps += [(a, [], {}) if isinstance(a, str) else (a[0], [], a[1]) for a in activations]
+    nodes, cur = [], "x"
+    for i, (op, extra, attrs) in enumerate(steps):
+        out = "y" if i == len(steps) - 1 else f"h{i}"
+        nodes.append(helper.make_node(op, [cur, *extra], [out], **attrs))
+        cur = out
+    graph = helper.make_graph(
+        nodes,
+        "net",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", W.shape[0]])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", W.shape[1]])],
+        inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+    onnx.checker.check_model(model)
+    return model.SerializeToString()
+
+
 def linear_model(w, b=0.0):
     w = np.asarray(w, dtype=float)
     return gl.Model(lambda A: A @ w + b, grad=lambda A: np.broadcast_to(w, A.shape).copy())

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import gradlime as gl
-from conftest import Recorder, printed_by_thread_count, stops_on_ctrl_c
+from conftest import Recorder, onnx_net, printed_by_thread_count, stops_on_ctrl_c
 
 
 def brute_force_shapley(f, x, background):
@@ -292,26 +292,10 @@ def test_thread_count_does_not_change_a_bit():
 
 
 def test_native_onnx_model(rng):
-    onnx = pytest.importorskip("onnx")
-    from onnx import TensorProto, helper, numpy_helper
-
     d = 5
     W = rng.normal(size=(d, 3)).astype(np.float32)
     b = rng.normal(size=3).astype(np.float32)
-    graph = helper.make_graph(
-        [
-            helper.make_node("MatMul", ["x", "W"], ["h"]),
-            helper.make_node("Add", ["h", "b"], ["z"]),
-            helper.make_node("Tanh", ["z"], ["t"]),
-            helper.make_node("Softmax", ["t"], ["y"], axis=-1),
-        ],
-        "net",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", d])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 3])],
-        [numpy_helper.from_array(W, "W"), numpy_helper.from_array(b, "b")],
-    )
-    data = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
-    onnx.checker.check_model(onnx.load_from_string(data))
+    data = onnx_net(W, b, activations=["Tanh", ("Softmax", {"axis": -1})])
     model = gl.Model.from_onnx(data, target=2)
     assert model.engine == "native"
 
@@ -446,19 +430,8 @@ def test_fused_and_batched_report_the_same_non_finite_value(X, background, match
 
 def test_fused_native_kernel_shap_stops_on_ctrl_c(tmp_path):
     """No Python runs on the fused path (500M model rows here); it still checks for Ctrl-C."""
-    onnx = pytest.importorskip("onnx")
-    from onnx import TensorProto, helper, numpy_helper
-
-    W = numpy_helper.from_array(np.full((20, 1), 0.1, dtype=np.float32), "W")
-    graph = helper.make_graph(
-        [helper.make_node("MatMul", ["x", "W"], ["h"]), helper.make_node("Tanh", ["h"], ["y"])],
-        "net",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 20])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 1])],
-        [W],
-    )
     path = tmp_path / "net.onnx"
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    path.write_bytes(onnx_net(np.full((20, 1), 0.1), activations=["Tanh"]))
     call = "gl.kernel_shap(m, np.zeros((10, 20)), baseline=np.ones((50, 20)), n_samples=2**20)"
     assert stops_on_ctrl_c(path, call)
 
@@ -529,17 +502,6 @@ def test_exception_in_the_callable_propagates():
 
 
 def test_model_with_the_wrong_number_of_features():
-    pytest.importorskip("onnx")
-    from onnx import TensorProto, helper, numpy_helper
-
-    W = numpy_helper.from_array(np.ones((2, 1), dtype=np.float32), "W")
-    graph = helper.make_graph(
-        [helper.make_node("MatMul", ["x", "W"], ["y"])],
-        "net",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 2])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 1])],
-        [W],
-    )
-    model = gl.Model.from_onnx(helper.make_model(graph).SerializeToString())
+    model = gl.Model.from_onnx(onnx_net(np.ones((2, 1))))
     with pytest.raises(ValueError, match="X has 3 features but the model takes 2"):
         gl.kernel_shap(model, X3)

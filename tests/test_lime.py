@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import gradlime as gl
-from conftest import Recorder, elementwise_model, printed_by_thread_count, stops_on_ctrl_c
+from conftest import Recorder, elementwise_model, onnx_net, printed_by_thread_count, stops_on_ctrl_c
 
 
 def _nonlinear(A):
@@ -153,26 +153,8 @@ def test_thread_count_does_not_change_a_bit():
 
 
 def _onnx_linear_then(rng, d, activation):
-    onnx = pytest.importorskip("onnx")
-    from onnx import TensorProto, helper, numpy_helper
-
     W = rng.normal(size=(d, 1)).astype(np.float32)
-    b = np.array([0.25], dtype=np.float32)
-    nodes = [
-        helper.make_node("MatMul", ["x", "W"], ["h"]),
-        helper.make_node("Add", ["h", "b"], ["z"]),
-    ]
-    nodes.append(helper.make_node(activation, ["z"], ["y"]))
-    graph = helper.make_graph(
-        nodes,
-        "net",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", d])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 1])],
-        [numpy_helper.from_array(W, "W"), numpy_helper.from_array(b, "b")],
-    )
-    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
-    onnx.checker.check_model(proto)
-    return proto.SerializeToString(), W[:, 0].astype(np.float64)
+    return onnx_net(W, b=[0.25], activations=[activation]), W[:, 0].astype(np.float64)
 
 
 def test_native_onnx_model(rng):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import gradlime as gl
-from conftest import linear_model, sine_model
+from conftest import linear_model, onnx_net, sine_model
 
 
 def test_gradient_and_grad_x_input_of_a_linear_model(rng):
@@ -74,23 +74,11 @@ def test_per_point_baselines_and_batching(rng):
 
 
 def test_native_onnx_model_integrated_gradients():
-    onnx = pytest.importorskip("onnx")
-    from onnx import TensorProto, helper, numpy_helper
-
-    W = numpy_helper.from_array(np.array([[1.0], [-2.0]], dtype=np.float32), "W")
-    graph = helper.make_graph(
-        [helper.make_node("MatMul", ["x", "W"], ["h"]), helper.make_node("Tanh", ["h"], ["y"])],
-        "net",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 2])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 1])],
-        [W],
-    )
-    model = gl.Model.from_onnx(helper.make_model(graph).SerializeToString())
+    model = gl.Model.from_onnx(onnx_net([[1.0], [-2.0]], activations=["Tanh"]))
     X = np.array([[0.3, -0.2], [1.0, 0.5]])
     E = gl.integrated_gradients(model, X, n_steps=32)
     # Completeness holds to float32 precision of the network.
     np.testing.assert_allclose(E.values.sum(axis=1), np.tanh(X @ [1.0, -2.0]), atol=1e-5)
-    assert onnx is not None
 
 
 @pytest.mark.parametrize(

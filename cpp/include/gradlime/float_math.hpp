@@ -17,41 +17,44 @@ inline float bits_to_float(std::int32_t b) {
 
 inline float abs(float x) { return x < 0.0f ? -x : x; }
 
-// e^x: x = k ln2 + r with |r| <= ln2/2 (Cody-Waite split of ln2), Taylor to r^7, times 2^k.
-inline float exp(float x) {
+namespace detail {
+
+// x = k ln2 + r with |r| <= ln2/2 (Cody-Waite split of ln2; x clamped to [-87, 88]); returns r and
+// sets scale = 2^k. k is rounded with the 1.5 * 2^23 trick: branch-free, exact here.
+inline float reduce(float x, float& scale) {
     x = x < -87.0f ? -87.0f : x;
     x = x > 88.0f ? 88.0f : x;
-    // Round x / ln2 to the nearest integer with the 1.5 * 2^23 trick: branch-free, exact here.
     const float kf = (x * 1.44269504f + 12582912.0f) - 12582912.0f;
-    const float r = (x - kf * 0.693359375f) + kf * 2.12194440e-4f;
-    float p = 1.0f / 5040.0f;
-    p = p * r + 1.0f / 720.0f;
-    p = p * r + 1.0f / 120.0f;
-    p = p * r + 1.0f / 24.0f;
-    p = p * r + 1.0f / 6.0f;
-    p = p * r + 0.5f;
-    p = p * r + 1.0f;
-    p = p * r + 1.0f;
-    return p * bits_to_float((static_cast<std::int32_t>(kf) + 127) << 23);
+    scale = bits_to_float((static_cast<std::int32_t>(kf) + 127) << 23);
+    return (x - kf * 0.693359375f) + kf * 2.12194440e-4f;
 }
 
-// e^x - 1, accurate near 0 (where exp(x) - 1 would cancel), with one polynomial: x = k ln2 + r,
-// q = e^r - 1 by its Taylor series to r^7 (|r| <= ln2/2: truncation < 2e-8 relative), and
-// e^x - 1 = 2^k q + (2^k - 1), which is q itself for |x| < ln2/2.
-inline float expm1(float x) {
-    x = x < -87.0f ? -87.0f : x;
-    x = x > 88.0f ? 88.0f : x;
-    const float kf = (x * 1.44269504f + 12582912.0f) - 12582912.0f;
-    const float r = (x - kf * 0.693359375f) + kf * 2.12194440e-4f;
+// e^r - 1 for |r| <= ln2/2 by its Taylor series to r^7 (truncation < 2e-8 relative).
+inline float expm1_reduced(float r) {
     float p = 1.0f / 5040.0f;
     p = p * r + 1.0f / 720.0f;
     p = p * r + 1.0f / 120.0f;
     p = p * r + 1.0f / 24.0f;
     p = p * r + 1.0f / 6.0f;
     p = p * r + 0.5f;
-    const float q = r + (r * r) * p;
-    const float s = bits_to_float((static_cast<std::int32_t>(kf) + 127) << 23);
-    return s * q + (s - 1.0f);
+    return r + (r * r) * p;
+}
+
+}  // namespace detail
+
+// e^x = 2^k (1 + (e^r - 1)).
+inline float exp(float x) {
+    float scale;
+    const float r = detail::reduce(x, scale);
+    return scale * (detail::expm1_reduced(r) + 1.0f);
+}
+
+// e^x - 1, accurate near 0 (where exp(x) - 1 would cancel): 2^k (e^r - 1) + (2^k - 1), which is
+// e^r - 1 itself for |x| < ln2/2.
+inline float expm1(float x) {
+    float scale;
+    const float r = detail::reduce(x, scale);
+    return scale * detail::expm1_reduced(r) + (scale - 1.0f);
 }
 
 // log(1 + u) for u in [0, 1]: 2 atanh(s), s = u / (2 + u) <= 1/3, odd series to s^15.
