@@ -114,9 +114,13 @@ class Model:
         Feed-forward chains (Gemm, MatMul + Add, Relu, LeakyRelu, Elu, Selu, Sigmoid, Tanh,
         Softplus, Softmax/LogSoftmax on the last axis, Identity, Flatten, Dropout) run natively:
         values and exact input gradients (reverse mode) computed in C++ for whole batches, with
-        no Python in the loop. The network computes in float32, the precision ONNX models are
-        stored in; the estimators accumulate in float64. Other graphs run through onnxruntime,
-        which gives values only: ``clime`` and ``stein`` work, ``smoothgrad`` does not.
+        no Python in the loop. Inside ``smoothgrad``/``clime``/``stein``/``explain``, ``lime`` and
+        ``kernel_shap`` the network is fused with the sampling: each point's perturbations are
+        drawn, evaluated and accumulated in blocks of 64 rows on one thread, points in parallel
+        (when there are at least as many points as threads), with the same results to the bit as
+        the batched path. The network computes in float32, the precision ONNX models are stored
+        in; the estimators accumulate in float64. Other graphs run through onnxruntime, which
+        gives values only: ``clime`` and ``stein`` work, ``smoothgrad`` does not.
 
         Parameters
         ----------
@@ -126,7 +130,8 @@ class Model:
         engine : {"auto", "native", "onnxruntime"}
             "native" raises (naming the operators) when the graph is not a supported chain.
         batch_size : int, optional
-            Rows per evaluation (see ``gl.Model``).
+            Rows per evaluation (see ``gl.Model``) where rows are batched: calls of the model
+            itself and the batched path; the fused explainers work in blocks of 64 rows.
 
         Examples
         --------
