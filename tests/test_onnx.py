@@ -901,3 +901,5 @@ def test_ctrl_c_stops_a_native_call(tmp_path):
     path = tmp_path / "net.onnx"
     onnx.save(build_onnx(mlp(widths=(16, 16, 1), act=("Tanh", {}), seed=3), 5), str(path))
     assert stops_on_ctrl_c(path, "gl.smoothgrad(m, np.zeros((10**6, 5)), n_samples=10**4)")
+    # A few points of 10^9 samples each: the fused path checks inside a point too.
+    assert stops_on_ctrl_c(path, "gl.smoothgrad(m, np.zeros((4, 5)), n_samples=10**9)")

@@ -28,7 +28,8 @@ constexpr Index kFillRows = 64;        // rows per task when filling a batch
 constexpr Index kColumnBlock = 64;     // gradient coordinates per accumulation task
 constexpr Index kChunkRows = 2048;     // samples per finalisation chunk
 constexpr Index kWaveChunks = 8;       // chunks whose partial statistics are held at once
-constexpr Index kFusedWaveRows = Index(1) << 20;  // rows between Ctrl-C checks on the fused path
+constexpr Index kFusedWaveRows = Index(1) << 20;  // rows per wave of points on the fused path
+constexpr Index kFusedPollBlocks = 256;  // and within a wave, blocks between Ctrl-C checks (16k rows)
 
 struct PointState {
     Index point = 0;
@@ -330,6 +331,7 @@ void run_fused(const Context& c, const NetworkModel& model) {
             std::exception_ptr error;
         };
         std::vector<Failure> failure(static_cast<size_t>(pn));
+        Interruption interruption([&] { c.model.check_interrupt(); }, kFusedPollBlocks);
         parallel_for(pn, [&](Index i) {
             const Index p = p0 + i;
             thread_local RowMatrix Z;
@@ -346,6 +348,7 @@ void run_fused(const Context& c, const NetworkModel& model) {
             if (keep_normals) s.normals.resize(n, d);
             if (want_gradients) s.gradients = GradientMoments(d);
             for (Index s0 = 0; s0 < n; s0 += B) {
+                if (interruption.poll()) return;
                 const Index rows = std::min(B, n - s0);
                 const auto first = static_cast<std::uint64_t>(s0);
                 if (diagonal) {  // x + s_k z_k, the perturb() arithmetic, a column at a time
@@ -397,6 +400,7 @@ void run_fused(const Context& c, const NetworkModel& model) {
                 failure[static_cast<size_t>(i)].error = std::current_exception();
             }
         });
+        interruption.rethrow();
         for (Index i = 0; i < pn; ++i) {  // the lowest point's failure, whatever the threads did first
             const Failure& f = failure[static_cast<size_t>(i)];
             if (f.sample >= 0) report_non_finite(c, (p0 + i) * n + f.sample, f.gradient ? "gradient" : "value");

@@ -24,7 +24,8 @@ namespace {
 constexpr Index kFillRows = 64;     // rows per task when filling a batch
 constexpr Index kChunkRows = 2048;  // samples per finalisation chunk
 constexpr Index kWaveChunks = 8;    // chunks whose partial statistics are held at once
-constexpr Index kFusedWaveRows = Index(1) << 20;  // rows between Ctrl-C checks on the fused path
+constexpr Index kFusedWaveRows = Index(1) << 20;  // rows per wave of points on the fused path
+constexpr Index kFusedPollBlocks = 256;  // and within a wave, blocks between Ctrl-C checks (16k rows)
 
 struct PointState {
     Index point = 0;
@@ -374,6 +375,7 @@ void run_fused(const Context& c, const NetworkModel& model, bool keep_bytes) {
         const Index pn = std::min(wave, N - p0);
         std::vector<Index> bad_sample(static_cast<size_t>(pn), -1);
         std::vector<std::exception_ptr> error(static_cast<size_t>(pn));
+        Interruption interruption([&] { c.model.check_interrupt(); }, kFusedPollBlocks);
         parallel_for(pn, [&](Index i) {
             const Index p = p0 + i;
             thread_local std::vector<float> x, y;
@@ -389,6 +391,7 @@ void run_fused(const Context& c, const NetworkModel& model, bool keep_bytes) {
             const Index ld = (n + L - 1) / L;  // mask bytes per feature
             if (keep_bytes) s.bytes.resize(static_cast<size_t>(d * ld));
             for (Index s0 = 0; s0 < n; s0 += B) {
+                if (interruption.poll()) return;
                 const Index rows = std::min(B, n - s0), G = (rows + L - 1) / L;
                 std::uint8_t* zb = keep_bytes ? s.bytes.data() + s0 / L : (block_bytes.resize(static_cast<size_t>(d * G)), block_bytes.data());
                 const Index zld = keep_bytes ? ld : G;
@@ -426,6 +429,7 @@ void run_fused(const Context& c, const NetworkModel& model, bool keep_bytes) {
                 error[static_cast<size_t>(i)] = std::current_exception();
             }
         });
+        interruption.rethrow();
         // The lowest point's error, whatever the threads did first.
         for (Index i = 0; i < pn; ++i) {
             if (bad_sample[static_cast<size_t>(i)] >= 0) report_non_finite(p0 + i, bad_sample[static_cast<size_t>(i)]);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <exception>
@@ -48,6 +49,37 @@ void parallel_for(Index n, Body&& body, bool parallel = true) {
     (void)parallel;
     if (error) std::rethrow_exception(error);
 }
+
+// Ctrl-C from inside a long parallel loop. Only the thread that made this one (the caller, which
+// may take the GIL) runs `check`, on every `every`-th poll(); when it throws, every thread sees
+// poll() return true at its next call and should stop, and rethrow() hands the exception on after
+// the loop.
+class Interruption {
+public:
+    Interruption(std::function<void()> check, Index every)
+        : check_(std::move(check)), every_(every), owner_(std::this_thread::get_id()) {}
+    bool poll() {
+        if (std::this_thread::get_id() == owner_ && ++polls_ % every_ == 0 && !stop_.load(std::memory_order_relaxed)) {
+            try {
+                check_();
+            } catch (...) {
+                error_ = std::current_exception();
+                stop_.store(true, std::memory_order_relaxed);
+            }
+        }
+        return stop_.load(std::memory_order_relaxed);
+    }
+    void rethrow() const {
+        if (error_) std::rethrow_exception(error_);
+    }
+
+private:
+    std::function<void()> check_;
+    Index every_, polls_ = 0;
+    std::thread::id owner_;
+    std::atomic<bool> stop_{false};
+    std::exception_ptr error_;
+};
 
 // One long-lived thread that runs one job at a time: the engine hands it the drawing of the next
 // batch while the model evaluates the current one (starting a thread per batch costs tens of
