@@ -173,48 +173,4 @@ Matrix CrossMoments::symmetric_exx() const {
     return exx.selfadjointView<Eigen::Lower>();
 }
 
-WeightedCrossMoments WeightedCrossMoments::of_block(const RowMatrix& Z, const Eigen::Ref<const Vector>& w,
-                                                   const Eigen::Ref<const Vector>& y) {
-    WeightedCrossMoments c;
-    const Index d = Z.cols();
-    c.weight = w.sum();
-    c.mean_z = Vector::Zero(d);
-    c.szz = Matrix::Zero(d, d);
-    c.szy = Vector::Zero(d);
-    if (!(c.weight > 0.0)) {
-        c.weight = 0.0;
-        return c;
-    }
-    c.mean_z.noalias() = Z.transpose() * w;
-    c.mean_z /= c.weight;
-    c.mean_y = w.dot(y) / c.weight;
-    RowMatrix centred = Z.rowwise() - c.mean_z.transpose();
-    c.szy.noalias() = centred.transpose() * (w.array() * (y.array() - c.mean_y)).matrix();
-    centred.array().colwise() *= w.array().sqrt();
-    c.szz.selfadjointView<Eigen::Lower>().rankUpdate(centred.transpose());
-    return c;
-}
-
-void WeightedCrossMoments::merge(const WeightedCrossMoments& other) {
-    if (!(other.weight > 0.0)) return;
-    if (!(weight > 0.0)) {
-        *this = other;
-        return;
-    }
-    const double wa = weight, wb = other.weight, w = wa + wb;
-    const Vector dz = other.mean_z - mean_z;
-    const double dy = other.mean_y - mean_y;
-    const double f = wa * wb / w;
-    szz += other.szz;
-    szz.selfadjointView<Eigen::Lower>().rankUpdate(dz, f);
-    szy += other.szy + dz * (f * dy);
-    mean_z += dz * (wb / w);
-    mean_y += dy * (wb / w);
-    weight = w;
-}
-
-Matrix WeightedCrossMoments::symmetric_szz() const {
-    return szz.selfadjointView<Eigen::Lower>();
-}
-
 }  // namespace gradlime

@@ -59,22 +59,6 @@ struct CrossMoments {
     Matrix symmetric_exx() const;
 };
 
-// Sufficient statistics of weighted least squares of y on [1, z] (LIME): the total weight,
-// weighted means and weighted centred cross products. Blocks are merged with the weighted form
-// of the Chan, Golub & LeVeque update. A block whose weights are all 0 adds nothing.
-// Only the lower triangle of szz is kept up to date; call symmetric_szz() to read it whole.
-struct WeightedCrossMoments {
-    double weight = 0.0;
-    Vector mean_z;
-    double mean_y = 0.0;
-    Matrix szz;  // sum w (z - mean_z)(z - mean_z)^T, lower triangle
-    Vector szy;  // sum w (z - mean_z)(y - mean_y)
-    static WeightedCrossMoments of_block(const RowMatrix& Z, const Eigen::Ref<const Vector>& w,
-                                         const Eigen::Ref<const Vector>& y);
-    void merge(const WeightedCrossMoments& other);
-    Matrix symmetric_szz() const;
-};
-
 // Standard errors of a least-squares fit from the heteroscedasticity-consistent sandwich
 // A^-1 M A^-1 (White 1980): sqrt of its diagonal times `scale` (n / (n - p) for HC1).
 // `bread` factorises A; only the lower triangle of `meat` is read.
