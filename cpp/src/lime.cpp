@@ -114,7 +114,8 @@ inline void group_bytes(const std::uint32_t* words, Index stride, Index in_group
     for (Index j = 0; 32 * j < d; ++j) {  // word j holds features 32j .. 32j + 31
         std::uint32_t w[lanes::kLanes] = {};
         for (Index i = 0; i < in_group; ++i) w[i] = words[i * stride + j];
-        for (Index k = 32 * j; k < std::min(d, 32 * j + 32); ++k) out(k, lanes::bit_of_each(w, static_cast<int>(k - 32 * j)));
+        for (Index k = 32 * j; k < std::min(d, 32 * j + 32); ++k)
+            out(k, lanes::bit_of_each(w, static_cast<int>(k - 32 * j)));
     }
 }
 
@@ -248,7 +249,8 @@ void finalize_point(const Context& c, PointState& s, bool parallel) {
                     lanes::mul(lanes::sub(lanes::zero(), lanes::sqrt(dist2)), lanes::set1(inv_width2)));
                 const Index sample0 = first + g * L;
                 if (sample0 + L <= first + rows) {  // a whole group: the same operations, a register at a time
-                    const lanes::D wyt = lanes::mul(wt, lanes::sub(lanes::load(s.values.data() + sample0), lanes::set1(y0)));
+                    const lanes::D y = lanes::sub(lanes::load(s.values.data() + sample0), lanes::set1(y0));
+                    const lanes::D wyt = lanes::mul(wt, y);
                     lanes::store(s.weights.data() + sample0, wt);
                     lanes::store(w.data() + g * L, wt);
                     lanes::store(wy.data() + g * L, wyt);
@@ -318,9 +320,8 @@ void finalize_point(const Context& c, PointState& s, bool parallel) {
                     acc = lanes::add_where(acc, zb[k * ld + g], lanes::set1(coef[k]));
                 const Index sample0 = first + g * L;
                 if (sample0 + L <= first + rows) {  // a whole group, a register at a time
-                    const lanes::D r = lanes::sub(
-                        lanes::sub(lanes::sub(lanes::load(s.values.data() + sample0), lanes::set1(y0)), lanes::set1(intercept)),
-                        acc);
+                    const lanes::D y = lanes::sub(lanes::load(s.values.data() + sample0), lanes::set1(y0));
+                    const lanes::D r = lanes::sub(lanes::sub(y, lanes::set1(intercept)), acc);
                     const lanes::D wr = lanes::mul(lanes::load(s.weights.data() + sample0), r);
                     lanes::store(u.data() + g * L, lanes::mul(wr, wr));
                     continue;
@@ -393,15 +394,15 @@ void run_fused(const Context& c, const NetworkModel& model, bool keep_bytes) {
             for (Index s0 = 0; s0 < n; s0 += B) {
                 if (interruption.poll()) return;
                 const Index rows = std::min(B, n - s0), G = (rows + L - 1) / L;
-                std::uint8_t* zb = keep_bytes ? s.bytes.data() + s0 / L : (block_bytes.resize(static_cast<size_t>(d * G)), block_bytes.data());
+                if (!keep_bytes) block_bytes.resize(static_cast<size_t>(d * G));
+                std::uint8_t* zb = keep_bytes ? s.bytes.data() + s0 / L : block_bytes.data();
                 const Index zld = keep_bytes ? ld : G;
+                const auto point = static_cast<std::uint32_t>(p);
                 if (c.blocks == 1 && rows % L == 0) {  // the bytes straight from the Philox lanes
                     for (Index g = 0; g < G; ++g)
-                        lime_mask_bytes8(c.key, static_cast<std::uint32_t>(p), static_cast<std::uint64_t>(s0 + g * L), d,
-                                         zb + g, zld);
+                        lime_mask_bytes8(c.key, point, static_cast<std::uint64_t>(s0 + g * L), d, zb + g, zld);
                 } else {
-                    lime_mask_words(c.key, static_cast<std::uint32_t>(p), static_cast<std::uint64_t>(s0), rows, c.blocks,
-                                    words.data());
+                    lime_mask_words(c.key, point, static_cast<std::uint64_t>(s0), rows, c.blocks, words.data());
                     for (Index g = 0; g < G; ++g)
                         group_bytes(words.data() + g * L * stride, stride, std::min(L, rows - g * L), d,
                                     [&](Index k, std::uint8_t byte) { zb[k * zld + g] = byte; });

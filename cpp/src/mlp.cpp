@@ -170,7 +170,8 @@ void softmax_forward(const Layer& L, const float* x, float* y) {
         sum[r] = 0.0f;
     }
     for (Index j = 1; j < K; ++j)
-        for (Index r = 0; r < R; ++r) mx[r] = x[j * R + r] > mx[r] ? x[j * R + r] : mx[r];  // vectorises (std::max does not)
+        // a select, which vectorises (std::max does not)
+        for (Index r = 0; r < R; ++r) mx[r] = x[j * R + r] > mx[r] ? x[j * R + r] : mx[r];
     for (Index j = 0; j < K; ++j)
         for (Index r = 0; r < R; ++r) {
             y[j * R + r] = fmath::exp(x[j * R + r] - mx[r]);

@@ -46,7 +46,8 @@ inline std::uint8_t bit_of_each(const std::uint32_t* words, int b) noexcept {
 }
 // Bit i of the result: bit b of v[i] (eight 64-bit words, one per sample).
 inline std::uint8_t bit_of_each64(const std::uint64_t* v, int b) noexcept {
-    return static_cast<std::uint8_t>(_mm512_test_epi64_mask(_mm512_loadu_si512(v), _mm512_set1_epi64(static_cast<long long>(1ULL << b))));
+    const __m512i bit = _mm512_set1_epi64(static_cast<long long>(1ULL << b));
+    return static_cast<std::uint8_t>(_mm512_test_epi64_mask(_mm512_loadu_si512(v), bit));
 }
 // out[i] = bit i of m ? a : b, for eight floats.
 inline void select_floats(float* out, std::uint8_t m, float a, float b) noexcept {
@@ -77,7 +78,9 @@ inline Mask lane_mask(std::uint8_t m) noexcept {
     const Mask iota = {0, 1, 2, 3, 4, 5, 6, 7};
     return -(((Mask{} + m) >> iota) & 1);
 }
-inline D keep_where(std::uint8_t m, D x) noexcept { return reinterpret_cast<D>(reinterpret_cast<Mask>(x) & lane_mask(m)); }
+inline D keep_where(std::uint8_t m, D x) noexcept {
+    return reinterpret_cast<D>(reinterpret_cast<Mask>(x) & lane_mask(m));
+}
 inline D add_where(D a, std::uint8_t m, D x) noexcept { return a + keep_where(m, x); }
 inline void select_floats(float* out, std::uint8_t m, float a, float b) noexcept {
     std::uint32_t ua, ub;  // branch-free: the bits are random, a branch would mispredict half the time
