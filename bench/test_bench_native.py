@@ -43,3 +43,28 @@ def test_paper1_network(benchmark, method, engine):
     # Same draws, same float32 network: agreement to float32 rounding, far inside the stderr.
     assert np.abs(E.values - ref.values).max() < 1e-3 * max(1.0, np.abs(ref.values).max())
     assert (np.abs(E.values - ref.values) <= ref.stderr + 1e-7).all()
+
+
+# The rest of the family on the same network: the native engine beside the numpy callable, on
+# the same masks, coalitions and path points (agreement to float32 rounding checked after timing).
+FAMILY = {
+    "lime": (lambda m: gl.lime(m, X[:50], n_samples=N_SAMPLES, seed=0), "50 points x 1000 samples"),
+    "kernel_shap": (
+        lambda m: gl.kernel_shap(m, X[:50], baseline=X[-20:], n_samples=2078, seed=0),
+        "50 points, 20 background rows, 2078 coalitions",
+    ),
+    "integrated_gradients": (
+        lambda m: gl.integrated_gradients(m, X, n_steps=50),
+        "200 points, 50 Gauss-Legendre steps",
+    ),
+}
+
+
+@pytest.mark.parametrize("method", list(FAMILY))
+@pytest.mark.parametrize("engine", ["native", "numpy"])
+def test_paper1_network_family(benchmark, method, engine):
+    run, what = FAMILY[method]
+    benchmark.group = f"{method}: 15-10-10-2 ELU net, {what}"
+    E = benchmark(run, MODELS[engine])
+    ref = run(MODELS["numpy"])
+    assert np.abs(E.values - ref.values).max() < 1e-5 * max(1.0, np.abs(ref.values).max())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -67,14 +68,19 @@ def grad_x_input(model: Any, X: Any) -> Explanation:
     return _result(_gradients(m, points) * points, single, "grad_x_input", {})
 
 
+@functools.lru_cache(maxsize=64)
 def _quadrature(n_steps: int, rule: str) -> tuple[np.ndarray, np.ndarray]:
-    """Nodes and weights on [0, 1]."""
+    """Nodes and weights on [0, 1] (read-only, cached: Gauss-Legendre's eigenvalue problem costs
+    more than a small network's path gradients)."""
     if rule == "gauss_legendre":
         t, w = np.polynomial.legendre.leggauss(n_steps)
-        return (t + 1.0) / 2.0, w / 2.0
-    alpha = np.linspace(0.0, 1.0, n_steps + 1)
-    w = np.full(n_steps + 1, 1.0 / n_steps)
-    w[[0, -1]] /= 2.0
+        alpha, w = (t + 1.0) / 2.0, w / 2.0
+    else:
+        alpha = np.linspace(0.0, 1.0, n_steps + 1)
+        w = np.full(n_steps + 1, 1.0 / n_steps)
+        w[[0, -1]] /= 2.0
+    alpha.flags.writeable = False
+    w.flags.writeable = False
     return alpha, w
 
 
