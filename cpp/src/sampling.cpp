@@ -84,16 +84,16 @@ void NoiseSampler::perturb(const double* z, double* eps) const {
 
 void NoiseSampler::perturb_rows(const RowMatrix& Z, RowMatrix& E) const {
     E.resize(Z.rows(), dim_);
-    if (diagonal_) {
-        E.noalias() = Z * stddev_.asDiagonal();
+    if (diagonal_) {  // e_ij = s_j z_ij: a row-wise product (vectorises; the diagonal product does not)
+        E = Z.array().rowwise() * stddev_.transpose().array();
     } else {
         E.noalias() = Z * chol_.transpose().triangularView<Eigen::Upper>();
     }
 }
 
 void NoiseSampler::dual_rows(const RowMatrix& Z, RowMatrix& T) const {
-    if (diagonal_) {
-        T.noalias() = Z * stddev_.cwiseInverse().asDiagonal();
+    if (diagonal_) {  // t_ij = z_ij / s_j, as z_ij * (1 / s_j)
+        T = Z.array().rowwise() * stddev_.cwiseInverse().transpose().array();
     } else {
         T = Z;
         chol_.triangularView<Eigen::Lower>().solveInPlace<Eigen::OnTheRight>(T);
