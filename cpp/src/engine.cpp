@@ -320,7 +320,9 @@ void run_fused(const Context& c, const NetworkModel& model) {
     const FeedForwardNetwork& net = model.network();
     const Index N = c.X.rows(), d = c.d, n = c.n, B = kNetworkBlock;
     const bool want_values = c.opt.clime || c.opt.stein, want_gradients = c.opt.smoothgrad;
-    const bool keep_normals = want_values && n * d * Index(sizeof(double)) <= c.opt.kept_normals_bytes;
+    // One point in flight per thread: the kept-normals budget is shared between them.
+    const bool keep_normals =
+        want_values && n * d * Index(sizeof(double)) * max_threads() <= c.opt.kept_normals_bytes;
     const bool diagonal = c.sampler.is_gaussian() && c.sampler.is_diagonal();
     const Index wave = std::max<Index>(1, kFusedWaveRows / n);
     for (Index p0 = 0; p0 < N; p0 += wave) {
