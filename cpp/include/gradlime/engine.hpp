@@ -4,7 +4,9 @@
 //
 // Work is the row sequence r = point * n_samples + sample. Batches are contiguous ranges of it,
 // so at most ceil(batch / n) + 1 points are in flight and memory is bounded by the batch buffer
-// plus n values per in-flight point, never by N * n_samples.
+// plus n values per in-flight point, never by N * n_samples. A native network (NetworkModel)
+// skips the batches: each point's rows are drawn, evaluated and accumulated block by block on one
+// thread, one point in flight per thread, with the same bits (EngineOptions::fused_network).
 #pragma once
 
 #include <cstdint>

@@ -9,8 +9,11 @@
 //
 // Rows stream through the model in bounded batches exactly as in the engine (engine.hpp): the row
 // sequence is r = point * n_samples + sample, masks are a pure function of (seed, point, sample),
-// and each point's weighted sufficient statistics are formed over fixed chunks merged in a fixed
-// order, so results are bitwise identical for any thread count and batch size.
+// and each point's weighted sums are formed over fixed chunks merged in a fixed order, so results
+// are bitwise identical for any thread count and batch size. The sums are raw moments over the
+// binary masks (products of mask bits are masked additions, 8 samples per register), centred
+// afterwards. A native network skips the batches: each point's rows are made and evaluated block
+// by block on one thread (the same bits).
 #pragma once
 
 #include <cstdint>

@@ -4,7 +4,9 @@
 //
 // Rows stream through the model's batch buffer in a fixed sequence:
 //   [B background rows, once: E f(b)] then per point [x, coalition 0 x B rows, coalition 1 ...],
-// so memory is the buffer plus one value per coalition of each point in flight.
+// so memory is the buffer plus one value per coalition of each point in flight. A native network
+// skips the buffer: coalition rows are filled straight into the network's blocks and each distinct
+// coalition of a point is evaluated once (the same bits; KernelShapOptions::fused_network).
 #pragma once
 
 #include <cstdint>
