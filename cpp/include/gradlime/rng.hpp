@@ -423,22 +423,17 @@ struct RowConstants {
     }
 };
 
-// kVecs * V::kBlocks Philox blocks, lane i of register v with the counter (c0[v], c1[v], c2[v],
-// rc.stream) (each word in the low 32 bits of its lane; the high halves are never read), then
-// Box-Muller: store(v, z0, z1) receives register v's two normals per lane (lane i of z0 and z1
-// are the block's coordinates 2k and 2k + 1).
-template <class V, int kVecs, class Store>
-GRADLIME_RNG_KERNEL_ATTR inline void gaussian_vecs_store(const RowConstants<V>& rc, const typename V::I* c0,
-                             const typename V::I* c1, const typename V::I* c2,
-                             Store&& store) noexcept {
-#if defined(__clang__)
-#pragma clang fp contract(off)
-#endif
+// The ten Philox4x32 rounds on kVecs * V::kBlocks blocks, lane i of register v with the counter
+// (c0[v], c1[v], c2[v], rc.stream) (each word in the low 32 bits of its lane; the high halves are
+// never read); the block's output words in the low halves of x0..x3.
+template <class V, int kVecs>
+GRADLIME_RNG_KERNEL_ATTR inline void philox_rounds_vec(const RowConstants<V>& rc, const typename V::I* c0,
+                                                       const typename V::I* c1, const typename V::I* c2,
+                                                       typename V::I* x0, typename V::I* x1, typename V::I* x2,
+                                                       typename V::I* x3) noexcept {
     using I = typename V::I;
-    using D = typename V::D;
     using namespace philox_constants;
     const I mul0 = V::set1(kMul0), mul1 = V::set1(kMul1);
-    I x0[kVecs], x1[kVecs], x2[kVecs], x3[kVecs];
     for (int v = 0; v < kVecs; ++v) {
         x0[v] = c0[v];
         x1[v] = c1[v];
@@ -455,6 +450,23 @@ GRADLIME_RNG_KERNEL_ATTR inline void gaussian_vecs_store(const RowConstants<V>& 
             x3[v] = p0;
         }
     }
+}
+
+// kVecs * V::kBlocks Philox blocks, lane i of register v with the counter (c0[v], c1[v], c2[v],
+// rc.stream) (each word in the low 32 bits of its lane; the high halves are never read), then
+// Box-Muller: store(v, z0, z1) receives register v's two normals per lane (lane i of z0 and z1
+// are the block's coordinates 2k and 2k + 1).
+template <class V, int kVecs, class Store>
+GRADLIME_RNG_KERNEL_ATTR inline void gaussian_vecs_store(const RowConstants<V>& rc, const typename V::I* c0,
+                             const typename V::I* c1, const typename V::I* c2,
+                             Store&& store) noexcept {
+#if defined(__clang__)
+#pragma clang fp contract(off)
+#endif
+    using I = typename V::I;
+    using D = typename V::D;
+    I x0[kVecs], x1[kVecs], x2[kVecs], x3[kVecs];
+    philox_rounds_vec<V, kVecs>(rc, c0, c1, c2, x0, x1, x2, x3);
 
     constexpr double kLn2Hi = 0x1.62e42fefa3800p-1, kLn2Lo = 0x1.ef35793c76730p-45;
     constexpr double L0 = 0x1.5555555553960p-1, L1 = 0x1.999999a294adcp-2,
@@ -628,36 +640,24 @@ inline void gaussian_row_vec(Key key, std::uint32_t s_lo, std::uint32_t s_hi, st
 #endif
 
 #if GRADLIME_RNG_AVX512 || GRADLIME_RNG_AVX2
-// philox_lanes_generic's blocks with V::kBlocks per register (the same integer arithmetic).
+// philox_lanes_generic's blocks with V::kBlocks per register (the same rounds as the Gaussian
+// kernels').
 template <class V, long kLanes>
 inline void philox_lanes_vec(Key key, const std::uint64_t* pair, const std::uint64_t* sample,
                              std::uint32_t stream, std::uint64_t* a, std::uint64_t* b) noexcept {
     using I = typename V::I;
-    using namespace philox_constants;
-    constexpr long kRegs = kLanes / V::kBlocks;
+    constexpr int kRegs = static_cast<int>(kLanes / V::kBlocks);
     static_assert(kRegs * V::kBlocks == kLanes, "whole registers");
-    const I mul0 = V::set1(kMul0), mul1 = V::set1(kMul1), lo32 = V::set1(0xffffffffULL);
-    I x0[kRegs], x1[kRegs], x2[kRegs], x3[kRegs];
-    for (long v = 0; v < kRegs; ++v) {
-        x0[v] = V::loadu(pair + v * V::kBlocks);
-        x1[v] = V::loadu(sample + v * V::kBlocks);
-        x2[v] = V::template srli<32>(x1[v]);
-        x3[v] = V::set1(stream);
+    const RowConstants<V> rc(key, 0, 0, stream);
+    const I lo32 = V::set1(0xffffffffULL);
+    I c0[kRegs], c1[kRegs], c2[kRegs], x0[kRegs], x1[kRegs], x2[kRegs], x3[kRegs];
+    for (int v = 0; v < kRegs; ++v) {
+        c0[v] = V::loadu(pair + v * V::kBlocks);
+        c1[v] = V::loadu(sample + v * V::kBlocks);
+        c2[v] = V::template srli<32>(c1[v]);
     }
-    for (int round = 0; round < 10; ++round) {
-        const I k0 = V::set1(key[0]), k1 = V::set1(key[1]);
-        for (long v = 0; v < kRegs; ++v) {
-            const I p0 = V::mulu32(x0[v], mul0);
-            const I p1 = V::mulu32(x2[v], mul1);
-            x0[v] = V::xor3(V::template srli<32>(p1), x1[v], k0);
-            x2[v] = V::xor3(V::template srli<32>(p0), x3[v], k1);
-            x1[v] = p1;
-            x3[v] = p0;
-        }
-        key[0] += kWeyl0;
-        key[1] += kWeyl1;
-    }
-    for (long v = 0; v < kRegs; ++v) {
+    philox_rounds_vec<V, kRegs>(rc, c0, c1, c2, x0, x1, x2, x3);
+    for (int v = 0; v < kRegs; ++v) {
         V::storeu_i(a + v * V::kBlocks, V::or_(V::template slli<32>(x0[v]), V::and_(x1[v], lo32)));
         V::storeu_i(b + v * V::kBlocks, V::or_(V::template slli<32>(x2[v]), V::and_(x3[v], lo32)));
     }
