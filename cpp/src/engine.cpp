@@ -5,7 +5,6 @@
 #include <atomic>
 #include <cmath>
 #include <deque>
-#include <exception>
 #include <limits>
 #include <optional>
 #include <utility>
@@ -28,8 +27,6 @@ constexpr Index kFillRows = 64;        // rows per task when filling a batch
 constexpr Index kColumnBlock = 64;     // gradient coordinates per accumulation task
 constexpr Index kChunkRows = 2048;     // samples per finalisation chunk
 constexpr Index kWaveChunks = 8;       // chunks whose partial statistics are held at once
-constexpr Index kFusedWaveRows = Index(1) << 20;  // rows per wave of points on the fused path
-constexpr Index kFusedPollBlocks = 256;  // and within a wave, blocks between Ctrl-C checks (16k rows)
 
 struct PointState {
     Index point = 0;
@@ -324,92 +321,67 @@ void run_fused(const Context& c, const NetworkModel& model) {
     const bool keep_normals =
         want_values && n * d * Index(sizeof(double)) * max_threads() <= c.opt.kept_normals_bytes;
     const bool diagonal = c.sampler.is_gaussian() && c.sampler.is_diagonal();
-    const Index wave = std::max<Index>(1, kFusedWaveRows / n);
-    for (Index p0 = 0; p0 < N; p0 += wave) {
-        const Index pn = std::min(wave, N - p0);
-        struct Failure {
-            Index sample = -1;
-            bool gradient = false;
-            std::exception_ptr error;
-        };
-        std::vector<Failure> failure(static_cast<size_t>(pn));
-        Interruption interruption([&] { c.model.check_interrupt(); }, kFusedPollBlocks);
-        parallel_for(pn, [&](Index i) {
-            const Index p = p0 + i;
-            thread_local RowMatrix Z;
-            thread_local Vector eps;
-            thread_local std::vector<float> x, y, g;
-            Z.resize(diagonal ? d : B, diagonal ? B : d);  // drawn feature-major when diagonal
-            eps.resize(d);
-            x.assign(static_cast<size_t>(d * B), 0.0f);  // lanes past a short last block stay 0
-            y.resize(static_cast<size_t>(B));
-            g.resize(static_cast<size_t>(d * B));
-            PointState s;
-            s.point = p;
-            if (want_values) s.values.resize(n);
-            if (keep_normals) s.normals.resize(n, d);
-            if (want_gradients) s.gradients = GradientMoments(d);
-            for (Index s0 = 0; s0 < n; s0 += B) {
-                if (interruption.poll()) return;
-                const Index rows = std::min(B, n - s0);
-                const auto first = static_cast<std::uint64_t>(s0);
-                if (diagonal) {  // x + s_k z_k, the perturb() arithmetic, a column at a time
-                    gaussian_columns(c.opt.seed, stream_of(c, p), first, rows, d, Z.data(), B);
-                    const Vector& scale = c.sampler.scale();
-                    for (Index k = 0; k < d; ++k) {
-                        const double xk = c.X(p, k), sk = scale[k];
-                        const double* z = Z.data() + k * B;
-                        float* xcol = x.data() + k * B;
-                        for (Index r = 0; r < rows; ++r) xcol[r] = static_cast<float>(xk + sk * z[r]);
-                    }
-                    if (keep_normals) s.normals.middleRows(s0, rows) = Z.leftCols(rows).transpose();
-                } else {
-                    c.sampler.draw(c.opt.seed, stream_of(c, p), first, rows, Z.data());
-                    for (Index r = 0; r < rows; ++r) {
-                        c.sampler.perturb(Z.row(r).data(), eps.data());
-                        for (Index k = 0; k < d; ++k)
-                            x[static_cast<size_t>(k * B + r)] = static_cast<float>(c.X(p, k) + eps[k]);
-                    }
-                    if (keep_normals) s.normals.middleRows(s0, rows) = Z.topRows(rows);
+    for_each_point_in_waves(N, n, [&] { c.model.check_interrupt(); }, [&](Index p, Interruption& interruption) {
+        thread_local RowMatrix Z;
+        thread_local Vector eps;
+        thread_local std::vector<float> x, y, g;
+        Z.resize(diagonal ? d : B, diagonal ? B : d);  // drawn feature-major when diagonal
+        eps.resize(d);
+        x.assign(static_cast<size_t>(d * B), 0.0f);  // lanes past a short last block stay 0
+        y.resize(static_cast<size_t>(B));
+        g.resize(static_cast<size_t>(d * B));
+        PointState s;
+        s.point = p;
+        if (want_values) s.values.resize(n);
+        if (keep_normals) s.normals.resize(n, d);
+        if (want_gradients) s.gradients = GradientMoments(d);
+        for (Index s0 = 0; s0 < n; s0 += B) {
+            if (interruption.poll()) return;
+            const Index rows = std::min(B, n - s0);
+            const auto first = static_cast<std::uint64_t>(s0);
+            if (diagonal) {  // x + s_k z_k, the perturb() arithmetic, a column at a time
+                gaussian_columns(c.opt.seed, stream_of(c, p), first, rows, d, Z.data(), B);
+                const Vector& scale = c.sampler.scale();
+                for (Index k = 0; k < d; ++k) {
+                    const double xk = c.X(p, k), sk = scale[k];
+                    const double* z = Z.data() + k * B;
+                    float* xcol = x.data() + k * B;
+                    for (Index r = 0; r < rows; ++r) xcol[r] = static_cast<float>(xk + sk * z[r]);
                 }
-                net.evaluate_block(x.data(), model.target(), y.data(), want_gradients ? g.data() : nullptr);
-                bool finite = true;
-                if (want_values) {
-                    for (Index r = 0; r < rows; ++r) {
-                        const double v = static_cast<double>(y[static_cast<size_t>(r)]);
-                        finite = finite && std::isfinite(v);
-                        s.values[s0 + r] = v;
-                    }
+                if (keep_normals) s.normals.middleRows(s0, rows) = Z.leftCols(rows).transpose();
+            } else {
+                c.sampler.draw(c.opt.seed, stream_of(c, p), first, rows, Z.data());
+                for (Index r = 0; r < rows; ++r) {
+                    c.sampler.perturb(Z.row(r).data(), eps.data());
+                    for (Index k = 0; k < d; ++k)
+                        x[static_cast<size_t>(k * B + r)] = static_cast<float>(c.X(p, k) + eps[k]);
                 }
-                if (want_gradients) finite = s.gradients.add_feature_major(g.data(), B, rows) && finite;
-                if (!finite) {  // the first row with a non-finite value or gradient, as check_finite
-                    for (Index r = 0; r < rows; ++r) {
-                        const bool bad_value = want_values && !std::isfinite(y[static_cast<size_t>(r)]);
-                        bool bad_gradient = false;
-                        for (Index k = 0; want_gradients && k < d; ++k)
-                            bad_gradient = bad_gradient || !std::isfinite(g[static_cast<size_t>(k * B + r)]);
-                        if (bad_value || bad_gradient) {
-                            failure[static_cast<size_t>(i)] = {s0 + r, !bad_value, nullptr};
-                            return;
-                        }
-                    }
+                if (keep_normals) s.normals.middleRows(s0, rows) = Z.topRows(rows);
+            }
+            net.evaluate_block(x.data(), model.target(), y.data(), want_gradients ? g.data() : nullptr);
+            bool finite = true;
+            if (want_values) {
+                for (Index r = 0; r < rows; ++r) {
+                    const double v = static_cast<double>(y[static_cast<size_t>(r)]);
+                    finite = finite && std::isfinite(v);
+                    s.values[s0 + r] = v;
                 }
             }
-            s.received = n;
-            try {
-                finalize_point(c, s, false);
-            } catch (...) {
-                failure[static_cast<size_t>(i)].error = std::current_exception();
+            if (want_gradients) finite = s.gradients.add_feature_major(g.data(), B, rows) && finite;
+            if (!finite) {  // the first row with a non-finite value or gradient, as check_finite
+                for (Index r = 0; r < rows; ++r) {
+                    const bool bad_value = want_values && !std::isfinite(y[static_cast<size_t>(r)]);
+                    bool bad_gradient = false;
+                    for (Index k = 0; want_gradients && k < d; ++k)
+                        bad_gradient = bad_gradient || !std::isfinite(g[static_cast<size_t>(k * B + r)]);
+                    if (bad_value || bad_gradient)
+                        report_non_finite(c, p * n + s0 + r, bad_value ? "value" : "gradient");
+                }
             }
-        });
-        interruption.rethrow();
-        for (Index i = 0; i < pn; ++i) {  // the lowest point's failure, whatever the threads did first
-            const Failure& f = failure[static_cast<size_t>(i)];
-            if (f.sample >= 0) report_non_finite(c, (p0 + i) * n + f.sample, f.gradient ? "gradient" : "value");
-            if (f.error) std::rethrow_exception(f.error);
         }
-        c.model.check_interrupt();
-    }
+        s.received = n;
+        finalize_point(c, s, false);
+    });
 }
 
 void finalize_completed(const Context& c, std::deque<PointState>& inflight) {

@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <cmath>
 #include <deque>
-#include <exception>
 #include <limits>
 #include <stdexcept>
 #include <string>
@@ -24,8 +23,6 @@ namespace {
 constexpr Index kFillRows = 64;     // rows per task when filling a batch
 constexpr Index kChunkRows = 2048;  // samples per finalisation chunk
 constexpr Index kWaveChunks = 8;    // chunks whose partial statistics are held at once
-constexpr Index kFusedWaveRows = Index(1) << 20;  // rows per wave of points on the fused path
-constexpr Index kFusedPollBlocks = 256;  // and within a wave, blocks between Ctrl-C checks (16k rows)
 
 struct PointState {
     Index point = 0;
@@ -371,73 +368,51 @@ void finalize_completed(const Context& c, std::deque<PointState>& inflight) {
 void run_fused(const Context& c, const NetworkModel& model, bool keep_bytes) {
     const FeedForwardNetwork& net = model.network();
     const Index N = c.X.rows(), d = c.d, n = c.n, B = kNetworkBlock, stride = 4 * c.blocks, L = lanes::kLanes;
-    const Index wave = std::max<Index>(1, kFusedWaveRows / n);
-    for (Index p0 = 0; p0 < N; p0 += wave) {
-        const Index pn = std::min(wave, N - p0);
-        std::vector<Index> bad_sample(static_cast<size_t>(pn), -1);
-        std::vector<std::exception_ptr> error(static_cast<size_t>(pn));
-        Interruption interruption([&] { c.model.check_interrupt(); }, kFusedPollBlocks);
-        parallel_for(pn, [&](Index i) {
-            const Index p = p0 + i;
-            thread_local std::vector<float> x, y;
-            thread_local std::vector<std::uint32_t> words;
-            thread_local std::vector<std::uint8_t> block_bytes;
-            x.assign(static_cast<size_t>(d * B), 0.0f);  // lanes past a short last block stay 0
-            y.resize(static_cast<size_t>(B));
-            words.resize(static_cast<size_t>(B * stride));
-            PointState s;
-            s.point = p;
-            s.values.resize(n);
-            s.weights.resize(n);
-            const Index ld = (n + L - 1) / L;  // mask bytes per feature
-            if (keep_bytes) s.bytes.resize(static_cast<size_t>(d * ld));
-            for (Index s0 = 0; s0 < n; s0 += B) {
-                if (interruption.poll()) return;
-                const Index rows = std::min(B, n - s0), G = (rows + L - 1) / L;
-                if (!keep_bytes) block_bytes.resize(static_cast<size_t>(d * G));
-                std::uint8_t* zb = keep_bytes ? s.bytes.data() + s0 / L : block_bytes.data();
-                const Index zld = keep_bytes ? ld : G;
-                const auto point = static_cast<std::uint32_t>(p);
-                if (c.blocks == 1 && rows % L == 0) {  // the bytes straight from the Philox lanes
-                    for (Index g = 0; g < G; ++g)
-                        lime_mask_bytes8(c.key, point, static_cast<std::uint64_t>(s0 + g * L), d, zb + g, zld);
-                } else {
-                    lime_mask_words(c.key, point, static_cast<std::uint64_t>(s0), rows, c.blocks, words.data());
-                    for (Index g = 0; g < G; ++g)
-                        group_bytes(words.data() + g * L * stride, stride, std::min(L, rows - g * L), d,
-                                    [&](Index k, std::uint8_t byte) { zb[k * zld + g] = byte; });
-                }
-                // x~ = z ? x : baseline in float32: the batched path's select, then the network's cast.
-                for (Index k = 0; k < d; ++k) {
-                    const float xk = static_cast<float>(c.X(p, k)), bk = static_cast<float>(c.baseline[k]);
-                    float* col = x.data() + k * B;
-                    for (Index g = 0; g < G; ++g) lanes::select_floats(col + g * L, zb[k * zld + g], xk, bk);
-                }
-                net.evaluate_block(x.data(), model.target(), y.data(), nullptr);
-                for (Index r = 0; r < rows; ++r) {
-                    const double v = static_cast<double>(y[static_cast<size_t>(r)]);
-                    if (!std::isfinite(v)) {
-                        bad_sample[static_cast<size_t>(i)] = s0 + r;
-                        return;
-                    }
-                    s.values[s0 + r] = v;
-                }
+    for_each_point_in_waves(N, n, [&] { c.model.check_interrupt(); }, [&](Index p, Interruption& interruption) {
+        thread_local std::vector<float> x, y;
+        thread_local std::vector<std::uint32_t> words;
+        thread_local std::vector<std::uint8_t> block_bytes;
+        x.assign(static_cast<size_t>(d * B), 0.0f);  // lanes past a short last block stay 0
+        y.resize(static_cast<size_t>(B));
+        words.resize(static_cast<size_t>(B * stride));
+        PointState s;
+        s.point = p;
+        s.values.resize(n);
+        s.weights.resize(n);
+        const Index ld = (n + L - 1) / L;  // mask bytes per feature
+        if (keep_bytes) s.bytes.resize(static_cast<size_t>(d * ld));
+        const auto point = static_cast<std::uint32_t>(p);
+        for (Index s0 = 0; s0 < n; s0 += B) {
+            if (interruption.poll()) return;
+            const Index rows = std::min(B, n - s0), G = (rows + L - 1) / L;
+            if (!keep_bytes) block_bytes.resize(static_cast<size_t>(d * G));
+            std::uint8_t* zb = keep_bytes ? s.bytes.data() + s0 / L : block_bytes.data();
+            const Index zld = keep_bytes ? ld : G;
+            if (c.blocks == 1 && rows % L == 0) {  // the bytes straight from the Philox lanes
+                for (Index g = 0; g < G; ++g)
+                    lime_mask_bytes8(c.key, point, static_cast<std::uint64_t>(s0 + g * L), d, zb + g, zld);
+            } else {
+                lime_mask_words(c.key, point, static_cast<std::uint64_t>(s0), rows, c.blocks, words.data());
+                for (Index g = 0; g < G; ++g)
+                    group_bytes(words.data() + g * L * stride, stride, std::min(L, rows - g * L), d,
+                                [&](Index k, std::uint8_t byte) { zb[k * zld + g] = byte; });
             }
-            s.received = n;
-            try {
-                finalize_point(c, s, false);
-            } catch (...) {
-                error[static_cast<size_t>(i)] = std::current_exception();
+            // x~ = z ? x : baseline in float32: the batched path's select, then the network's cast.
+            for (Index k = 0; k < d; ++k) {
+                const float xk = static_cast<float>(c.X(p, k)), bk = static_cast<float>(c.baseline[k]);
+                float* col = x.data() + k * B;
+                for (Index g = 0; g < G; ++g) lanes::select_floats(col + g * L, zb[k * zld + g], xk, bk);
             }
-        });
-        interruption.rethrow();
-        // The lowest point's error, whatever the threads did first.
-        for (Index i = 0; i < pn; ++i) {
-            if (bad_sample[static_cast<size_t>(i)] >= 0) report_non_finite(p0 + i, bad_sample[static_cast<size_t>(i)]);
-            if (error[static_cast<size_t>(i)]) std::rethrow_exception(error[static_cast<size_t>(i)]);
+            net.evaluate_block(x.data(), model.target(), y.data(), nullptr);
+            for (Index r = 0; r < rows; ++r) {
+                const double v = static_cast<double>(y[static_cast<size_t>(r)]);
+                if (!std::isfinite(v)) report_non_finite(p, s0 + r);
+                s.values[s0 + r] = v;
+            }
         }
-        c.model.check_interrupt();
-    }
+        s.received = n;
+        finalize_point(c, s, false);
+    });
 }
 
 }  // namespace

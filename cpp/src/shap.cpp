@@ -21,7 +21,6 @@ namespace {
 constexpr Index kFillRows = 64;    // rows per task when filling a batch
 constexpr Index kChunk = 256;      // coalitions per partial least-squares sum
 constexpr Index kWaveChunks = 8;   // chunks whose partial sums are held at once
-constexpr Index kFusedWaveRows = Index(1) << 20;  // model rows between Ctrl-C checks on the fused path
 
 // The high 64 bits of a * b, portably: an index uniform on [0, n) is mulhi64(u, n) with u a
 // uniform 64-bit word (bias below n / 2^64).

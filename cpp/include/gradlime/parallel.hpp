@@ -11,6 +11,7 @@
 #include <mutex>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include "gradlime/types.hpp"
 
@@ -80,6 +81,35 @@ private:
     std::atomic<bool> stop_{false};
     std::exception_ptr error_;
 };
+
+// The fused native paths: points [0, N) each run whole by body(point, interruption) on one thread,
+// points in parallel, in waves of about kFusedWaveRows rows (rows_per_point each). check() (Ctrl-C;
+// it may take the GIL) runs on the calling thread between waves and, every kFusedPollEvery polls
+// of `interruption` by that thread, inside them. A point's exception is rethrown after its wave;
+// of several, the lowest point's, whatever the threads did first.
+constexpr Index kFusedWaveRows = Index(1) << 20;
+constexpr Index kFusedPollEvery = 256;
+
+template <class Body>
+void for_each_point_in_waves(Index N, Index rows_per_point, const std::function<void()>& check, Body&& body) {
+    const Index wave = std::max<Index>(1, kFusedWaveRows / std::max<Index>(1, rows_per_point));
+    for (Index p0 = 0; p0 < N; p0 += wave) {
+        const Index pn = std::min(wave, N - p0);
+        std::vector<std::exception_ptr> error(static_cast<size_t>(pn));
+        Interruption interruption(check, kFusedPollEvery);
+        parallel_for(pn, [&](Index i) {
+            try {
+                body(p0 + i, interruption);
+            } catch (...) {
+                error[static_cast<size_t>(i)] = std::current_exception();
+            }
+        });
+        interruption.rethrow();
+        for (const std::exception_ptr& e : error)
+            if (e) std::rethrow_exception(e);
+        check();
+    }
+}
 
 // One long-lived thread that runs one job at a time: the engine hands it the drawing of the next
 // batch while the model evaluates the current one (starting a thread per batch costs tens of
