@@ -62,7 +62,7 @@ def test_equals_brute_force_weighted_ridge_on_the_rows_the_model_saw(rng):
         A = rows[p * n : (p + 1) * n]
         Z = (A == X[p]).astype(float)
         assert np.all((A == X[p]) | (A == base))
-        np.testing.assert_array_equal(Z, gl._core.lime_masks(11, p, 0, n, d))
+        np.testing.assert_array_equal(Z, gl._core._testing.lime_masks(11, p, 0, n, d))
         y = _nonlinear(A)
         wts = np.exp(-np.linalg.norm(X[p] - A, axis=1) / width**2)  # not squared (paper 2)
         b, c = _weighted_ridge(Z, y, wts, ridge)
@@ -92,7 +92,7 @@ def test_default_kernel_width_and_params():
 
 def test_masks_keep_each_feature_half_the_time_independently():
     m, d = 20000, 200  # d > 128: two Philox blocks per mask
-    Z = gl._core.lime_masks(3, 0, 0, m, d)
+    Z = gl._core._testing.lime_masks(3, 0, 0, m, d)
     assert set(np.unique(Z)) == {0.0, 1.0}
     freq = Z.mean(axis=0)
     assert np.abs(freq - 0.5).max() <= 5 * np.sqrt(0.25 / m)
@@ -100,9 +100,9 @@ def test_masks_keep_each_feature_half_the_time_independently():
     off = pair[~np.eye(d, dtype=bool)]
     assert np.abs(off - 0.25).max() <= 5.5 * np.sqrt(0.1875 / m)
     # points are independent streams, and the draws do not depend on the first sample asked for
-    Z1 = gl._core.lime_masks(3, 1, 0, m, d)
+    Z1 = gl._core._testing.lime_masks(3, 1, 0, m, d)
     assert abs((Z * Z1).mean() - 0.25) <= 5 * np.sqrt(0.1875 / (m * d))
-    np.testing.assert_array_equal(gl._core.lime_masks(3, 0, 17, 5, d), Z[17:22])
+    np.testing.assert_array_equal(gl._core._testing.lime_masks(3, 0, 17, 5, d), Z[17:22])
 
 
 def test_stderr_matches_the_spread_over_independent_points():

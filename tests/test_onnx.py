@@ -454,11 +454,12 @@ def test_fused_native_network_has_the_batched_bits(noise, n_samples, kept_normal
     assert (
         sorted(fused)
         == sorted(batched)
-        == (["clime", "smoothgrad", "stein"] if gaussian else ["smoothgrad"])
+        == (["clime", "samples", "smoothgrad", "stein"] if gaussian else ["samples", "smoothgrad"])
     )
+    assert fused["samples"].tolist() == [n_samples] * len(X)
     for name in fused:
         for a, b in zip(fused[name], batched[name], strict=True):
-            assert a.tobytes() == b.tobytes()
+            assert np.asarray(a).tobytes() == np.asarray(b).tobytes()
     assert np.all(fused["smoothgrad"][1] > 0)
 
 

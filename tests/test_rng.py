@@ -30,26 +30,26 @@ SEED = 0x5EED_1234_ABCD_0042
     ],
 )
 def test_philox_known_answers(counter, key, expected):
-    assert tuple(_core.philox4x32_10(list(counter), list(key))) == expected
+    assert tuple(_core._testing.philox4x32_10(list(counter), list(key))) == expected
 
 
 # --- purity: every normal is a function of (seed, stream, sample, coordinate) ---------------------
 def test_rows_are_pure_functions_of_sample():
-    big = _core.gaussian_rows(SEED, 3, 0, 20, 37)
-    part = _core.gaussian_rows(SEED, 3, 5, 5, 37)
+    big = _core._testing.gaussian_rows(SEED, 3, 0, 20, 37)
+    part = _core._testing.gaussian_rows(SEED, 3, 5, 5, 37)
     assert np.array_equal(big[5:10], part)
     # one row at a time, and samples above 2^32 (sample high word in the counter)
     for t in (0, 7, 19):
-        assert np.array_equal(_core.gaussian_rows(SEED, 3, t, 1, 37)[0], big[t])
+        assert np.array_equal(_core._testing.gaussian_rows(SEED, 3, t, 1, 37)[0], big[t])
     hi = (1 << 32) + 11
-    a = _core.gaussian_rows(SEED, 3, hi - 2, 4, 9)
-    assert np.array_equal(a[2], _core.gaussian_rows(SEED, 3, hi, 1, 9)[0])
-    assert not np.array_equal(a[2], _core.gaussian_rows(SEED, 3, 11, 1, 9)[0])
+    a = _core._testing.gaussian_rows(SEED, 3, hi - 2, 4, 9)
+    assert np.array_equal(a[2], _core._testing.gaussian_rows(SEED, 3, hi, 1, 9)[0])
+    assert not np.array_equal(a[2], _core._testing.gaussian_rows(SEED, 3, 11, 1, 9)[0])
 
 
 def _row_by_row(seed, stream, first, m, d):
     return np.vstack(
-        [_core.gaussian_rows(seed, stream, (first + t) % (1 << 64), 1, d) for t in range(m)]
+        [_core._testing.gaussian_rows(seed, stream, (first + t) % (1 << 64), 1, d) for t in range(m)]
     )
 
 
@@ -62,7 +62,7 @@ def test_rows_batched_across_rows_match_single_rows(first):
     # batch/row split, odd d (dropped last normal) included, must give the single-row bits.
     for d in range(1, 41):
         for m in (1, 2, 3, 7, 33):
-            z = _core.gaussian_rows(SEED, 7, first, m, d)
+            z = _core._testing.gaussian_rows(SEED, 7, first, m, d)
             assert np.array_equal(z, _row_by_row(SEED, 7, first, m, d)), (d, m)
 
 
@@ -70,10 +70,10 @@ def test_rows_batched_long_rows_and_large_m():
     # around the switch to row-by-row for long rows, and many batches per call
     first = (1 << 32) - 3
     for d in (100, 125, 126, 127, 128, 129):
-        z = _core.gaussian_rows(SEED, 8, first, 5, d)
+        z = _core._testing.gaussian_rows(SEED, 8, first, 5, d)
         assert np.array_equal(z, _row_by_row(SEED, 8, first, 5, d)), d
     for d in (1, 5, 15, 16):
-        z = _core.gaussian_rows(0, 0xFFFFFFFF, 17, 500, d)
+        z = _core._testing.gaussian_rows(0, 0xFFFFFFFF, 17, 500, d)
         assert np.array_equal(z, _row_by_row(0, 0xFFFFFFFF, 17, 500, d)), d
 
 
@@ -90,24 +90,24 @@ def test_rows_batched_long_rows_and_large_m():
     ],
 )
 def test_columns_are_rows_transposed(first, m, d):
-    rows = _core.gaussian_rows(4, 9, first, m, d)
-    cols = _core.gaussian_columns(4, 9, first, m, d)
+    rows = _core._testing.gaussian_rows(4, 9, first, m, d)
+    cols = _core._testing.gaussian_columns(4, 9, first, m, d)
     assert cols.shape == (d, m)
     assert cols.tobytes() == np.ascontiguousarray(rows.T).tobytes()
 
 
 def test_calls_are_deterministic_and_keyed():
-    a = _core.gaussian_rows(SEED, 1, 0, 8, 50)
-    assert np.array_equal(a, _core.gaussian_rows(SEED, 1, 0, 8, 50))
-    assert not np.any(a == _core.gaussian_rows(SEED, 2, 0, 8, 50))  # other stream
-    assert not np.any(a == _core.gaussian_rows(SEED + 1, 1, 0, 8, 50))  # other seed
+    a = _core._testing.gaussian_rows(SEED, 1, 0, 8, 50)
+    assert np.array_equal(a, _core._testing.gaussian_rows(SEED, 1, 0, 8, 50))
+    assert not np.any(a == _core._testing.gaussian_rows(SEED, 2, 0, 8, 50))  # other stream
+    assert not np.any(a == _core._testing.gaussian_rows(SEED + 1, 1, 0, 8, 50))  # other seed
 
 
 def test_leading_columns_do_not_depend_on_d():
     # d values straddle the batch sizes of the implementation (8-block bulk, 4-block tail, odd d).
-    ref = _core.gaussian_rows(SEED, 9, 100, 6, 257)
+    ref = _core._testing.gaussian_rows(SEED, 9, 100, 6, 257)
     for d in (1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 23, 24, 25, 31, 32, 33, 47, 48, 49, 100, 101):
-        z = _core.gaussian_rows(SEED, 9, 100, 6, d)
+        z = _core._testing.gaussian_rows(SEED, 9, 100, 6, d)
         assert z.shape == (6, d)
         assert np.array_equal(z, ref[:, :d]), d
 
@@ -137,19 +137,19 @@ def _sha(z):
     ],
 )
 def test_pinned_draws(args, digest):
-    assert _sha(_core.gaussian_rows(*args)) == digest
+    assert _sha(_core._testing.gaussian_rows(*args)) == digest
 
 
 def test_pinned_draws_every_short_width():
     # d = 1 .. 70 covers every batch/tail split of every path; samples straddle 2^32.
     h = hashlib.sha256()
     for d in range(1, 71):
-        h.update(_core.gaussian_rows(SEED, 5, (1 << 32) - 2, 4, d).tobytes())
+        h.update(_core._testing.gaussian_rows(SEED, 5, (1 << 32) - 2, 4, d).tobytes())
     assert h.hexdigest() == "79611ff3dc778fa4103ad4a0cfa98a82efbc1df1d05b0501f1a29d6861716bd9"
 
 
 def test_pinned_values():
-    z = _core.gaussian_rows(SEED, 2, 123456789, 1, 7)[0]
+    z = _core._testing.gaussian_rows(SEED, 2, 123456789, 1, 7)[0]
     expected = [
         "-0x1.4dd275cdf0afbp-2",
         "0x1.0b55cd544b788p-1",
@@ -165,7 +165,7 @@ def test_pinned_values():
 # --- the transform: Box-Muller on the Philox block, checked against numpy's libm -----------------
 def _reference_pair(seed, stream, sample, k):
     """Coordinates 2k, 2k+1 as documented in rng.hpp, computed with numpy's log/sqrt/cos/sin."""
-    r = _core.philox4x32_10(
+    r = _core._testing.philox4x32_10(
         [k, sample & 0xFFFFFFFF, sample >> 32, stream], [seed & 0xFFFFFFFF, seed >> 32]
     )
     a = (r[0] << 32) | r[1]
@@ -180,7 +180,7 @@ def test_transform_matches_libm_box_muller():
     worst = 0.0
     for sample in (0, 1, 12345, (1 << 33) + 7):
         d = 64
-        z = _core.gaussian_rows(SEED, 4, sample, 1, d)[0]
+        z = _core._testing.gaussian_rows(SEED, 4, sample, 1, d)[0]
         for k in range(d // 2):
             c, s, radius = _reference_pair(SEED, 4, sample, k)
             worst = max(worst, abs(z[2 * k] - c) / radius, abs(z[2 * k + 1] - s) / radius)
@@ -193,7 +193,7 @@ def test_transform_matches_libm_box_muller():
 @pytest.fixture(scope="module")
 def draws():
     # 1e6 draws: 10^4 rows of d = 100 (bulk batches and tail batch both contribute).
-    return _core.gaussian_rows(SEED, 0, 0, 10_000, 100)
+    return _core._testing.gaussian_rows(SEED, 0, 0, 10_000, 100)
 
 
 def test_mean_and_variance(draws):
@@ -224,7 +224,7 @@ def test_tail_frequencies(draws, t):
 
 
 def test_no_correlation_between_coordinates_or_samples():
-    z = _core.gaussian_rows(SEED, 5, 0, 500_000, 3)
+    z = _core._testing.gaussian_rows(SEED, 5, 0, 500_000, 3)
     n = z.shape[0]
     bound = 5.0 / math.sqrt(n)
     assert abs(np.corrcoef(z[:, 0], z[:, 1])[0, 1]) < bound  # same Philox block (cos, sin)
@@ -235,7 +235,7 @@ def test_no_correlation_between_coordinates_or_samples():
 
 
 def test_range_is_finite():
-    z = _core.gaussian_rows(SEED, 6, 0, 2000, 101)
+    z = _core._testing.gaussian_rows(SEED, 6, 0, 2000, 101)
     assert np.all(np.isfinite(z))
     # u >= 2^-53, so |z| <= sqrt(2 * 53 * ln 2) = 8.57
     assert np.max(np.abs(z)) <= math.sqrt(2 * 53 * math.log(2.0)) + 1e-12

@@ -34,5 +34,5 @@ void register_rng(py::module_& m);
 void register_sampling(py::module_& m);
 void register_engine(py::module_& m);
 void register_mlp(py::module_& m);
-void register_lime(py::module_& m);
+void register_lime(py::module_& m, py::module_& testing);
 void register_shap(py::module_& m);

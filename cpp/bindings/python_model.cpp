@@ -117,3 +117,28 @@ BoundModel bind_model(py::object f, py::object grad, const gradlime::FeedForward
     }
     return b;
 }
+
+gradlime::DriverOptions driver_options(Index batch_rows, bool fused_network, Index kept_bytes,
+                                       std::uint64_t point_offset, const py::object& progress,
+                                       double progress_interval, const std::string& device) {
+    gradlime::DriverOptions opt;
+    opt.batch_rows = batch_rows;
+    opt.fused_network = fused_network;
+    opt.kept_bytes = kept_bytes;
+    opt.point_offset = point_offset;
+    opt.progress_interval = progress_interval;
+    if (device == "cpu") opt.device = gradlime::Device::Cpu;
+    else if (device == "host") opt.device = gradlime::Device::Host;
+    else if (device == "cuda") opt.device = gradlime::Device::Cuda;
+    else throw py::value_error("device must be 'cpu' or 'cuda' (or 'host', the reference backend); got '" + device + "'");
+    if (!progress.is_none()) {
+        if (!PyCallable_Check(progress.ptr())) throw py::type_error("progress must be a callable (finished, total)");
+        // A borrowed handle: copies of the std::function never touch reference counts without the GIL.
+        const py::handle callback = progress;
+        opt.progress = [callback](Index done, Index total) {
+            py::gil_scoped_acquire gil;
+            callback(done, total);
+        };
+    }
+    return opt;
+}

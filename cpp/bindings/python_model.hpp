@@ -4,6 +4,7 @@
 
 #include <memory>
 
+#include "gradlime/driver.hpp"
 #include "gradlime/mlp.hpp"
 #include "gradlime/model.hpp"
 #include "pybind.hpp"
@@ -18,3 +19,23 @@ struct BoundModel {
 // back into Python and to check for Ctrl-C). `network` must outlive it.
 BoundModel bind_model(py::object f, py::object grad, const gradlime::FeedForwardNetwork* network,
                       gradlime::Index target);
+
+// The driver's options from a binding's keyword arguments. `progress` (None or a callable
+// (finished, total)) is called with the GIL taken; the caller keeps it alive for the run.
+gradlime::DriverOptions driver_options(gradlime::Index batch_rows, bool fused_network, gradlime::Index kept_bytes,
+                                       std::uint64_t point_offset, const py::object& progress,
+                                       double progress_interval, const std::string& device);
+
+// Runs the native work without the GIL: it touches no Python object, and PythonModel and the
+// progress callback re-take the GIL to call back (the network, kept alive by the caller's
+// reference, never needs it).
+template <class Fn>
+auto without_gil(Fn&& fn) {
+    py::gil_scoped_release release;
+    return fn();
+}
+
+// The driver's keyword arguments, shared by every binding that runs it.
+#define GRADLIME_DRIVER_KWARGS                                                                            \
+    "batch_rows"_a = 8192, "fused_network"_a = true, "point_offset"_a = 0, "progress"_a = py::none(),  \
+        "progress_interval"_a = 0.1, "device"_a = "cpu"

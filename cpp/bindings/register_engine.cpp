@@ -14,9 +14,10 @@ using gradlime::Index;
 
 py::dict run(const DoubleArray& X, py::object f, py::object grad, const std::optional<DoubleArray>& stddev,
              const std::optional<DoubleArray>& cov, bool smoothgrad, bool clime, bool stein, Index n_samples,
-             double ridge, std::uint64_t seed, Index batch_rows, Index kept_normals_bytes,
-             const gradlime::FeedForwardNetwork* network, Index target, const std::string& kernel,
-             bool common_draws, bool fused_network) {
+             double ridge, std::uint64_t seed, Index kept_normals_bytes, const gradlime::FeedForwardNetwork* network,
+             Index target, const std::string& kernel, bool common_draws, const std::string& scheme, double stop_tol,
+             Index batch_rows, bool fused_network, std::uint64_t point_offset, const py::object& progress,
+             double progress_interval, const std::string& device) {
     const gradlime::RowMatrix Xm = as_matrix(X, "X");
     const gradlime::NoiseSampler sampler = make_sampler(kernel, stddev, cov);
     gradlime::EngineOptions opt;
@@ -26,18 +27,15 @@ py::dict run(const DoubleArray& X, py::object f, py::object grad, const std::opt
     opt.n_samples = n_samples;
     opt.ridge = ridge;
     opt.seed = seed;
-    opt.batch_rows = batch_rows;
-    opt.kept_normals_bytes = kept_normals_bytes;
     opt.common_draws = common_draws;
-    opt.fused_network = fused_network;
+    if (scheme == "iid") opt.scheme = gradlime::SampleScheme::Iid;
+    else if (scheme == "antithetic") opt.scheme = gradlime::SampleScheme::Antithetic;
+    else throw py::value_error("scheme must be 'iid' or 'antithetic'; got '" + scheme + "'");
+    opt.stop_tol = stop_tol;
+    opt.driver = driver_options(batch_rows, fused_network, kept_normals_bytes, point_offset, progress,
+                                progress_interval, device);
     BoundModel model = bind_model(std::move(f), std::move(grad), network, target);
-    gradlime::EngineResult result;
-    {
-        // The engine touches no Python object; PythonModel re-takes the GIL for each callback,
-        // and the network (kept alive by the caller's reference) never needs it.
-        py::gil_scoped_release release;
-        result = gradlime::run_engine(Xm, sampler, model.get(), opt);
-    }
+    gradlime::EngineResult result = without_gil([&] { return gradlime::run_engine(Xm, sampler, model.get(), opt); });
     py::dict out;
     auto put = [&](const char* name, bool on, gradlime::Estimate& e) {
         if (on) out[name] = py::make_tuple(std::move(e.values), std::move(e.stderr_));
@@ -45,6 +43,7 @@ py::dict run(const DoubleArray& X, py::object f, py::object grad, const std::opt
     put("smoothgrad", smoothgrad, result.smoothgrad);
     put("clime", clime, result.clime);
     put("stein", stein, result.stein);
+    out["samples"] = py::array_t<Index>(static_cast<py::ssize_t>(result.samples.size()), result.samples.data());
     return out;
 }
 
@@ -53,10 +52,10 @@ py::dict run(const DoubleArray& X, py::object f, py::object grad, const std::opt
 void register_engine(py::module_& m) {
     m.def("run", &run, "X"_a, "f"_a, "grad"_a, "stddev"_a = py::none(), "cov"_a = py::none(), "smoothgrad"_a = false,
           "clime"_a = false, "stein"_a = false, "n_samples"_a = 1000, "ridge"_a = 0.0, "seed"_a = 0,
-          "batch_rows"_a = 8192, "kept_normals_bytes"_a = gradlime::EngineOptions{}.kept_normals_bytes,
-          "network"_a = nullptr, "target"_a = 0, "kernel"_a = "gaussian", "common_draws"_a = false,
-          "fused_network"_a = true,
-          "Run the streaming engine over a Python model; returns {method: (values, stderr)}.");
+          "kept_normals_bytes"_a = gradlime::DriverOptions{}.kept_bytes, "network"_a = nullptr, "target"_a = 0,
+          "kernel"_a = "gaussian", "common_draws"_a = false, "scheme"_a = "iid", "stop_tol"_a = 0.0,
+          GRADLIME_DRIVER_KWARGS,
+          "The Gaussian family over a model; returns {method: (values, stderr), 'samples': per point}.");
     m.def("max_threads", &gradlime::max_threads, "OpenMP threads the engine will use.");
 #ifdef GRADLIME_HAVE_OPENMP
     m.attr("openmp") = true;

@@ -12,21 +12,18 @@ using gradlime::Index;
 
 py::dict kernel_shap(const DoubleArray& X, const DoubleArray& background, py::object f, py::object grad,
                      const gradlime::FeedForwardNetwork* network, Index target, bool exact, Index n_samples,
-                     std::uint64_t seed, Index batch_rows, bool fused_network) {
+                     std::uint64_t seed, Index batch_rows, bool fused_network, std::uint64_t point_offset,
+                     const py::object& progress, double progress_interval, const std::string& device) {
     const gradlime::RowMatrix Xm = as_matrix(X, "X"), Bm = as_matrix(background, "background");
     gradlime::KernelShapOptions opt;
     opt.exact = exact;
     opt.n_samples = n_samples;
     opt.seed = seed;
-    opt.batch_rows = batch_rows;
-    opt.fused_network = fused_network;
+    opt.driver = driver_options(batch_rows, fused_network, gradlime::DriverOptions{}.kept_bytes, point_offset,
+                                progress, progress_interval, device);
     BoundModel model = bind_model(std::move(f), std::move(grad), network, target);
-    gradlime::KernelShapResult result;
-    {
-        // The loop touches no Python object; PythonModel re-takes the GIL for each callback.
-        py::gil_scoped_release release;
-        result = gradlime::run_kernel_shap(Xm, Bm, model.get(), opt);
-    }
+    gradlime::KernelShapResult result =
+        without_gil([&] { return gradlime::run_kernel_shap(Xm, Bm, model.get(), opt); });
     py::dict out;
     out["values"] = std::move(result.values);
     out["stderr"] = std::move(result.stderr_);
@@ -39,7 +36,6 @@ py::dict kernel_shap(const DoubleArray& X, const DoubleArray& background, py::ob
 
 void register_shap(py::module_& m) {
     m.def("kernel_shap", &kernel_shap, "X"_a, "background"_a, "f"_a, "grad"_a, "network"_a = nullptr,
-          "target"_a = 0, "exact"_a = false, "n_samples"_a = 2048, "seed"_a = 0, "batch_rows"_a = 8192,
-          "fused_network"_a = true,
+          "target"_a = 0, "exact"_a = false, "n_samples"_a = 2048, "seed"_a = 0, GRADLIME_DRIVER_KWARGS,
           "KernelSHAP over a model; returns {values, stderr, fx, expected_value}.");
 }

@@ -20,13 +20,11 @@ namespace {
 
 // Fixed work units: part of the definition of the arithmetic (which partial sums are formed and
 // in which order they are merged), so they must not depend on threads or batch size.
-constexpr Index kFillRows = 64;     // rows per task when filling a batch
 constexpr Index kChunkRows = 2048;  // samples per finalisation chunk
 constexpr Index kWaveChunks = 8;    // chunks whose partial statistics are held at once
 
 struct PointState {
     Index point = 0;
-    Index received = 0;
     Vector values;   // f at each of the point's samples (the fit looks at them twice)
     Vector weights;  // the kernel weights, from the fit's first pass for its second
     std::vector<std::uint32_t> words;  // the masks' Philox words, when kept (LimeOptions::kept_mask_bytes)
@@ -44,14 +42,15 @@ struct Context {
     Index d, n;
     Key key;
     Index blocks;  // Philox blocks per mask
+    // Point p's masks come from stream point_offset + p.
+    std::uint32_t stream(Index p) const {
+        return static_cast<std::uint32_t>(opt.driver.point_offset + static_cast<std::uint64_t>(p));
+    }
 };
 
-void validate(const RowMatrix& X, const Vector& baseline, const LimeOptions& opt) {
+void validate(const RowMatrix& X, const Vector& baseline, const BatchModel& model, const LimeOptions& opt) {
     const Index d = X.cols();
-    if (X.rows() == 0 || d == 0) throw std::invalid_argument("X must have at least one point and one feature");
-    if (X.rows() > static_cast<Index>(std::numeric_limits<std::uint32_t>::max()))
-        throw std::invalid_argument("X has more than 2^32 - 1 points; split the call");
-    if (!X.allFinite()) throw std::invalid_argument("X contains NaN or inf");
+    validate_points(X, opt.driver, opt.n_samples, 0, model);
     if (baseline.size() != d)
         throw std::invalid_argument("baseline has " + std::to_string(baseline.size()) + " entries but X has " +
                                     std::to_string(d) + " features");
@@ -60,10 +59,6 @@ void validate(const RowMatrix& X, const Vector& baseline, const LimeOptions& opt
     if (!(std::isfinite(opt.ridge) && opt.ridge >= 0.0)) throw std::invalid_argument("ridge must be finite and >= 0");
     if (!(std::isfinite(opt.kernel_width) && opt.kernel_width > 0.0))
         throw std::invalid_argument("kernel_width must be finite and > 0");
-    if (opt.kept_mask_bytes < 0) throw std::invalid_argument("kept_mask_bytes must be >= 0");
-    if (opt.batch_rows < 1) throw std::invalid_argument("batch_size must be >= 1");
-    if (X.rows() > std::numeric_limits<Index>::max() / opt.n_samples)
-        throw std::invalid_argument("N * n_samples overflows");
 }
 
 // The mask bits are random, so every choice made on them is written without a branch (a
@@ -78,30 +73,6 @@ inline double select(std::uint64_t bit, double a, double b) noexcept {
     return detail::bits_to_double((detail::double_to_bits(a) & keep) | (detail::double_to_bits(b) & ~keep));
 }
 
-// Perturbed inputs for rows [t0, t1) of the batch starting at row r0 of the row sequence; `points`
-// are the batch's points in order. Rows of one point are consecutive samples: their masks are
-// drawn in one call, straight into the point's kept words when it keeps them.
-void fill_block(const Context& c, Index r0, Index block, Index m, double* inputs,
-                const std::vector<PointState*>& points) {
-    const Index t0 = block * kFillRows, t1 = std::min(m, t0 + kFillRows), first_point = r0 / c.n;
-    const Index stride = 4 * c.blocks;  // words per mask
-    std::vector<std::uint32_t> scratch;
-    for (Index t = t0; t < t1;) {
-        const Index r = r0 + t, point = r / c.n, sample = r % c.n;
-        const Index run = std::min(t1 - t, c.n - sample);
-        PointState& s = *points[static_cast<size_t>(point - first_point)];
-        std::uint32_t* words = s.words.empty() ? (scratch.resize(static_cast<size_t>(run * stride)), scratch.data())
-                                               : s.words.data() + sample * stride;
-        lime_mask_words(c.key, static_cast<std::uint32_t>(point), static_cast<std::uint64_t>(sample), run, c.blocks,
-                        words);
-        for (Index i = 0; i < run; ++i) {
-            const std::uint32_t* z = words + i * stride;
-            double* row = inputs + (t + i) * c.d;
-            for (Index k = 0; k < c.d; ++k) row[k] = select(mask_bit(z, k), c.X(point, k), c.baseline[k]);
-        }
-        t += run;
-    }
-}
 
 // The mask bytes of a group of up to 8 consecutive samples: out(k, byte) with bit i of the byte
 // feature k of sample i. `words` points at the first sample's mask words, `stride` words per
@@ -132,7 +103,7 @@ const std::uint8_t* chunk_bytes(const Context& c, const PointState& s, Index fir
     const std::uint32_t* words = s.words.data() + first * stride;
     if (s.words.empty()) {
         drawn.resize(static_cast<size_t>(rows * stride));
-        lime_mask_words(c.key, static_cast<std::uint32_t>(s.point), static_cast<std::uint64_t>(first), rows, c.blocks,
+        lime_mask_words(c.key, c.stream(s.point), static_cast<std::uint64_t>(first), rows, c.blocks,
                         drawn.data());
         words = drawn.data();
     }
@@ -350,70 +321,90 @@ void finalize_point(const Context& c, PointState& s, bool parallel) {
     c.out.stderr_.row(p) = sandwich_stderr(llt, meat, nd / (nd - static_cast<double>(d) - 1.0)).transpose();
 }
 
-void finalize_completed(const Context& c, std::deque<PointState>& inflight) {
-    finalize_front(
-        inflight, [&](const PointState& s) { return s.received == c.n; },
-        [&](PointState& s, bool parallel) { finalize_point(c, s, parallel); });
-}
+// LIME's parts for the streaming driver (driver.hpp).
+class Lime : public MethodParts {
+public:
+    using State = PointState;
+    explicit Lime(const Context& c) : c_(c) {}
+    Index dim() const { return c_.d; }
+    Index rows_per_point() const { return c_.n; }
+    bool values() const { return true; }
+    bool gradients() const { return false; }
 
-[[noreturn]] void report_non_finite(Index point, Index sample) {
-    throw std::invalid_argument("model returned a non-finite value at point " + std::to_string(point) +
-                                " (perturbation sample " + std::to_string(sample) + ")");
-}
+    void begin(State& s, Index point, bool fused, Index kept_bytes) const {
+        s.point = point;
+        s.values.resize(c_.n);
+        s.weights.resize(c_.n);
+        if (fused && c_.d * ((c_.n + lanes::kLanes - 1) / lanes::kLanes) <= kept_bytes)
+            s.bytes.resize(static_cast<size_t>(c_.d * ((c_.n + lanes::kLanes - 1) / lanes::kLanes)));
+        if (!fused && c_.n * c_.blocks * Index(16) <= kept_bytes)
+            s.words.resize(static_cast<size_t>(c_.n * 4 * c_.blocks));
+    }
 
-// The values of a native network's perturbed rows, fused: each point's masks become feature-major
-// float blocks of kNetworkBlock rows (the select of the batched path, then the cast the network
-// makes), evaluated without a batch buffer; then the point's fit on the same thread. The network's
-// per-row arithmetic and the fit are the batched path's, so the bits are too.
-void run_fused(const Context& c, const NetworkModel& model, bool keep_bytes) {
-    const FeedForwardNetwork& net = model.network();
-    const Index N = c.X.rows(), d = c.d, n = c.n, B = kNetworkBlock, stride = 4 * c.blocks, L = lanes::kLanes;
-    for_each_point_in_waves(N, n, [&] { c.model.check_interrupt(); }, [&](Index p, Interruption& interruption) {
-        thread_local std::vector<float> x, y;
+    // Rows of one point are consecutive samples: their masks are drawn in one call, straight into
+    // the point's kept words when it keeps them.
+    void fill(State& s, Index point, Index first, Index count, double* rows) const {
+        const Index stride = 4 * c_.blocks;  // words per mask
+        thread_local std::vector<std::uint32_t> scratch;
+        std::uint32_t* words = s.words.empty() ? (scratch.resize(static_cast<size_t>(count * stride)), scratch.data())
+                                               : s.words.data() + first * stride;
+        lime_mask_words(c_.key, c_.stream(point), static_cast<std::uint64_t>(first), count, c_.blocks, words);
+        for (Index i = 0; i < count; ++i) {
+            const std::uint32_t* z = words + i * stride;
+            double* row = rows + i * c_.d;
+            for (Index k = 0; k < c_.d; ++k) row[k] = select(mask_bit(z, k), c_.X(point, k), c_.baseline[k]);
+        }
+    }
+
+    void take(std::vector<Piece<State>>& pieces, const ModelOutput& y) const {
+        for (const Piece<State>& p : pieces)
+            std::copy(y.values + p.offset, y.values + p.offset + p.count, p.state().values.data() + p.first);
+    }
+    bool finite(const State&) const { return true; }
+    Index fused_rows(State&) const { return c_.n; }
+
+    // The block's masks as feature-major bytes (kept, or for this block only), then x~ = z ? x :
+    // baseline in float32: the batched path's select, then the network's cast.
+    void fill_block(State& s, Index point, Index first, Index count, float* x) const {
+        const Index d = c_.d, B = kNetworkBlock, L = lanes::kLanes, stride = 4 * c_.blocks, G = (count + L - 1) / L;
         thread_local std::vector<std::uint32_t> words;
         thread_local std::vector<std::uint8_t> block_bytes;
-        x.assign(static_cast<size_t>(d * B), 0.0f);  // lanes past a short last block stay 0
-        y.resize(static_cast<size_t>(B));
-        words.resize(static_cast<size_t>(B * stride));
-        PointState s;
-        s.point = p;
-        s.values.resize(n);
-        s.weights.resize(n);
-        const Index ld = (n + L - 1) / L;  // mask bytes per feature
-        if (keep_bytes) s.bytes.resize(static_cast<size_t>(d * ld));
-        const auto point = static_cast<std::uint32_t>(p);
-        for (Index s0 = 0; s0 < n; s0 += B) {
-            if (interruption.poll()) return;
-            const Index rows = std::min(B, n - s0), G = (rows + L - 1) / L;
-            if (!keep_bytes) block_bytes.resize(static_cast<size_t>(d * G));
-            std::uint8_t* zb = keep_bytes ? s.bytes.data() + s0 / L : block_bytes.data();
-            const Index zld = keep_bytes ? ld : G;
-            if (c.blocks == 1 && rows % L == 0) {  // the bytes straight from the Philox lanes
-                for (Index g = 0; g < G; ++g)
-                    lime_mask_bytes8(c.key, point, static_cast<std::uint64_t>(s0 + g * L), d, zb + g, zld);
-            } else {
-                lime_mask_words(c.key, point, static_cast<std::uint64_t>(s0), rows, c.blocks, words.data());
-                for (Index g = 0; g < G; ++g)
-                    group_bytes(words.data() + g * L * stride, stride, std::min(L, rows - g * L), d,
-                                [&](Index k, std::uint8_t byte) { zb[k * zld + g] = byte; });
-            }
-            // x~ = z ? x : baseline in float32: the batched path's select, then the network's cast.
-            for (Index k = 0; k < d; ++k) {
-                const float xk = static_cast<float>(c.X(p, k)), bk = static_cast<float>(c.baseline[k]);
-                float* col = x.data() + k * B;
-                for (Index g = 0; g < G; ++g) lanes::select_floats(col + g * L, zb[k * zld + g], xk, bk);
-            }
-            net.evaluate_block(x.data(), model.target(), y.data(), nullptr);
-            for (Index r = 0; r < rows; ++r) {
-                const double v = static_cast<double>(y[static_cast<size_t>(r)]);
-                if (!std::isfinite(v)) report_non_finite(p, s0 + r);
-                s.values[s0 + r] = v;
-            }
+        const bool kept = !s.bytes.empty();
+        if (!kept) block_bytes.resize(static_cast<size_t>(d * G));
+        std::uint8_t* zb = kept ? s.bytes.data() + first / L : block_bytes.data();
+        const Index zld = kept ? (c_.n + L - 1) / L : G;
+        if (c_.blocks == 1 && count % L == 0) {  // the bytes straight from the Philox lanes
+            for (Index g = 0; g < G; ++g)
+                lime_mask_bytes8(c_.key, c_.stream(point), static_cast<std::uint64_t>(first + g * L), d, zb + g, zld);
+        } else {
+            words.resize(static_cast<size_t>(B * stride));
+            lime_mask_words(c_.key, c_.stream(point), static_cast<std::uint64_t>(first), count, c_.blocks, words.data());
+            for (Index g = 0; g < G; ++g)
+                group_bytes(words.data() + g * L * stride, stride, std::min(L, count - g * L), d,
+                            [&](Index k, std::uint8_t byte) { zb[k * zld + g] = byte; });
         }
-        s.received = n;
-        finalize_point(c, s, false);
-    });
-}
+        for (Index k = 0; k < d; ++k) {
+            const float xk = static_cast<float>(c_.X(point, k)), bk = static_cast<float>(c_.baseline[k]);
+            float* col = x + k * B;
+            for (Index g = 0; g < G; ++g) lanes::select_floats(col + g * L, zb[k * zld + g], xk, bk);
+        }
+    }
+
+    bool take_block(State& s, Index, Index first, Index count, const float* y, const float*) const {
+        bool ok = true;
+        for (Index r = 0; r < count; ++r) {
+            const double v = static_cast<double>(y[r]);
+            ok = ok && std::isfinite(v);
+            s.values[first + r] = v;
+        }
+        return ok;
+    }
+
+    void finalize(State& s, Index, Index, bool parallel) const { finalize_point(c_, s, parallel); }
+
+private:
+    const Context& c_;
+};
 
 }  // namespace
 
@@ -424,49 +415,11 @@ void lime_masks(std::uint64_t seed, std::uint32_t point, std::uint64_t first, In
 }
 
 Estimate run_lime(const RowMatrix& X, const Vector& baseline, BatchModel& model, const LimeOptions& opt) {
-    validate(X, baseline, opt);
-    const Index N = X.rows(), d = X.cols(), n = opt.n_samples;
+    validate(X, baseline, model, opt);
+    const Index N = X.rows(), d = X.cols();
     Estimate out{RowMatrix::Zero(N, d), RowMatrix::Zero(N, d)};
-    const Context c{X, baseline, model, opt, out, d, n, key_from_seed(opt.seed), lime_mask_blocks(d)};
-    const bool keep_words = n * c.blocks * Index(16) <= opt.kept_mask_bytes;
-    const NetworkModel* network = model.as_network();
-    if (network && opt.fused_network && N >= max_threads()) {
-        run_fused(c, *network, d * ((n + 7) / 8) <= opt.kept_mask_bytes);
-        return out;
-    }
-
-    const Index total = N * n;
-    std::deque<PointState> inflight;  // references stay valid across push_back and front erase
-    Index next_point = 0;
-    for (Index r0 = 0; r0 < total;) {
-        const Index m = std::min(opt.batch_rows, total - r0);
-        for (const Index last_point = (r0 + m - 1) / n; next_point <= last_point; ++next_point) {
-            PointState& s = inflight.emplace_back();
-            s.point = next_point;
-            s.values.resize(n);
-            s.weights.resize(n);
-            if (keep_words) s.words.resize(static_cast<size_t>(n * 4 * c.blocks));
-        }
-        std::vector<PointState*> points;  // the batch's points, in order
-        for (Index p = r0 / n; p <= (r0 + m - 1) / n; ++p)
-            points.push_back(&inflight[static_cast<size_t>(p - inflight.front().point)]);
-        double* inputs = model.input_buffer(0, m, d);
-        parallel_for((m + kFillRows - 1) / kFillRows,
-                     [&](Index block) { fill_block(c, r0, block, m, inputs, points); });
-        const ModelOutput y = model.evaluate(0, m, d, true, false);
-        for (Index t = 0; t < m; ++t)
-            if (!std::isfinite(y.values[t])) report_non_finite((r0 + t) / n, (r0 + t) % n);
-        for (PointState& s : inflight) {
-            const Index first = s.point * n;
-            const Index lo = std::max(first, r0), hi = std::min(first + n, r0 + m);
-            if (lo >= hi) continue;
-            std::copy(y.values + (lo - r0), y.values + (hi - r0), s.values.data() + s.received);
-            s.received += hi - lo;
-        }
-        finalize_completed(c, inflight);
-        model.check_interrupt();
-        r0 += m;
-    }
+    const Context c{X, baseline, model, opt, out, d, opt.n_samples, key_from_seed(opt.seed), lime_mask_blocks(d)};
+    run_driver(Lime(c), model, N, opt.driver);
     return out;
 }
 

@@ -5,6 +5,7 @@
 #include <Eigen/Cholesky>
 #include <cmath>
 #include <stdexcept>
+#include <vector>
 
 namespace gradlime {
 
@@ -53,9 +54,30 @@ NoiseSampler NoiseSampler::independent(NoiseKind kind, const Vector& scale) {
     return s;
 }
 
-void NoiseSampler::draw(std::uint64_t seed, std::uint32_t stream, std::uint64_t first, Index m, double* out) const {
+void NoiseSampler::draw(std::uint64_t seed, std::uint32_t stream, std::uint64_t first, Index m, double* out,
+                        SampleScheme scheme) const {
     if (kind_ == NoiseKind::Gaussian) gaussian_rows(seed, stream, first, m, dim_, out, dim_);
     else uniform_rows(seed, stream, first, m, dim_, out, dim_);
+    if (scheme == SampleScheme::Iid || m == 0) return;
+    // Antithetic: odd samples negate the draw of the even one before them, drawn here when it lies
+    // outside [first, first + m).
+    std::vector<double> before;
+    if (first % 2 == 1) {
+        before.resize(static_cast<size_t>(dim_));
+        gaussian_rows(seed, stream, first - 1, 1, dim_, before.data(), dim_);
+    }
+    for (Index t = 0; t < m; ++t) {
+        if ((first + static_cast<std::uint64_t>(t)) % 2 == 0) continue;
+        const double* even = t == 0 ? before.data() : out + (t - 1) * dim_;
+        for (Index k = 0; k < dim_; ++k) out[t * dim_ + k] = -even[k];
+    }
+}
+
+void apply_scheme_columns(SampleScheme scheme, std::uint64_t first, Index m, Index d, double* out, Index ld) {
+    if (scheme == SampleScheme::Iid) return;
+    if (first % 2 != 0) throw std::logic_error("apply_scheme_columns: blocks start at an even sample");
+    for (Index k = 0; k < d; ++k)
+        for (Index t = 1; t < m; t += 2) out[k * ld + t] = -out[k * ld + t - 1];
 }
 
 void NoiseSampler::perturb(const double* z, double* eps) const {

@@ -7,8 +7,8 @@
 // the intercept b unpenalised, as the lime package fits it (sklearn Ridge with sample_weight).
 // The attributions are the coefficients c, in mask space.
 //
-// Rows stream through the model in bounded batches exactly as in the engine (engine.hpp): the row
-// sequence is r = point * n_samples + sample, masks are a pure function of (seed, point, sample),
+// Rows stream through the model by the driver (driver.hpp), as for the Gaussian family: masks are
+// a pure function of (seed, point, sample),
 // and each point's weighted sums are formed over fixed chunks merged in a fixed order, so results
 // are bitwise identical for any thread count and batch size. The sums are raw moments over the
 // binary masks (products of mask bits are masked additions, 8 samples per register), centred
@@ -29,16 +29,10 @@ namespace gradlime {
 struct LimeOptions {
     std::uint64_t seed = 0;
     Index n_samples = 1000;
-    Index batch_rows = 8192;
     double kernel_width = 1.0;  // sigma of pi_x(z) = exp(-||x - x~|| / sigma^2); > 0
     double ridge = 1.0;         // penalty on the d coefficients (not on the intercept); >= 0
-    // Up to this many bytes per point the masks' Philox words are kept from the batch for the fit;
-    // beyond it they are drawn again (a pure function of the counter). Both give the same bits.
-    Index kept_mask_bytes = Index(32) << 20;
-    // A native network's values are computed fused with the masks, a point's samples block by block
-    // on one thread, points in parallel (when there are at least as many points as threads).
-    // Same bits either way; off only to test that.
-    bool fused_network = true;
+    // Batches, the fused native path, the kept-masks budget, the point offset, progress.
+    DriverOptions driver;
 };
 
 // Mask bit k of sample `sample` of point `point` is bit k % 32 of word (k / 32) % 4 of the Philox

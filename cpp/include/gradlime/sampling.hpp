@@ -16,6 +16,11 @@ namespace gradlime {
 
 enum class NoiseKind { Gaussian, Uniform, Laplace };
 
+// How sample j of a stream is made from the counters (the sample-scheme seam): independent draws,
+// or antithetic pairs, sample 2k + 1 being the negated standard draw of sample 2k (so the pair's
+// perturbations are e and -e; Gaussian kernel only).
+enum class SampleScheme { Iid, Antithetic };
+
 class NoiseSampler {
 public:
     // Gaussian with per-coordinate standard deviations; isotropic noise is the constant vector.
@@ -34,7 +39,8 @@ public:
 
     // The standard draws of rows [first, first + m) of a stream: normals for the Gaussian,
     // uniforms in (0, 1) otherwise. Row t goes to out + t * d.
-    void draw(std::uint64_t seed, std::uint32_t stream, std::uint64_t first, Index m, double* out) const;
+    void draw(std::uint64_t seed, std::uint32_t stream, std::uint64_t first, Index m, double* out,
+              SampleScheme scheme = SampleScheme::Iid) const;
     // eps from one row of draws (z and eps may not alias): L z for the Gaussian.
     void perturb(const double* z, double* eps) const;
     // Rows: E = Z L^T.
@@ -52,5 +58,9 @@ private:
     Vector stddev_;  // diagonal case; the scale of the uniform and Laplace kernels
     Matrix chol_;    // full case: lower-triangular L
 };
+
+// The scheme applied to normals already drawn independently for samples [first, first + m),
+// laid out feature-major (coordinate k of sample first + t at out[k * ld + t]); first is even.
+void apply_scheme_columns(SampleScheme scheme, std::uint64_t first, Index m, Index d, double* out, Index ld);
 
 }  // namespace gradlime

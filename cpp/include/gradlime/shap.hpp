@@ -2,16 +2,17 @@
 // squares fit of a coalition's value v(z) = mean_b f(x_z, b_{not z}) on its mask z, with the
 // efficiency constraint sum(phi) = f(x) - E f(b) eliminated by substituting the last coefficient.
 //
-// Rows stream through the model's batch buffer in a fixed sequence:
+// Rows stream through the model by the driver (driver.hpp) in a fixed sequence:
 //   [B background rows, once: E f(b)] then per point [x, coalition 0 x B rows, coalition 1 ...],
 // so memory is the buffer plus one value per coalition of each point in flight. A native network
-// skips the buffer: coalition rows are filled straight into the network's blocks and each distinct
-// coalition of a point is evaluated once (the same bits; KernelShapOptions::fused_network).
+// runs fused: coalition rows are filled straight into the network's blocks and each distinct
+// coalition of a point is evaluated once (the same bits).
 #pragma once
 
 #include <cstdint>
 #include <vector>
 
+#include "gradlime/driver.hpp"
 #include "gradlime/model.hpp"
 #include "gradlime/types.hpp"
 
@@ -45,11 +46,9 @@ struct KernelShapOptions {
     bool exact = false;       // enumerate all 2^d - 2 coalitions (then n_samples is ignored)
     Index n_samples = 2048;   // sampled coalitions per point
     std::uint64_t seed = 0;
-    Index batch_rows = 8192;
-    // A native network runs fused: each coalition's rows are filled straight into the network's
-    // feature-major blocks, points in parallel, with the batched path's bits (false: batched, for
-    // the tests that compare the two).
-    bool fused_network = true;
+    // Batches, the fused native path (coalition rows filled straight into the network's
+    // feature-major blocks, each distinct coalition of a point evaluated once), the point offset.
+    DriverOptions driver;
 };
 
 struct KernelShapResult {

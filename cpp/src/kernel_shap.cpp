@@ -110,12 +110,17 @@ namespace {
 
 struct PointState {
     Index point = 0;
-    Index received = 0;  // rows of this point evaluated so far
     double fx = 0.0;
     Vector sums;  // per coalition: sum of f over the background rows, added in row order
     // Sampled mode: the point's coalitions, drawn once when it enters the buffer and packed
     // `words` 64-bit words each (n * ceil(d / 64) words; exact masks are their own index).
     std::vector<std::uint64_t> masks;
+    // The fused path evaluates each distinct mask once (sampled coalitions repeat: at d = 15 and
+    // 2078 coalitions, about 45% are repeats, mostly of the likeliest sizes 1 and d - 1). A value
+    // is a function of the mask alone, computed in a fixed order, so a repeat's has the bits of its
+    // first occurrence and is copied.
+    std::vector<Index> distinct;  // the first occurrence of each mask, ascending
+    std::vector<Index> source;    // per coalition: its first occurrence
 };
 
 struct Context {
@@ -126,10 +131,18 @@ struct Context {
     KernelShapResult& out;
     Index d, B, R;  // features, background rows, rows per point (1 + n B)
     Index words;    // 64-bit words per packed mask
+    const DriverOptions& driver;
+    std::vector<float> tile;  // fused path: the background, see Shap::fill_block
+    std::vector<Index> all;   // exact: every coalition, each distinct
+
+    // Point p's coalitions come from stream point_offset + p.
+    std::uint32_t stream(Index p) const {
+        return static_cast<std::uint32_t>(driver.point_offset + static_cast<std::uint64_t>(p));
+    }
 
     // Mask j of a point as d bytes; returns its weight.
     double unpack(const PointState& s, Index j, std::uint8_t* z) const {
-        if (coalitions.exact()) return coalitions.mask(static_cast<std::uint32_t>(s.point), j, z);
+        if (coalitions.exact()) return coalitions.mask(stream(s.point), j, z);
         const std::uint64_t* w = s.masks.data() + j * words;
         for (Index i = 0; i < d; ++i) z[i] = static_cast<std::uint8_t>((w[i / 64] >> (i % 64)) & 1u);
         return 1.0;
@@ -152,7 +165,7 @@ void pack_masks(const Context& c, Index point, Index first, Index count, std::ui
             }
             continue;
         }
-        c.coalitions.mask(static_cast<std::uint32_t>(point), j, z.data());
+        c.coalitions.mask(c.stream(point), j, z.data());
         for (Index i = 0; i < d; ++i) w[i / 64] |= static_cast<std::uint64_t>(z[static_cast<size_t>(i)]) << (i % 64);
     }
 }
@@ -167,85 +180,12 @@ void draw_masks(const Context& c, PointState& s) {
     });
 }
 
-// Where row r of the sequence lies: background row b (point = -1), or row k of point `point`,
-// which for k >= 1 is background row b of coalition j. Stepped row by row without a division.
-struct RowCursor {
-    Index point = -1, k = 0, j = 0, b = 0;
-    RowCursor(const Context& c, Index r) {
-        if (r < c.B) {
-            b = r;
-            return;
-        }
-        const Index q = r - c.B;
-        point = q / c.R;
-        k = q % c.R;
-        if (k > 0) {
-            j = (k - 1) / c.B;
-            b = (k - 1) % c.B;
-        }
-    }
-    void next(const Context& c) {
-        if (point < 0) {
-            if (++b == c.B) point = b = 0;
-            return;
-        }
-        if (++k == c.R) {
-            ++point;
-            k = j = b = 0;
-        } else if (k > 1 && ++b == c.B) {
-            b = 0;
-            ++j;
-        }
-    }
-};
-
-void validate(const RowMatrix& X, const RowMatrix& background, const KernelShapOptions& opt) {
+void validate(const RowMatrix& X, const RowMatrix& background) {
     const Index d = X.cols();
-    if (X.rows() == 0 || d == 0) throw std::invalid_argument("X must have at least one point and one feature");
-    if (X.rows() > static_cast<Index>(std::numeric_limits<std::uint32_t>::max()))
-        throw std::invalid_argument("X has more than 2^32 - 1 points; split the call");
-    if (!X.allFinite()) throw std::invalid_argument("X contains NaN or inf");
     if (background.rows() == 0 || background.cols() != d)
         throw std::invalid_argument("the background must have shape (B, " + std::to_string(d) + ") with B >= 1; got (" +
                                     std::to_string(background.rows()) + ", " + std::to_string(background.cols()) + ")");
     if (!background.allFinite()) throw std::invalid_argument("the baseline contains NaN or inf");
-    if (opt.batch_rows < 1) throw std::invalid_argument("batch_size must be >= 1");
-}
-
-// Inputs for rows [t0, t1) of the batch starting at row r0; `states[i]` is point first + i.
-// Every row is a pure function of its place in the sequence.
-void fill_block(const Context& c, Index r0, double* inputs, Index t0, Index t1,
-                const std::vector<const PointState*>& states, Index first) {
-    const Index d = c.d;
-    std::vector<std::uint8_t> z(static_cast<size_t>(d));
-    Index unpacked = -1;  // the coalition in z (rows of one coalition are consecutive)
-    for (RowCursor at(c, r0 + t0); t0 < t1; ++t0, at.next(c)) {
-        double* row = inputs + t0 * d;
-        if (at.point < 0) {
-            std::copy_n(c.background.row(at.b).data(), d, row);
-        } else if (at.k == 0) {
-            std::copy_n(c.X.row(at.point).data(), d, row);
-            unpacked = -1;
-        } else {
-            if (at.j != unpacked) {
-                c.unpack(*states[static_cast<size_t>(at.point - first)], at.j, z.data());
-                unpacked = at.j;
-            }
-            const double* x = c.X.row(at.point).data();
-            const double* b = c.background.row(at.b).data();
-            for (Index i = 0; i < d; ++i) row[i] = z[static_cast<size_t>(i)] ? x[i] : b[i];
-        }
-    }
-}
-
-[[noreturn]] void report_non_finite(const Context& c, Index r) {
-    if (r < c.B)
-        throw std::invalid_argument("model returned a non-finite value at background row " + std::to_string(r));
-    const Index q = r - c.B, p = q / c.R, k = q % c.R;
-    const std::string where = k == 0 ? "the point itself"
-                                     : "coalition " + std::to_string((k - 1) / c.B) + ", background row " +
-                                           std::to_string((k - 1) % c.B);
-    throw std::invalid_argument("model returned a non-finite value at point " + std::to_string(p) + " (" + where + ")");
 }
 
 // Runs body(i, first, count) over the point's coalition chunks, kWaveChunks at a time, then
@@ -369,28 +309,11 @@ void finalize_point(const Context& c, PointState& s, bool parallel) {
     c.out.stderr_(p, q) = std::sqrt(std::max(0.0, cov.sum()));  // var(delta - 1^T beta) = 1^T cov 1
 }
 
-void finalize_completed(const Context& c, std::deque<PointState>& inflight) {
-    finalize_front(
-        inflight, [&](const PointState& s) { return s.received == c.R; },
-        [&](PointState& s, bool parallel) { finalize_point(c, s, parallel); });
-}
-
-
-// Fused path: per point, its coalitions' distinct masks (sampled coalitions repeat: at d = 15 and
-// 2078 coalitions, about 45% are repeats, mostly of the likeliest sizes 1 and d - 1). A coalition's
-// value is a function of its mask alone, computed in a fixed order, so a repeat's value has the
-// bits of its first occurrence and is copied instead of evaluated again.
-struct FusedPoint {
-    PointState state;
-    std::vector<Index> distinct;  // the first occurrence of each mask, ascending
-    std::vector<Index> source;    // per coalition: its first occurrence (sampled mode)
-};
-
 // Fills `distinct` and `source` from the point's packed masks: open addressing on a hash of the
 // words, whose only effect is speed (each mask maps to its first occurrence whatever the hash).
-void find_distinct(const Context& c, FusedPoint& fp) {
+void find_distinct(const Context& c, PointState& fp) {
     const Index n = c.coalitions.size(), words = c.words;
-    const std::uint64_t* masks = fp.state.masks.data();
+    const std::uint64_t* masks = fp.masks.data();
     Index cap = 1;
     while (cap < 2 * n) cap *= 2;
     thread_local std::vector<Index> table;
@@ -417,238 +340,182 @@ void find_distinct(const Context& c, FusedPoint& fp) {
     }
 }
 
-// The values of coalitions js[0..count) (ascending) of a point on the fused path: their count * B
-// rows are packed back to back into blocks of kNetworkBlock lanes (a coalition may straddle two
-// blocks), each block filled feature-major straight from the float inputs, evaluated, and its
-// values added to the coalitions' sums in lane order, which is background-row order, as on the
-// batched path. Returns the first row of the point (1 + j B + b) with a non-finite value, or -1.
-Index fused_values(const Context& c, const NetworkModel& model, const std::vector<float>& tile, PointState& s,
-                   const Index* js, Index count) {
-    const Index d = c.d, B = c.B, L = kNetworkBlock, T = B + L, words = c.words;
-    const bool exact = c.coalitions.exact();
-    thread_local std::vector<float> xb, yb, xf;
-    xb.resize(static_cast<size_t>(d * L));
-    yb.resize(static_cast<size_t>(L));
-    xf.resize(static_cast<size_t>(d));
-    for (Index k = 0; k < d; ++k) xf[static_cast<size_t>(k)] = static_cast<float>(c.X(s.point, k));
 
-    // Lane r of a block starting at row t0 of the run is background row (t0 + r) mod B, that is
-    // tile[k * T + b0 + r] with b0 = t0 mod B: one copy per feature, then x over the features in
-    // each coalition's lanes (an exact mask is its index plus one; d <= 62 there, one word).
-    Index i = 0, b = 0;  // coalition js[i] and background row at the next block's lane 0
-    const Index rows = count * B;
-    for (Index t0 = 0; t0 < rows; t0 += L) {
-        const Index lanes = std::min(L, rows - t0);
-        for (Index k = 0; k < d; ++k) std::copy_n(tile.data() + k * T + b, L, xb.data() + k * L);
-        for (Index r = 0, ii = i, bb = b; r < lanes;) {
-            const Index len = std::min(B - bb, lanes - r), j = js[ii];
+// KernelSHAP's parts for the streaming driver (driver.hpp). The row sequence is
+//   [B background rows, once: E f(b)] then per point [x, coalition 0 x B rows, coalition 1 ...];
+// on the fused path a point's rows are [x, then each distinct coalition's B rows].
+class Shap : public MethodParts {
+public:
+    using State = PointState;
+    explicit Shap(Context& c) : c_(c) {}
+    Index dim() const { return c_.d; }
+    Index rows_per_point() const { return c_.R; }
+    bool values() const { return true; }
+    bool gradients() const { return false; }
+
+    Index prologue_rows() const { return c_.B; }
+    void fill_prologue(Index first, Index count, double* rows) const {
+        for (Index t = 0; t < count; ++t) std::copy_n(c_.background.row(first + t).data(), c_.d, rows + t * c_.d);
+    }
+    void take_prologue(Index first, Index count, const double* y) const {
+        for (Index t = 0; t < count; ++t) background_sum_ += y[t];  // in row order
+        if (first + count == c_.B) c_.out.expected_value = background_sum_ / static_cast<double>(c_.B);
+    }
+    std::string where_prologue(Index row) const { return "background row " + std::to_string(row); }
+    std::string where(std::uint64_t point, Index k) const {
+        const std::string at = k == 0 ? "the point itself"
+                                      : "coalition " + std::to_string((k - 1) / c_.B) + ", background row " +
+                                            std::to_string((k - 1) % c_.B);
+        return "point " + std::to_string(point) + " (" + at + ")";
+    }
+
+    // Sampled coalitions are drawn once, when the point starts (each a pure function of
+    // (seed, point, index)); the fused path then finds the distinct ones.
+    void begin(State& s, Index point, bool fused, Index) const {
+        s.point = point;
+        s.sums = Vector::Zero(c_.coalitions.size());
+        if (c_.coalitions.exact()) return;
+        if (!fused) return draw_masks(c_, s);
+        s.masks.assign(static_cast<size_t>(c_.coalitions.size() * c_.words), 0);
+        pack_masks(c_, point, 0, c_.coalitions.size(), s.masks.data());
+        find_distinct(c_, s);
+    }
+
+    // Row k of a point: x itself (k = 0), else background row (k - 1) mod B of coalition (k - 1) / B.
+    void fill(State& s, Index point, Index first, Index count, double* rows) const {
+        const Index d = c_.d, B = c_.B;
+        thread_local std::vector<std::uint8_t> z;
+        z.resize(static_cast<size_t>(d));
+        Index unpacked = -1;  // the coalition in z (rows of one coalition are consecutive)
+        const double* x = c_.X.row(point).data();
+        for (Index k = first; k < first + count; ++k) {
+            double* row = rows + (k - first) * d;
+            if (k == 0) {
+                std::copy_n(x, d, row);
+                continue;
+            }
+            const Index j = (k - 1) / B;
+            if (j != unpacked) {
+                c_.unpack(s, j, z.data());
+                unpacked = j;
+            }
+            const double* b = c_.background.row((k - 1) % B).data();
+            for (Index i = 0; i < d; ++i) row[i] = z[static_cast<size_t>(i)] ? x[i] : b[i];
+        }
+    }
+
+    // Rows in sequence order, so every sum is formed in the same order for any batch size.
+    void take(std::vector<Piece<State>>& pieces, const ModelOutput& y) const {
+        for (const Piece<State>& p : pieces) {
+            State& s = p.state();
+            for (Index t = 0; t < p.count; ++t) {
+                const Index k = p.first + t;
+                if (k == 0) s.fx = y.values[p.offset + t];
+                else s.sums((k - 1) / c_.B) += y.values[p.offset + t];
+            }
+        }
+    }
+    bool finite(const State&) const { return true; }
+
+    Index fused_rows(State& s) const {
+        return 1 + static_cast<Index>(coalitions_of(s).size()) * c_.B;
+    }
+    Index batched_row(const State& s, Index r) const {
+        return r == 0 ? 0 : 1 + coalitions_of(s)[static_cast<size_t>((r - 1) / c_.B)] * c_.B + (r - 1) % c_.B;
+    }
+
+    // Lane r of the block is fused row first + r. Coalition rows are packed back to back (one may
+    // straddle two blocks): lane r holds background row (q0 + r) mod B, a contiguous run of the
+    // tile from q0 mod B, then x over the features in each coalition's lanes (an exact mask is its
+    // index plus one; d <= 62 there, one word). Lane 0 of the first block is x itself.
+    void fill_block(State& s, Index point, Index first, Index count, float* x) const {
+        const Index d = c_.d, B = c_.B, L = kNetworkBlock, T = B + L;
+        const std::vector<Index>& js = coalitions_of(s);
+        const Index o = first == 0 ? 1 : 0, q0 = first + o - 1;
+        for (Index k = 0; k < d; ++k) {
+            std::copy_n(c_.tile.data() + k * T + q0 % B, L - o, x + k * L + o);
+            if (o) x[k * L] = static_cast<float>(c_.X(point, k));
+        }
+        const bool exact = c_.coalitions.exact();
+        for (Index r = o, i = q0 / B, b = q0 % B; r < count;) {
+            const Index len = std::min(B - b, count - r), j = js[static_cast<size_t>(i)];
             const std::uint64_t own = static_cast<std::uint64_t>(j) + 1;
-            const std::uint64_t* w = exact ? &own : s.masks.data() + j * words;
-            for (Index wi = 0; wi < words; ++wi)
+            const std::uint64_t* w = exact ? &own : s.masks.data() + j * c_.words;
+            for (Index wi = 0; wi < c_.words; ++wi)
                 for (std::uint64_t bits = w[wi]; bits; bits &= bits - 1) {
                     const Index k = wi * 64 + __builtin_ctzll(bits);
-                    std::fill_n(xb.data() + k * L + r, len, xf[static_cast<size_t>(k)]);
+                    std::fill_n(x + k * L + r, len, static_cast<float>(c_.X(point, k)));
                 }
             r += len;
-            if ((bb += len) == B) {
-                bb = 0;
-                ++ii;
-            }
+            if ((b += len) == B) b = 0, ++i;
         }
-        model.network().evaluate_block(xb.data(), model.target(), yb.data(), nullptr);
-        for (Index r = 0; r < lanes;) {
-            const Index len = std::min(B - b, lanes - r), j = js[i];
+    }
+
+    // Values added to the coalitions' sums in lane order, which is background-row order, as on the
+    // batched path. A sum of finite floats cannot overflow a double: non-finite means a bad lane.
+    bool take_block(State& s, Index, Index first, Index count, const float* y, const float*) const {
+        Index r = 0;
+        if (first == 0) {
+            s.fx = static_cast<double>(y[0]);
+            if (!std::isfinite(s.fx)) return false;
+            r = 1;
+        }
+        const std::vector<Index>& js = coalitions_of(s);
+        const Index q0 = first + r - 1;
+        for (Index i = q0 / c_.B, b = q0 % c_.B; r < count;) {
+            const Index len = std::min(c_.B - b, count - r), j = js[static_cast<size_t>(i)];
             double sum = s.sums(j);
-            for (Index t = 0; t < len; ++t) sum += static_cast<double>(yb[static_cast<size_t>(r + t)]);
+            for (Index t = 0; t < len; ++t) sum += static_cast<double>(y[r + t]);
             s.sums(j) = sum;
-            // A sum of finite floats cannot overflow a double: non-finite means a bad lane here.
-            if (!std::isfinite(sum)) {
-                Index t = 0;
-                while (std::isfinite(yb[static_cast<size_t>(r + t)])) ++t;
-                return 1 + j * B + b + t;
-            }
+            if (!std::isfinite(sum)) return false;
             r += len;
-            if ((b += len) == B) {
-                b = 0;
-                ++i;
-            }
+            if ((b += len) == c_.B) b = 0, ++i;
         }
-    }
-    return -1;
-}
-
-// KernelSHAP of a native network, fused: no batch buffer, no row-major doubles, no virtual call
-// per batch, and each distinct coalition of a point evaluated once. The background rows and the
-// points themselves go first (blocks of kNetworkBlock rows); then, per wave of points, the
-// points' masks (a task per point), their distinct coalitions' values (tasks of kChunk distinct
-// coalitions) and the least squares (a task per point). Every row's network arithmetic is
-// independent of the block it lands in and every sum is formed in the batched path's order, so
-// the bits are the batched path's, whatever the threads.
-void run_fused(const Context& c, const NetworkModel& model) {
-    const Index N = c.X.rows(), d = c.d, B = c.B, n = c.coalitions.size(), L = kNetworkBlock;
-    if (model.network().input_dim() != d)
-        throw std::invalid_argument("X has " + std::to_string(d) + " features but the model takes " +
-                                    std::to_string(model.network().input_dim()));
-    {
-        const Index rows = B + N;
-        std::vector<double> y(static_cast<size_t>(rows));
-        parallel_for((rows + L - 1) / L, [&](Index blk) {
-            thread_local std::vector<float> xb, yb;
-            xb.assign(static_cast<size_t>(d * L), 0.0f);  // lanes past the last row stay 0
-            yb.resize(static_cast<size_t>(L));
-            const Index t0 = blk * L, m = std::min(L, rows - t0);
-            for (Index r = 0; r < m; ++r) {
-                const Index t = t0 + r;
-                const double* row = t < B ? c.background.row(t).data() : c.X.row(t - B).data();
-                for (Index k = 0; k < d; ++k) xb[static_cast<size_t>(k * L + r)] = static_cast<float>(row[k]);
-            }
-            model.network().evaluate_block(xb.data(), model.target(), yb.data(), nullptr);
-            for (Index r = 0; r < m; ++r) y[static_cast<size_t>(t0 + r)] = static_cast<double>(yb[static_cast<size_t>(r)]);
-        });
-        double background_sum = 0.0;  // in row order
-        for (Index b = 0; b < B; ++b) {
-            if (!std::isfinite(y[static_cast<size_t>(b)])) report_non_finite(c, b);
-            background_sum += y[static_cast<size_t>(b)];
-        }
-        c.out.expected_value = background_sum / static_cast<double>(B);
-        for (Index p = 0; p < N; ++p) c.out.fx(p) = y[static_cast<size_t>(B + p)];
+        return true;
     }
 
-    // The background feature-major in float, each column repeated past its end so that any
-    // L consecutive rows (mod B) from a start b < B are one contiguous run.
-    const Index T = B + L;
-    std::vector<float> tile(static_cast<size_t>(d * T));
-    for (Index k = 0; k < d; ++k)
-        for (Index t = 0; t < T; ++t) tile[static_cast<size_t>(k * T + t)] = static_cast<float>(c.background(t % B, k));
-
-    const bool exact = c.coalitions.exact();
-    std::vector<Index> all;  // exact: every coalition is distinct
-    if (exact)
-        for (Index j = 0; j < n; ++j) all.push_back(j);
-    const Index wave = std::max<Index>(1, kFusedWaveRows / c.R);
-    for (Index p0 = 0; p0 < N; p0 += wave) {
-        const Index pn = std::min(wave, N - p0);
-        std::vector<FusedPoint> points(static_cast<size_t>(pn));
-        parallel_for(pn, [&](Index i) {
-            FusedPoint& fp = points[static_cast<size_t>(i)];
-            PointState& s = fp.state;
-            s.point = p0 + i;
-            s.fx = c.out.fx(s.point);
-            s.sums = Vector::Zero(n);
-            if (exact) return;
-            s.masks.assign(static_cast<size_t>(n * c.words), 0);
-            pack_masks(c, s.point, 0, n, s.masks.data());
-            find_distinct(c, fp);
-        });
-        struct Task {
-            Index point, first, count;  // distinct coalitions [first, first + count) of a point
-        };
-        std::vector<Task> tasks;
-        for (Index i = 0; i < pn; ++i) {
-            const Index u = exact ? n : static_cast<Index>(points[static_cast<size_t>(i)].distinct.size());
-            for (Index first = 0; first < u; first += kChunk) tasks.push_back({i, first, std::min(kChunk, u - first)});
-        }
-        // Tasks run in groups of about kFusedWaveRows model rows with a Ctrl-C check between
-        // (a wave holds at least one point, which in exact mode can be many rows).
-        std::vector<Index> bad(tasks.size(), -1);
-        const auto n_tasks = static_cast<Index>(tasks.size());
-        const Index group = std::max<Index>(1, kFusedWaveRows / (kChunk * B));
-        for (Index t0 = 0; t0 < n_tasks; t0 += group) {
-            parallel_for(std::min(group, n_tasks - t0), [&](Index t) {
-                const Task& task = tasks[static_cast<size_t>(t0 + t)];
-                FusedPoint& fp = points[static_cast<size_t>(task.point)];
-                const Index* js = (exact ? all : fp.distinct).data() + task.first;
-                bad[static_cast<size_t>(t0 + t)] = fused_values(c, model, tile, fp.state, js, task.count);
-            });
-            if (t0 + group < n_tasks) c.model.check_interrupt();
-        }
-        // The first non-finite value in the batched path's row order: f(x), then the coalitions
-        // (a repeat's bad value was first met at its first occurrence).
-        for (size_t t = 0, i = 0; i < static_cast<size_t>(pn); ++i) {
-            const Index r0 = B + (p0 + static_cast<Index>(i)) * c.R;
-            if (!std::isfinite(points[i].state.fx)) report_non_finite(c, r0);
-            for (; t < tasks.size() && tasks[t].point == static_cast<Index>(i); ++t)
-                if (bad[t] >= 0) report_non_finite(c, r0 + bad[t]);
-        }
-        parallel_for(pn, [&](Index i) {
-            FusedPoint& fp = points[static_cast<size_t>(i)];
-            if (!exact)
-                for (Index j = 0; j < n; ++j) fp.state.sums(j) = fp.state.sums(fp.source[static_cast<size_t>(j)]);
-            finalize_point(c, fp.state, pn == 1);
-        }, pn > 1);
-        c.model.check_interrupt();
+    void finalize(State& s, Index, Index, bool parallel) const {
+        if (!s.source.empty())  // fused: a repeat's value is its first occurrence's
+            for (Index j = 0; j < c_.coalitions.size(); ++j) s.sums(j) = s.sums(s.source[static_cast<size_t>(j)]);
+        finalize_point(c_, s, parallel);
     }
-}
+
+private:
+    const std::vector<Index>& coalitions_of(const State& s) const { return c_.coalitions.exact() ? c_.all : s.distinct; }
+    Context& c_;
+    mutable double background_sum_ = 0.0;
+};
 
 }  // namespace
 
 KernelShapResult run_kernel_shap(const RowMatrix& X, const RowMatrix& background, BatchModel& model,
                                  const KernelShapOptions& opt) {
-    validate(X, background, opt);
+    if (X.rows() == 0 || X.cols() == 0) throw std::invalid_argument("X must have at least one point and one feature");
+    validate(X, background);
     const Index N = X.rows(), d = X.cols(), B = background.rows();
     const ShapleyCoalitions coalitions(d, opt.exact || d == 1, opt.n_samples, opt.seed);
     const Index n = coalitions.size();
     constexpr Index kMax = std::numeric_limits<Index>::max();
     if (n > 0 && B > (kMax - 1) / n) throw std::invalid_argument("n_samples * background rows overflows");
     const Index R = 1 + n * B;
-    if (N > (kMax - B) / R) throw std::invalid_argument("the number of model rows overflows");
-    const Index total = B + N * R;
+    validate_points(X, opt.driver, R, B, model);
 
     KernelShapResult out;
     out.values = RowMatrix::Zero(N, d);
     out.stderr_ = RowMatrix::Zero(N, d);
     out.fx = Vector::Zero(N);
-    const Context c{X, background, coalitions, model, out, d, B, R, (d + 63) / 64};
-    if (const NetworkModel* network = model.as_network(); network && opt.fused_network) {
-        run_fused(c, *network);
-        return out;
+    Context c{X, background, coalitions, model, out, d, B, R, (d + 63) / 64, opt.driver, {}, {}};
+    if (coalitions.exact())
+        for (Index j = 0; j < n; ++j) c.all.push_back(j);
+    if (choose_executor(model, opt.driver, N) != Executor::Batched) {
+        // The background feature-major in float, each column repeated past its end so that any
+        // kNetworkBlock consecutive rows (mod B) from a start b < B are one contiguous run.
+        const Index T = B + kNetworkBlock;
+        c.tile.resize(static_cast<size_t>(d * T));
+        for (Index k = 0; k < d; ++k)
+            for (Index t = 0; t < T; ++t) c.tile[static_cast<size_t>(k * T + t)] = static_cast<float>(background(t % B, k));
     }
-
-    double background_sum = 0.0;  // sum of f over the background rows, in row order
-    std::deque<PointState> inflight;  // references stay valid across push_back and front erase
-    Index next_point = 0;
-    std::vector<const PointState*> states;
-    for (Index r0 = 0; r0 < total; r0 += opt.batch_rows) {
-        const Index m = std::min(opt.batch_rows, total - r0);
-        states.clear();
-        Index first = 0;
-        if (r0 + m > B) {
-            for (const Index last = (r0 + m - 1 - B) / R; next_point <= last; ++next_point) {
-                PointState& s = inflight.emplace_back();
-                s.point = next_point;
-                s.sums = Vector::Zero(n);
-                if (!coalitions.exact()) draw_masks(c, s);
-            }
-            first = inflight.front().point;
-            for (const PointState& s : inflight) states.push_back(&s);
-        }
-        double* inputs = model.input_buffer(0, m, d);
-        parallel_for((m + kFillRows - 1) / kFillRows, [&](Index blk) {
-            fill_block(c, r0, inputs, blk * kFillRows, std::min(m, (blk + 1) * kFillRows), states, first);
-        });
-        const double* y = model.evaluate(0, m, d, true, false).values;
-        for (Index t = 0; t < m; ++t)
-            if (!std::isfinite(y[t])) report_non_finite(c, r0 + t);
-        // Rows in sequence order, so every sum is formed in the same order for any batch size.
-        PointState* s = nullptr;
-        RowCursor at(c, r0);
-        for (Index t = 0; t < m; ++t, at.next(c)) {
-            if (at.point < 0) {
-                background_sum += y[t];
-                if (at.b == B - 1) out.expected_value = background_sum / static_cast<double>(B);
-                continue;
-            }
-            if (!s || s->point != at.point) s = &inflight[static_cast<size_t>(at.point - inflight.front().point)];
-            if (at.k == 0) {
-                s->fx = y[t];
-            } else {
-                s->sums(at.j) += y[t];
-            }
-            ++s->received;
-        }
-        finalize_completed(c, inflight);
-        model.check_interrupt();
-    }
+    run_driver(Shap(c), model, N, opt.driver);
     return out;
 }
 

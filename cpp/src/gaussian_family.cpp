@@ -1,0 +1,297 @@
+// The Gaussian family's parts for the streaming driver (driver.hpp): what a sample is (x + eps,
+// eps = L z from the point's stream), what it accumulates (the gradients' running moments, and
+// the values for C-LIME and Stein, whose fits look at the draws twice: kept or drawn again), and
+// how a point finalises (paper 1, Theorem 1: SmoothGrad = Stein form = C-LIME).
+#include "gradlime/engine.hpp"
+
+#include <Eigen/Cholesky>
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "gradlime/accumulators.hpp"
+#include "gradlime/mlp.hpp"
+#include "gradlime/parallel.hpp"
+#include "gradlime/rng.hpp"
+
+namespace gradlime {
+
+namespace {
+
+// Fixed work units. They are part of the definition of the arithmetic (which partial sums are
+// formed and in which order they are merged), so they must not depend on threads or batch size.
+constexpr Index kColumnBlock = 64;  // gradient coordinates per accumulation task
+constexpr Index kChunkRows = 2048;  // samples per finalisation chunk
+constexpr Index kWaveChunks = 8;    // chunks whose partial statistics are held at once
+
+struct GaussianState {
+    Vector values;      // f at each of the point's samples (C-LIME and Stein need a second look)
+    RowMatrix normals;  // the point's standard normals, when kept
+    GradientMoments gradients;
+};
+
+class GaussianFamily : public MethodParts {
+public:
+    using State = GaussianState;
+
+    GaussianFamily(const RowMatrix& X, const NoiseSampler& sampler, BatchModel& model, const EngineOptions& opt,
+                   EngineResult& out)
+        : X_(X), sampler_(sampler), model_(model), opt_(opt), out_(out), d_(X.cols()), n_(opt.n_samples) {}
+
+    Index dim() const { return d_; }
+    Index rows_per_point() const { return n_; }
+    bool values() const { return opt_.clime || opt_.stein; }
+    bool gradients() const { return opt_.smoothgrad; }
+
+    void begin(State& s, Index, bool, Index kept_bytes) const {
+        if (values()) s.values.resize(n_);
+        if (values() && n_ * d_ * Index(sizeof(double)) <= kept_bytes) s.normals.resize(n_, d_);
+        if (gradients()) s.gradients = GradientMoments(d_);
+    }
+
+    // Rows of one point are consecutive samples: drawn in one call (short rows share vector
+    // lanes), straight into the point's kept normals when it keeps them.
+    void fill(State& s, Index point, Index first, Index count, double* rows) const {
+        thread_local RowMatrix scratch;
+        thread_local Vector eps;
+        eps.resize(d_);
+        double* z = s.normals.size() ? s.normals.row(first).data() : (scratch.resize(count, d_), scratch.data());
+        sampler_.draw(opt_.seed, stream(point), static_cast<std::uint64_t>(first), count, z, opt_.scheme);
+        for (Index i = 0; i < count; ++i) {
+            sampler_.perturb(z + i * d_, eps.data());
+            double* row = rows + i * d_;
+            for (Index k = 0; k < d_; ++k) row[k] = X_(point, k) + eps[k];
+        }
+    }
+
+    // Each point's rows in sample order; gradient coordinates are independent, so column blocks of
+    // every piece run in parallel.
+    void take(std::vector<Piece<State>>& pieces, const ModelOutput& y) const {
+        if (y.values)
+            for (const Piece<State>& p : pieces)
+                std::copy(y.values + p.offset, y.values + p.offset + p.count, p.state().values.data() + p.first);
+        if (!y.gradients) return;
+        const Index col_blocks = (d_ + kColumnBlock - 1) / kColumnBlock;
+        const Index tasks = static_cast<Index>(pieces.size()) * col_blocks;
+        parallel_for(tasks, [&](Index task) {
+            const Piece<State>& p = pieces[static_cast<size_t>(task / col_blocks)];
+            const Index c0 = (task % col_blocks) * kColumnBlock, c1 = std::min(d_, c0 + kColumnBlock);
+            p.state().gradients.add_columns(y.gradients + p.offset * d_, p.count, d_, c0, c1);
+        });
+        for (const Piece<State>& p : pieces) p.state().gradients.finish_rows(p.count);
+    }
+
+    bool finite(const State& s) const { return !gradients() || s.gradients.finite(); }
+
+    Index fused_rows(State&) const { return n_; }
+
+    // x + eps in float32, feature-major; a diagonal Gaussian is drawn feature-major too (x + s_k z_k,
+    // the perturb() arithmetic, a column at a time).
+    void fill_block(State& s, Index point, Index first, Index count, float* x) const {
+        const Index B = kNetworkBlock;
+        const bool diagonal = sampler_.is_gaussian() && sampler_.is_diagonal();
+        thread_local RowMatrix Z;
+        thread_local Vector eps;
+        Z.resize(diagonal ? d_ : B, diagonal ? B : d_);
+        eps.resize(d_);
+        const auto s0 = static_cast<std::uint64_t>(first);
+        if (diagonal) {
+            gaussian_columns(opt_.seed, stream(point), s0, count, d_, Z.data(), B);
+            apply_scheme_columns(opt_.scheme, s0, count, d_, Z.data(), B);
+            const Vector& scale = sampler_.scale();
+            for (Index k = 0; k < d_; ++k) {
+                const double xk = X_(point, k), sk = scale[k];
+                const double* z = Z.data() + k * B;
+                float* xcol = x + k * B;
+                for (Index r = 0; r < count; ++r) xcol[r] = static_cast<float>(xk + sk * z[r]);
+            }
+            if (s.normals.size()) s.normals.middleRows(first, count) = Z.leftCols(count).transpose();
+            return;
+        }
+        sampler_.draw(opt_.seed, stream(point), s0, count, Z.data(), opt_.scheme);
+        for (Index r = 0; r < count; ++r) {
+            sampler_.perturb(Z.row(r).data(), eps.data());
+            for (Index k = 0; k < d_; ++k) x[k * B + r] = static_cast<float>(X_(point, k) + eps[k]);
+        }
+        if (s.normals.size()) s.normals.middleRows(first, count) = Z.topRows(count);
+    }
+
+    bool take_block(State& s, Index, Index first, Index count, const float* y, const float* g) const {
+        bool ok = true;
+        if (values()) {
+            for (Index r = 0; r < count; ++r) {
+                const double v = static_cast<double>(y[r]);
+                ok = ok && std::isfinite(v);
+                s.values[first + r] = v;
+            }
+        }
+        if (gradients()) ok = s.gradients.add_feature_major(g, kNetworkBlock, count) && ok;
+        return ok;
+    }
+
+    bool stops() const { return opt_.stop_tol > 0.0; }
+    bool stop(const State& s, Index taken) const {
+        return taken >= 2 * kStopBlock && s.gradients.stderr_of_mean().maxCoeff() <= opt_.stop_tol;
+    }
+
+    void finalize(State& s, Index point, Index taken, bool parallel) const;
+
+private:
+    // Point p draws from stream offset + p, or every point from stream 0 (common random numbers).
+    std::uint32_t stream(Index point) const {
+        return opt_.common_draws ? 0u : static_cast<std::uint32_t>(opt_.driver.point_offset + static_cast<std::uint64_t>(point));
+    }
+    void point_normals(const State& s, Index point, Index first, Index rows, RowMatrix& Z) const;
+
+    const RowMatrix& X_;
+    const NoiseSampler& sampler_;
+    BatchModel& model_;
+    const EngineOptions& opt_;
+    EngineResult& out_;
+    Index d_, n_;
+};
+
+// Standard normals of samples [first, first + rows) of a point: kept or drawn again.
+void GaussianFamily::point_normals(const State& s, Index point, Index first, Index rows, RowMatrix& Z) const {
+    if (s.normals.size()) {
+        Z = s.normals.middleRows(first, rows);
+    } else {
+        Z.resize(rows, d_);
+        sampler_.draw(opt_.seed, stream(point), static_cast<std::uint64_t>(first), rows, Z.data(), opt_.scheme);
+    }
+}
+
+void GaussianFamily::finalize(State& s, Index p, Index taken, bool parallel) const {
+    const Index d = d_, n = taken;
+    const double nd = static_cast<double>(n);
+    out_.samples[static_cast<size_t>(p)] = n;
+    if (opt_.smoothgrad) {
+        out_.smoothgrad.values.row(p) = s.gradients.mean().transpose();
+        out_.smoothgrad.stderr_.row(p) = s.gradients.stderr_of_mean().transpose();
+    }
+    if (!(opt_.clime || opt_.stein)) return;
+    // Runs body(chunk, first_row, rows) for every finalisation chunk, kWaveChunks at a time, then
+    // merge(chunk) in chunk order; only the driver's thread may take the GIL (Ctrl-C).
+    auto for_each_chunk = [&](auto&& body, auto&& merge) {
+        for_each_chunk_in_waves(n, kChunkRows, kWaveChunks, parallel, body, merge, [&] {
+            if (parallel) model_.check_interrupt();
+        });
+    };
+
+    const double fbar = n == n_ ? s.values.mean() : s.values.head(n).mean();
+    CrossMoments cross;
+    ColumnMoments dual;
+    std::vector<CrossMoments> cross_part(kWaveChunks);
+    std::vector<ColumnMoments> dual_part(kWaveChunks);
+    for_each_chunk(
+        [&](Index i, Index first, Index rows) {
+            RowMatrix Z, E;
+            point_normals(s, p, first, rows, Z);
+            const auto f = s.values.segment(first, rows);
+            if (opt_.clime) {
+                sampler_.perturb_rows(Z, E);
+                cross_part[static_cast<size_t>(i)] = CrossMoments::of_block(E, f);
+            }
+            if (opt_.stein) {
+                // Sigma^-1 (a - x)(f(a) - mean f): the Stein form of E[grad f] (paper 1, Lemma 1/2).
+                sampler_.dual_rows(Z, E);
+                E.array().colwise() *= (f.array() - fbar);
+                dual_part[static_cast<size_t>(i)] = ColumnMoments::of_block(E);
+            }
+        },
+        [&](Index i) {
+            if (opt_.clime) cross.merge(cross_part[static_cast<size_t>(i)]);
+            if (opt_.stein) dual.merge(dual_part[static_cast<size_t>(i)]);
+        });
+
+    if (opt_.stein) {
+        // Dividing by n - 1 makes the estimate unbiased: centring by the sample mean of f shrinks
+        // E[(a - x)(f - mean f)] by (n - 1) / n.
+        const double scale = nd / (nd - 1.0);
+        out_.stein.values.row(p) = (dual.mean * scale).transpose();
+        out_.stein.stderr_.row(p) = ((dual.m2 / ((nd - 1.0) * nd)).cwiseSqrt() * scale).transpose();
+    }
+    if (!opt_.clime) return;
+
+    // Least squares of f on [1, a - x] with an unpenalised intercept. Centring removes the
+    // intercept (Frisch-Waugh); the ridge closed form is (S_xx + n lambda I)^-1 S_xy, the sample
+    // version of (Sigma + lambda I)^-1 cov(a, f(a)) (paper 1, Theorem 1 and Appendix D, Lemma 6).
+    Matrix A = cross.symmetric_exx();
+    A.diagonal().array() += nd * opt_.ridge;
+    Eigen::LLT<Matrix> llt(A);
+    if (llt.info() != Eigen::Success)
+        throw std::invalid_argument("clime: the perturbation design is singular at point " + std::to_string(p) +
+                                    "; use more samples or ridge > 0");
+    const Vector w = llt.solve(cross.exf);
+    out_.clime.values.row(p) = w.transpose();
+
+    // Heteroscedasticity-consistent (HC1) sandwich A^-1 [sum r_i^2 e_i e_i^T] A^-1 n / (n - p):
+    // f is not linear, so the residuals are neither homoscedastic nor independent of e, and the
+    // classical s^2 A^-1 would under-report the spread.
+    Matrix meat = Matrix::Zero(d, d);
+    std::vector<Matrix> meat_part(kWaveChunks);
+    for_each_chunk(
+        [&](Index i, Index first, Index rows) {
+            RowMatrix Z, E;
+            point_normals(s, p, first, rows, Z);
+            sampler_.perturb_rows(Z, E);
+            E.rowwise() -= cross.mean_e.transpose();
+            const Vector r = (s.values.segment(first, rows).array() - cross.mean_f).matrix() - E * w;
+            E.array().colwise() *= r.array();
+            Matrix& part = meat_part[static_cast<size_t>(i)];
+            part = Matrix::Zero(d, d);
+            part.selfadjointView<Eigen::Lower>().rankUpdate(E.transpose());
+        },
+        [&](Index i) { meat += meat_part[static_cast<size_t>(i)]; });
+    out_.clime.stderr_.row(p) = sandwich_stderr(llt, meat, nd / (nd - static_cast<double>(d) - 1.0)).transpose();
+}
+
+void validate(const RowMatrix& X, const NoiseSampler& sampler, const BatchModel& model, const EngineOptions& opt) {
+    const Index d = X.cols();
+    validate_points(X, opt.driver, opt.n_samples, 0, model);
+    if (sampler.dim() != d)
+        throw std::invalid_argument("the noise has " + std::to_string(sampler.dim()) + " coordinates but X has " +
+                                    std::to_string(d) + " features");
+    if (!(opt.smoothgrad || opt.clime || opt.stein)) throw std::invalid_argument("no method requested");
+    // C-LIME = SmoothGrad and the Stein form rest on Stein's lemma, which is Gaussian (paper 1, Lemma 1).
+    if ((opt.clime || opt.stein) && !sampler.is_gaussian())
+        throw std::invalid_argument("clime and stein need Gaussian noise; other kernels support the mean gradient only");
+    if (opt.scheme == SampleScheme::Antithetic && !sampler.is_gaussian())
+        throw std::invalid_argument("antithetic draws need the Gaussian kernel");
+    if (opt.n_samples < 2) throw std::invalid_argument("n_samples must be >= 2 (a standard error needs two samples)");
+    if (opt.clime && opt.n_samples < d + 2)
+        throw std::invalid_argument("clime needs n_samples >= d + 2 = " + std::to_string(d + 2) +
+                                    " to fit an intercept and d slopes with a standard error; got " +
+                                    std::to_string(opt.n_samples));
+    if (!(std::isfinite(opt.ridge) && opt.ridge >= 0.0)) throw std::invalid_argument("ridge must be finite and >= 0");
+    if (opt.smoothgrad && !model.has_gradient())
+        throw std::invalid_argument("smoothgrad needs the model's gradient: pass grad= to gl.Model, or use clime/stein, which need only values");
+    if (!(std::isfinite(opt.stop_tol) && opt.stop_tol >= 0.0)) throw std::invalid_argument("tol must be finite and >= 0");
+    if (opt.stop_tol > 0.0 && !opt.smoothgrad) throw std::invalid_argument("an adaptive sample size needs smoothgrad's running moments");
+}
+
+}  // namespace
+
+void gaussian_rows(std::uint64_t seed, std::uint32_t stream, std::uint64_t first, Index m, Index d,
+                   RowMatrix& Z) {
+    Z.resize(m, d);
+    gaussian_rows(seed, stream, first, m, d, Z.data(), d);
+}
+
+EngineResult run_engine(const RowMatrix& X, const NoiseSampler& sampler, BatchModel& model,
+                        const EngineOptions& opt) {
+    validate(X, sampler, model, opt);
+    const Index N = X.rows(), d = X.cols();
+    EngineResult out;  // methods not asked for stay empty
+    if (opt.smoothgrad) out.smoothgrad = {RowMatrix::Zero(N, d), RowMatrix::Zero(N, d)};
+    if (opt.clime) out.clime = {RowMatrix::Zero(N, d), RowMatrix::Zero(N, d)};
+    if (opt.stein) out.stein = {RowMatrix::Zero(N, d), RowMatrix::Zero(N, d)};
+    out.samples.assign(static_cast<size_t>(N), 0);
+    run_driver(GaussianFamily(X, sampler, model, opt, out), model, N, opt.driver);
+    return out;
+}
+
+}  // namespace gradlime
