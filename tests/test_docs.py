@@ -28,6 +28,7 @@ from gradlime.registry import REGISTRY
         "metrics",
         "theory",
         "registry",
+        "result",
         "lipschitz",
         "tradeoff",
     ],

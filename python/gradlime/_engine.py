@@ -99,11 +99,14 @@ def one_pass(
         params["cov"] = full_cov.copy()
     elif stddev is not None:
         params[scale_name] = float(stddev[0]) if np.all(stddev == stddev[0]) else stddev.copy()
+    data = points[0] if single else points
     out = {}
     for name in estimators:
         values, stderr = raw[name]
         if single:
             values, stderr = values[0], stderr[0]
         p = dict(params, ridge=lam) if name == "clime" else dict(params)
-        out[name] = Explanation(values=values, stderr=stderr, method=name, n_samples=n, params=p)
+        out[name] = Explanation(
+            values=values, stderr=stderr, data=data, method=name, n_samples=n, params=p
+        )
     return out
