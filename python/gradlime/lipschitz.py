@@ -255,8 +255,9 @@ def lipschitz(
     model : gl.Model or callable
     X : array_like (N, d) or (d,)
     method : str or callable
-        A gradlime method name ("smoothgrad", "clime", "stein", "unigrad", "lime",
-        "kernel_shap", "gradient", "grad_x_input", "integrated_gradients"), whose keyword
+        A registered method's name (``gradlime.registry.REGISTRY``: "smoothgrad", "clime",
+        "stein", "unigrad", "lime", "kernel_shap", "gradient", "grad_x_input",
+        "integrated_gradients"), whose keyword
         parameters pass through (``sigma=``, ``n_samples=``, ...; unigrad's own ``radius`` clashes
         with the neighbourhood's, so unigrad runs with its default radius 1: pass a callable for
         another one), or a callable ``(model, X) -> Explanation or array (m, d')``.
