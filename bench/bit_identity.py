@@ -26,7 +26,6 @@ import gradlime as gl
 
 
 def _onnx_net(d: int, hidden: int, seed: int) -> bytes:
-    import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     r = np.random.default_rng(seed)

@@ -113,7 +113,7 @@ def main() -> None:
         f"\ncheck: RMS exact Shapley value {scale:.2e}; gradlime within 4 stderr of exact on "
         f"{100 * np.mean(z <= 4):.1f}% of entries (mean |z| {np.mean(z):.2f}, ~0.80 if "
         f"calibrated); efficiency gap max "
-        f"{np.max(np.abs(e_native.values.sum(1) - (e_native.params['fx'] - e_native.params['expected_value']))):.1e}"
+        f"{np.max(np.abs(e_native.values.sum(1) - (e_native.fx - e_native.base_values))):.1e}"
     )
     print(
         f"check: |shap - gradlime| RMS {rmse_between(phi_shap, e_native.values):.2e}, "

@@ -158,19 +158,3 @@ def test_arrays_handed_to_the_callable_are_never_changed_afterwards():
     assert len(held) > 5
     for a, c in zip(held, [c for c in copies], strict=True):
         np.testing.assert_array_equal(a, c)
-
-
-def test_common_draws_give_every_point_the_same_perturbations():
-    from gradlime.explain import _run
-
-    rec = Recorder(lambda A: A[:, 0])
-    X = np.array([[0.0, 0.0], [10.0, -5.0], [1.0, 2.0]])
-    E = _run(
-        rec, X, ("stein",), sigma=0.5, cov=None, n_samples=40, ridge=0.0, seed=3, common_draws=True
-    )
-    eps = rec.rows.reshape(3, 40, 2) - X[:, None, :]
-    np.testing.assert_allclose(eps[1], eps[0], atol=1e-13)
-    np.testing.assert_allclose(eps[2], eps[0], atol=1e-13)
-    # The same draws as explaining the point alone with that seed (stream 0).
-    alone = gl.stein(lambda A: A[:, 0], X[1], sigma=0.5, n_samples=40, seed=3)
-    np.testing.assert_array_equal(E["stein"].values[1], alone.values)

@@ -74,8 +74,10 @@ def test_exact_equals_brute_force_with_a_background_matrix(rng, d):
         np.testing.assert_allclose(
             phi, brute_force_shapley(nonlinear, x, background), rtol=1e-10, atol=1e-10
         )
-    np.testing.assert_allclose(E.params["expected_value"], nonlinear(background).mean(), rtol=1e-14)
-    np.testing.assert_allclose(E.params["fx"], nonlinear(X), rtol=1e-14)
+    np.testing.assert_allclose(E.base_values, nonlinear(background).mean(), rtol=1e-14)
+    assert E.base_values.shape == (2,)
+    np.testing.assert_allclose(E.fx, nonlinear(X), rtol=1e-14)
+    np.testing.assert_array_equal(E.data, X)
 
 
 def test_scalar_baseline_and_a_single_point():
@@ -160,7 +162,7 @@ def test_efficiency_holds_exactly_when_sampled(sampled_problem):
     X, background, _ = sampled_problem
     for n in (2, 3, 50, 301):
         E = gl.kernel_shap(nonlinear, X, baseline=background, n_samples=n, seed=5)
-        gap = E.values.sum(axis=1) - (E.params["fx"] - E.params["expected_value"])
+        gap = E.values.sum(axis=1) - (E.fx - E.base_values)
         assert np.all(np.abs(gap) <= 1e-12 * (1.0 + np.abs(E.values).sum(axis=1)))
 
 

@@ -25,14 +25,15 @@ except ImportError as exc:  # pragma: no cover - only on a broken install
 from . import theory
 from .explain import METHODS, explain
 from .lime import lime
+from .lipschitz import LipschitzResult, lipschitz
 from .methods import clime, smoothgrad, stein, unigrad
 from .metrics import faithfulness
 from .models import Model
 from .paths import grad_x_input, gradient, integrated_gradients
 from .result import Explanation
-from .robustness import LipschitzResult, TradeoffResult, lipschitz, tradeoff
 from .shap import kernel_shap
 from .smoothing import smoothed
+from .tradeoff import TradeoffResult, tradeoff
 
 __version__ = "0.1.0"
 

@@ -5,94 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-import numpy as np
-
-from . import _core
-from ._validation import (
-    as_points,
-    as_seed,
-    default_batch_rows,
-    noise_spec,
-    nonnegative_float,
-    positive_int,
-)
-from .models import as_model
+from ._engine import one_pass
+from .registry import REGISTRY
 from .result import Explanation
 
 __all__ = ["METHODS", "explain"]
 
-METHODS = ("smoothgrad", "clime", "stein")
-
-
-def _run(
-    model: Any,
-    X: Any,
-    methods: Iterable[str],
-    *,
-    sigma: Any,
-    cov: Any,
-    n_samples: Any,
-    ridge: Any,
-    seed: Any,
-    kernel: str = "gaussian",
-    scale_name: str = "sigma",
-    common_draws: bool = False,
-) -> dict[str, Explanation]:
-    m = as_model(model)
-    wanted = tuple(methods) if not isinstance(methods, str) else (methods,)
-    unknown = [name for name in wanted if name not in METHODS]
-    if unknown or not wanted:
-        raise ValueError(f"methods must be a non-empty subset of {METHODS}; got {wanted!r}")
-    points, single = as_points(X)
-    d = points.shape[1]
-    stddev, full_cov = noise_spec(sigma, cov, d, kernel=kernel, name=scale_name)
-    n = positive_int(n_samples, "n_samples", minimum=2)
-    if "clime" in wanted and n < d + 2:
-        raise ValueError(
-            f"clime needs n_samples >= d + 2 = {d + 2} for {d} features (an intercept, d slopes "
-            f"and a standard error); got {n}"
-        )
-    lam = nonnegative_float(ridge, "ridge")
-    s = as_seed(seed)
-    if "smoothgrad" in wanted and not m.has_gradient:
-        raise ValueError(
-            f"smoothgrad needs the model's gradient: {m.no_gradient_reason}"
-            if m.no_gradient_reason
-            else "smoothgrad needs the model's gradient: pass grad= to gl.Model(f, grad=...), "
-            "or use gl.clime / gl.stein, which need only values"
-        )
-    if m.n_features is not None and m.n_features != d:
-        raise ValueError(f"X has {d} features but the model takes {m.n_features}")
-    batch = m.batch_size or default_batch_rows(d)
-
-    raw = _core.run(
-        points,
-        **m._engine_args(),
-        stddev=stddev,
-        cov=full_cov,
-        smoothgrad="smoothgrad" in wanted,
-        clime="clime" in wanted,
-        stein="stein" in wanted,
-        n_samples=n,
-        ridge=lam,
-        seed=s,
-        batch_rows=batch,
-        kernel=kernel,
-        common_draws=common_draws,
-    )
-    params: dict[str, Any] = {"seed": s, "batch_size": batch}
-    if full_cov is not None:
-        params["cov"] = full_cov.copy()
-    elif stddev is not None:
-        params[scale_name] = float(stddev[0]) if np.all(stddev == stddev[0]) else stddev.copy()
-    out = {}
-    for name in wanted:
-        values, stderr = raw[name]
-        if single:
-            values, stderr = values[0], stderr[0]
-        p = dict(params, ridge=lam) if name == "clime" else dict(params)
-        out[name] = Explanation(values=values, stderr=stderr, method=name, n_samples=n, params=p)
-    return out
+#: The methods one pass can compute together: the engine's estimators over a Gaussian.
+METHODS = tuple(s.name for s in REGISTRY.values() if s.family == "gaussian" and s.estimator)
 
 
 def explain(
@@ -147,6 +67,11 @@ def explain(
     >>> bool(np.allclose(E["smoothgrad"].values, np.exp(-0.125), atol=0.02))
     True
     """
-    return _run(
-        model, X, methods, sigma=sigma, cov=cov, n_samples=n_samples, ridge=ridge, seed=seed
+    wanted = (methods,) if isinstance(methods, str) else tuple(methods)
+    if not wanted or any(name not in METHODS for name in wanted):
+        raise ValueError(f"methods must be a non-empty subset of {METHODS}; got {wanted!r}")
+    estimators = tuple(e for e in (REGISTRY[name].estimator for name in wanted) if e)
+    out = one_pass(
+        model, X, estimators, scale=sigma, cov=cov, n_samples=n_samples, ridge=ridge, seed=seed
     )
+    return {name: out[est] for name, est in zip(wanted, estimators, strict=True)}

@@ -126,4 +126,11 @@ def lime(
         "seed": s,
         "batch_size": batch,
     }
-    return Explanation(values=values, stderr=stderr, method="lime", n_samples=n, params=params)
+    return Explanation(
+        values=values,
+        stderr=stderr,
+        data=points[0] if single else points,
+        method="lime",
+        n_samples=n,
+        params=params,
+    )

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
-from .explain import _run
+from ._engine import one_pass
 from .result import Explanation
 
 __all__ = ["clime", "smoothgrad", "stein", "unigrad"]
@@ -28,8 +29,8 @@ def smoothgrad(
     >>> bool(np.allclose(E.values, (A + A.T) @ [1.0, -1.0], atol=5 * E.stderr.max()))
     True
     """
-    return _run(
-        model, X, ("smoothgrad",), sigma=sigma, cov=cov, n_samples=n_samples, ridge=0.0, seed=seed
+    return one_pass(
+        model, X, ("smoothgrad",), scale=sigma, cov=cov, n_samples=n_samples, seed=seed
     )["smoothgrad"]
 
 
@@ -57,8 +58,8 @@ def clime(
     >>> np.round(E.values, 12)
     array([ 3., -1.])
     """
-    return _run(
-        model, X, ("clime",), sigma=sigma, cov=cov, n_samples=n_samples, ridge=ridge, seed=seed
+    return one_pass(
+        model, X, ("clime",), scale=sigma, cov=cov, n_samples=n_samples, ridge=ridge, seed=seed
     )["clime"]
 
 
@@ -76,9 +77,9 @@ def stein(
     >>> bool(abs(E.values[0] - 0.99) < 5 * E.stderr[0])
     True
     """
-    return _run(
-        model, X, ("stein",), sigma=sigma, cov=cov, n_samples=n_samples, ridge=0.0, seed=seed
-    )["stein"]
+    return one_pass(model, X, ("stein",), scale=sigma, cov=cov, n_samples=n_samples, seed=seed)[
+        "stein"
+    ]
 
 
 def unigrad(
@@ -98,18 +99,14 @@ def unigrad(
     >>> bool(abs(E.values[0] - np.sin(1.0)) < 5 * E.stderr[0])  # cos(0) sin(r) / r
     True
     """
-    E = _run(
+    E = one_pass(
         model,
         X,
         ("smoothgrad",),
-        sigma=radius,
-        cov=None,
-        n_samples=n_samples,
-        ridge=0.0,
-        seed=seed,
         kernel="uniform",
+        scale=radius,
+        n_samples=n_samples,
+        seed=seed,
         scale_name="radius",
     )["smoothgrad"]
-    return Explanation(
-        values=E.values, stderr=E.stderr, method="unigrad", n_samples=E.n_samples, params=E.params
-    )
+    return dataclasses.replace(E, method="unigrad")

@@ -31,10 +31,25 @@ def _gradients(m: Model, A: np.ndarray) -> np.ndarray:
     return _batched(m.gradient, m, A)
 
 
-def _result(values: np.ndarray, single: bool, method: str, params: dict[str, Any]) -> Explanation:
-    values = values[0] if single else values
+def _result(
+    values: np.ndarray,
+    points: np.ndarray,
+    single: bool,
+    method: str,
+    params: dict[str, Any],
+    fx: np.ndarray | None = None,
+) -> Explanation:
+    if single:
+        values, points = values[0], points[0]
+        fx = None if fx is None else fx[0]
     return Explanation(
-        values=values, stderr=np.zeros_like(values), method=method, n_samples=0, params=params
+        values=values,
+        stderr=np.zeros_like(values),
+        data=points,
+        fx=fx,
+        method=method,
+        n_samples=0,
+        params=params,
     )
 
 
@@ -50,7 +65,7 @@ def gradient(model: Any, X: Any) -> Explanation:
     """
     m = as_model(model)
     points, single = as_points(X)
-    return _result(_gradients(m, points), single, "gradient", {})
+    return _result(_gradients(m, points), points, single, "gradient", {})
 
 
 def grad_x_input(model: Any, X: Any) -> Explanation:
@@ -65,7 +80,7 @@ def grad_x_input(model: Any, X: Any) -> Explanation:
     """
     m = as_model(model)
     points, single = as_points(X)
-    return _result(_gradients(m, points) * points, single, "grad_x_input", {})
+    return _result(_gradients(m, points) * points, points, single, "grad_x_input", {})
 
 
 @functools.lru_cache(maxsize=64)
@@ -92,8 +107,8 @@ def integrated_gradients(
     The path integral is a quadrature: ``"gauss_legendre"`` with ``n_steps`` nodes (exact for
     polynomial paths up to degree 2 n_steps - 1) or the trapezoid rule on ``n_steps`` intervals
     (``"riemann_trapezoid"``, n_steps + 1 gradient evaluations). The attributions should add up to
-    f(x) - f(x') (completeness); what is left over is reported per point in
-    ``params["completeness_gap"]`` = sum(phi) - (f(x) - f(x')).
+    f(x) - f(x') (completeness); ``fx`` holds f(x), and what is left over is reported per point
+    in ``params["completeness_gap"]`` = sum(phi) - (f(x) - f(x')).
 
     Parameters
     ----------
@@ -135,11 +150,12 @@ def integrated_gradients(
         g = _gradients(m, path.reshape(-1, d)).reshape(path.shape)
         avg[i : i + step] = np.einsum("k,nkd->nd", weights, g)
     phi = delta * avg
-    gap = phi.sum(axis=1) - (_batched(m, m, points) - _batched(m, m, np.ascontiguousarray(base)))
+    fx = _batched(m, m, points)
+    gap = phi.sum(axis=1) - (fx - _batched(m, m, np.ascontiguousarray(base)))
     params = {
         "baseline": base[0].copy() if single else base.copy(),
         "n_steps": n,
         "rule": rule,
         "completeness_gap": gap[0] if single else gap,
     }
-    return _result(phi, single, "integrated_gradients", params)
+    return _result(phi, points, single, "integrated_gradients", params, fx)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from . import _core
 from ._validation import as_background, as_points, as_seed, default_batch_rows, positive_int
 from .models import as_model
@@ -72,9 +74,9 @@ def kernel_shap(
     Returns
     -------
     Explanation
-        ``method="kernel_shap"``, ``n_samples`` = coalitions evaluated per point;
-        ``params`` holds ``exact``, ``expected_value`` (E f(baseline)), ``fx`` (f at each point),
-        ``seed`` and ``batch_size``.
+        ``method="kernel_shap"``, ``n_samples`` = coalitions evaluated per point; ``fx`` is f at
+        each point and ``base_values`` the expected value E f(baseline), one per point;
+        ``params`` holds ``exact``, ``background_rows``, ``seed`` and ``batch_size``.
 
     Examples
     --------
@@ -83,7 +85,7 @@ def kernel_shap(
     >>> E = gl.kernel_shap(f, [1.0, 2.0, 3.0])                 # exact: 3 features
     >>> E.values                                                # the product is split evenly
     array([1., 1., 6.])
-    >>> float(E.values.sum()), float(E.params["fx"] - E.params["expected_value"])
+    >>> float(E.values.sum()), float(E.fx - E.base_values)
     (8.0, 8.0)
     >>> S = gl.kernel_shap(f, np.ones((2, 3)), baseline=np.zeros((4, 3)), n_samples=4, seed=1)
     >>> S.params["exact"], S.values.shape
@@ -108,16 +110,23 @@ def kernel_shap(
         batch_rows=batch,
     )
     values, stderr, fx = raw["values"], raw["stderr"], raw["fx"]
+    base = np.full(len(points), raw["expected_value"])
+    data = points
     if single:
-        values, stderr, fx = values[0], stderr[0], fx[0]
+        values, stderr, fx, base, data = values[0], stderr[0], fx[0], base[0], points[0]
     params = {
         "exact": exact,
-        "expected_value": raw["expected_value"],
-        "fx": fx,
         "background_rows": len(background),
         "seed": s,
         "batch_size": batch,
     }
     return Explanation(
-        values=values, stderr=stderr, method="kernel_shap", n_samples=n, params=params
+        values=values,
+        stderr=stderr,
+        data=data,
+        fx=fx,
+        base_values=base,
+        method="kernel_shap",
+        n_samples=n,
+        params=params,
     )

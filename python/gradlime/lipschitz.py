@@ -1,42 +1,23 @@
-"""Robustness of explanations: Monte-Carlo local Lipschitz estimates and the
-robustness-faithfulness trade-off (paper 2, eq. (4) and section 6.3; paper 1, section 6.3)."""
+"""Monte-Carlo local Lipschitz estimates of explanations (paper 2, eq. (4); paper 1, section 6.3)."""
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from . import _core
+from ._engine import one_pass
 from ._validation import as_points, as_seed, positive_float, positive_int
-from .explain import _run
-from .lime import lime
-from .methods import clime, smoothgrad, stein, unigrad
 from .models import Model, as_model
-from .paths import grad_x_input, gradient, integrated_gradients
-from .shap import kernel_shap
+from .registry import REGISTRY, MethodSpec
 
-__all__ = ["LipschitzResult", "TradeoffResult", "lipschitz", "tradeoff"]
+__all__ = ["LipschitzResult", "lipschitz"]
 
 NEIGHBORHOODS = ("gaussian", "ball")
 DISTANCES = ("l2", "l1")
-_NAMED: dict[str, Callable[..., Any]] = {
-    "smoothgrad": smoothgrad,
-    "clime": clime,
-    "stein": stein,
-    "unigrad": unigrad,
-    "lime": lime,
-    "kernel_shap": kernel_shap,
-    "gradient": gradient,
-    "grad_x_input": grad_x_input,
-    "integrated_gradients": integrated_gradients,
-}
-# Gaussian-family estimators the engine can run with common draws in one pass.
-_ENGINE = ("smoothgrad", "clime", "stein", "unigrad")
-_SIGMA_METHODS = ("smoothgrad", "clime", "stein")
 _MAX_STACKED_ROWS = 1_000_000
 
 
@@ -70,48 +51,6 @@ class LipschitzResult:
         )
 
 
-@dataclass(frozen=True, eq=False)
-class TradeoffResult:
-    """Mean local Lipschitz and mean faithfulness of an explanation over a grid of sigmas.
-
-    Attributes
-    ----------
-    sigmas, lipschitz, faithfulness : ndarray (S,)
-    best_sigma : float
-        The sigma of the most faithful explanation.
-    params : mapping
-    """
-
-    sigmas: np.ndarray
-    lipschitz: np.ndarray
-    faithfulness: np.ndarray
-    best_sigma: float
-    params: Mapping[str, Any] = field(default_factory=dict)
-
-    def plot(self, ax: Any = None) -> Any:
-        """Faithfulness against local Lipschitz, one marker per sigma (paper 2, Figure 5).
-
-        Needs matplotlib; returns the axes.
-        """
-        try:
-            import matplotlib.pyplot as plt
-        except ImportError as exc:
-            raise ImportError(
-                "TradeoffResult.plot needs matplotlib: `pip install matplotlib`"
-            ) from exc
-        if ax is None:
-            _, ax = plt.subplots()
-        ax.plot(self.lipschitz, self.faithfulness, "o-")
-        for s, x, y in zip(self.sigmas, self.lipschitz, self.faithfulness, strict=True):
-            ax.annotate(f"{s:.3g}", (x, y), textcoords="offset points", xytext=(4, 4))
-        best = int(np.argmax(self.faithfulness))
-        ax.plot(self.lipschitz[best], self.faithfulness[best], "r*", markersize=14)
-        ax.set_xlabel("mean local Lipschitz (lower is more robust)")
-        ax.set_ylabel("mean faithfulness")
-        ax.set_title(f"{self.params.get('method', '')}: robustness-faithfulness trade-off")
-        return ax
-
-
 def _derived_seed(*words: int) -> int:
     """A 64-bit seed for a sub-task, decorrelated from the user's seed by SeedSequence."""
     return int(np.random.SeedSequence(list(words)).generate_state(1, np.uint64)[0])
@@ -137,74 +76,77 @@ def _neighbors(
     return points[:, None, :] + eps.reshape(n, k, d)
 
 
-def _resolve(method: Any, params: dict[str, Any]) -> tuple[str, Callable[..., Any], dict[str, Any]]:
-    """(name, function, bound keyword params with defaults) for a method name or callable."""
+@dataclass(frozen=True)
+class _Method:
+    """What lipschitz explains with: a registered method and its bound keywords, or a callable
+    (model, X) (no record, no keywords)."""
+
+    name: str
+    function: Callable[..., Any]
+    spec: MethodSpec | None = None
+    keywords: Mapping[str, Any] = field(default_factory=dict)
+
+
+def _resolve(method: Any, params: dict[str, Any]) -> _Method:
     if callable(method):
         if params:
             raise TypeError(
                 f"keyword parameters {sorted(params)} go to a named method; a callable method "
                 "takes (model, X) only: bind them with functools.partial or a lambda"
             )
-        return getattr(method, "__name__", "callable"), method, {}
-    if not isinstance(method, str) or method not in _NAMED:
+        return _Method(getattr(method, "__name__", "callable"), method)
+    if not isinstance(method, str) or method not in REGISTRY:
         raise ValueError(
-            f"method must be one of {tuple(_NAMED)} or a callable (model, X) -> Explanation; "
+            f"method must be one of {tuple(REGISTRY)} or a callable (model, X) -> Explanation; "
             f"got {method!r}"
         )
-    fn = _NAMED[method]
-    sig = inspect.signature(fn)
-    takes = [p for p in sig.parameters if p not in ("model", "X", "seed")]
+    spec = REGISTRY[method]
+    takes = spec.keywords
     bad = sorted(set(params) - set(takes))
     if bad:
         raise TypeError(
-            f"method {method!r} takes no parameter(s) {bad}; it takes {takes}"
+            f"method {method!r} takes no parameter(s) {bad}; it takes {list(takes)}"
             + (" (the seed is lipschitz's own seed=)" if "seed" in bad else "")
         )
-    bound = {
-        name: params.get(name, p.default)
-        for name, p in sig.parameters.items()
-        if name not in ("model", "X", "seed")
-    }
-    return method, fn, bound
+    bound = {name: params.get(name, default) for name, default in takes.items()}
+    return _Method(method, spec.function, spec, bound)
 
 
 def _explain_rows(
-    name: str,
-    fn: Callable[..., Any],
-    kw: dict[str, Any],
-    m: Model,
-    rows: np.ndarray,
-    seed: int,
-    common: bool,
+    method: _Method, m: Model, rows: np.ndarray, seed: int, common: bool
 ) -> np.ndarray:
     """Explanations of the stacked rows (n, k + 1, d): row 0 of each block is the point."""
     n, k1, d = rows.shape
     flat = np.ascontiguousarray(rows.reshape(-1, d))
-    if name in _ENGINE:
+    spec, kw = method.spec, method.keywords
+    kernel, scale = (spec.kernel, spec.scale) if spec is not None else (None, None)
+    if spec is not None and spec.estimator and kernel and scale:
         # One engine pass over points x neighbours x samples. With common draws every row
         # reuses stream 0, so phi(x) - phi(x_j) measures the explanation, not Monte-Carlo noise.
-        if name == "unigrad":
-            extra = {"sigma": kw["radius"], "cov": None, "ridge": 0.0}
-            extra.update(kernel="uniform", scale_name="radius")
-        else:
-            extra = {"sigma": kw["sigma"], "cov": kw["cov"], "ridge": kw.get("ridge", 0.0)}
-        est = "smoothgrad" if name == "unigrad" else name
-        out = _run(
-            m, flat, (est,), n_samples=kw["n_samples"], seed=seed, common_draws=common, **extra
-        )[est]
+        out = one_pass(
+            m,
+            flat,
+            (spec.estimator,),
+            kernel=kernel,
+            scale=kw[scale],
+            cov=kw.get("cov"),
+            n_samples=kw["n_samples"],
+            ridge=kw.get("ridge", 0.0),
+            seed=seed,
+            scale_name=scale,
+            common_draws=common,
+        )[spec.estimator]
         return np.asarray(out.values).reshape(n, k1, -1)
-    takes_seed = "seed" in inspect.signature(fn).parameters if name in _NAMED else False
-    if name in _NAMED and takes_seed and common:
+    if spec is not None and spec.seeded and common:
         # lime / kernel_shap draw from (seed, point index): explaining the j-th neighbours of all
         # points in one call gives x and each of its neighbours the same draws.
         cols = [
-            np.asarray(fn(m, np.ascontiguousarray(rows[:, j]), seed=seed, **kw)) for j in range(k1)
+            np.asarray(method.function(m, np.ascontiguousarray(rows[:, j]), seed=seed, **kw))
+            for j in range(k1)
         ]
         return np.stack(cols, axis=1)
-    if name in _NAMED:
-        out = fn(m, flat, **kw, **({"seed": seed} if takes_seed else {}))
-    else:
-        out = fn(m, flat)
+    seeded = {"seed": seed} if spec is not None and spec.seeded else {}
+    out = method.function(m, flat, **kw, **seeded)
     phi = np.asarray(out, dtype=np.float64)
     if phi.ndim != 2 or phi.shape[0] != flat.shape[0] or not np.isfinite(phi).all():
         raise ValueError(
@@ -214,7 +156,7 @@ def _explain_rows(
     return phi.reshape(n, k1, -1)
 
 
-def _lipschitz(
+def lipschitz_and_explanations(
     model: Any,
     X: Any,
     method: Any,
@@ -228,7 +170,8 @@ def _lipschitz(
     seed: Any,
     method_params: dict[str, Any],
 ) -> tuple[LipschitzResult, np.ndarray]:
-    """The result and the explanations phi(x) of the points themselves (N, d')."""
+    """``lipschitz``'s result and the explanations phi(x) of the points themselves (N, d'), from
+    the same pass (``tradeoff`` scores their faithfulness)."""
     m = as_model(model)
     points, single = as_points(X)
     N, d = points.shape
@@ -239,7 +182,7 @@ def _lipschitz(
     if distance not in DISTANCES:
         raise ValueError(f"distance must be one of {DISTANCES}; got {distance!r}")
     s = as_seed(seed)
-    name, fn, kw = _resolve(method, method_params)
+    how = _resolve(method, method_params)
     order = 2 if distance == "l2" else 1
 
     values = np.empty(N)
@@ -252,7 +195,7 @@ def _lipschitz(
         rows = np.concatenate([pts[:, None, :], nbrs], axis=1)
         # Without common draws each chunk gets its own seed, so no two rows share a stream.
         cseed = s if common_random_numbers or c == 0 else _derived_seed(s, 2, c)
-        phi = _explain_rows(name, fn, kw, m, rows, cseed, common_random_numbers)
+        phi = _explain_rows(how, m, rows, cseed, common_random_numbers)
         num = np.linalg.norm(phi[:, 1:] - phi[:, :1], ord=order, axis=2)
         if ratio:
             den = np.linalg.norm(nbrs - pts[:, None, :], ord=order, axis=2)
@@ -262,7 +205,7 @@ def _lipschitz(
         arg[i : i + step] = nbrs[np.arange(len(pts)), j]
         phi_x.append(phi[:, 0])
     params: dict[str, Any] = {
-        "method": name,
+        "method": how.name,
         "radius": r,
         "n_neighbors": k,
         "neighborhood": neighborhood,
@@ -270,7 +213,7 @@ def _lipschitz(
         "ratio": bool(ratio),
         "common_random_numbers": bool(common_random_numbers),
         "seed": s,
-        **kw,
+        **how.keywords,
     }
     result = LipschitzResult(
         values=float(values[0]) if single else values,
@@ -312,8 +255,9 @@ def lipschitz(
     model : gl.Model or callable
     X : array_like (N, d) or (d,)
     method : str or callable
-        A gradlime method name ("smoothgrad", "clime", "stein", "unigrad", "lime",
-        "kernel_shap", "gradient", "grad_x_input", "integrated_gradients"), whose keyword
+        A registered method's name (``gradlime.registry.REGISTRY``: "smoothgrad", "clime",
+        "stein", "unigrad", "lime", "kernel_shap", "gradient", "grad_x_input",
+        "integrated_gradients"), whose keyword
         parameters pass through (``sigma=``, ``n_samples=``, ...; unigrad's own ``radius`` clashes
         with the neighbourhood's, so unigrad runs with its default radius 1: pass a callable for
         another one), or a callable ``(model, X) -> Explanation or array (m, d')``.
@@ -365,7 +309,7 @@ def lipschitz(
     >>> bool(0.0 < L.values < np.sqrt(2 / np.pi) * np.linalg.norm(w) / 0.5)  # paper 2, Thm C.7
     True
     """
-    result, _ = _lipschitz(
+    result, _ = lipschitz_and_explanations(
         model,
         X,
         method,
@@ -379,99 +323,3 @@ def lipschitz(
         method_params=method_params,
     )
     return result
-
-
-def tradeoff(
-    model: Any,
-    X: Any,
-    method: Any = "smoothgrad",
-    *,
-    sigmas: Sequence[float],
-    reference: Any = 0.0,
-    similarity: str = "inverse_l2",
-    radius: float = 0.1,
-    n_neighbors: int = 50,
-    seed: int = 0,
-    **method_params: Any,
-) -> TradeoffResult:
-    """Robustness and faithfulness of an explanation as its smoothing sigma grows (paper 2, 6.3).
-
-    For each sigma, the explanation's mean local Lipschitz (``gl.lipschitz`` with common
-    random numbers, ``radius`` and ``n_neighbors``) and its mean faithfulness
-    (``gl.faithfulness`` with ``reference`` and ``similarity``) over the points X. Paper 2,
-    Theorem 5.2: the Lipschitz falls as sigma grows, while the faithfulness first rises and
-    then falls, so the most faithful sigma is interior.
-
-    Parameters
-    ----------
-    method : {"smoothgrad", "clime", "stein"} or callable
-        A callable is called as ``method(model, X, sigma=s)``.
-    sigmas : sequence of float
-        The smoothing scales to compare, each > 0.
-
-    Returns
-    -------
-    TradeoffResult
-
-    Examples
-    --------
-    >>> import numpy as np, gradlime as gl
-    >>> model = gl.Model(np.sin, grad=np.cos)
-    >>> T = gl.tradeoff(model, [[0.5]], sigmas=[0.1, 1.0], n_samples=500)
-    >>> bool(T.lipschitz[1] < T.lipschitz[0])
-    True
-    """
-    from .metrics import faithfulness
-
-    grid = np.asarray(sigmas, dtype=np.float64)
-    if grid.ndim != 1 or grid.size == 0 or not (np.isfinite(grid).all() and (grid > 0).all()):
-        raise ValueError(f"sigmas must be a non-empty 1-D sequence of numbers > 0; got {sigmas!r}")
-    if not (callable(method) or method in _SIGMA_METHODS):
-        raise ValueError(
-            f"tradeoff's method must be one of {_SIGMA_METHODS} or a callable "
-            f"(model, X, sigma=...); got {method!r}"
-        )
-    points, _ = as_points(X)
-    m = as_model(model)
-    lips, faiths = [], []
-    for s in grid:
-        if callable(method):
-
-            def at_sigma(mm: Any, A: Any, _s: float = float(s)) -> Any:
-                return method(mm, A, sigma=_s, **method_params)
-
-            how, kw = at_sigma, {}
-        else:
-            how, kw = method, dict(method_params, sigma=float(s))
-        res, phi = _lipschitz(
-            m,
-            points,
-            how,
-            radius=radius,
-            n_neighbors=n_neighbors,
-            neighborhood="gaussian",
-            distance="l2",
-            ratio=True,
-            common_random_numbers=True,
-            seed=seed,
-            method_params=kw,
-        )
-        lips.append(res.mean)
-        f = faithfulness(m, points, phi, reference=reference, similarity=similarity)
-        faiths.append(float(np.mean(f)))
-    faith = np.asarray(faiths)
-    return TradeoffResult(
-        sigmas=grid,
-        lipschitz=np.asarray(lips),
-        faithfulness=faith,
-        best_sigma=float(grid[int(np.argmax(faith))]),
-        params={
-            "method": getattr(method, "__name__", method),
-            "reference": reference,
-            "similarity": similarity,
-            "radius": radius,
-            "n_neighbors": n_neighbors,
-            "seed": seed,
-            **method_params,
-        },
-    )

@@ -1,12 +1,16 @@
-"""gl.lipschitz and gl.tradeoff against answers known independently of the code."""
+"""gl.lipschitz against answers known independently of the code."""
 
 from __future__ import annotations
+
+import importlib
 
 import numpy as np
 import pytest
 
 import gradlime as gl
-from gradlime import robustness
+
+# gl.lipschitz is the function; the module holds the chunk size.
+lipschitz_module = importlib.import_module("gradlime.lipschitz")
 
 W = np.array([1.5, -2.0, 0.5])
 
@@ -133,7 +137,7 @@ def test_reproducible_and_independent_of_chunking(monkeypatch):
         b = gl.lipschitz(tanh_net(), X3, "clime", common_random_numbers=crn, **kw)
         np.testing.assert_array_equal(a.values, b.values)
     whole = gl.lipschitz(tanh_net(), X3, **kw)
-    monkeypatch.setattr(robustness, "_MAX_STACKED_ROWS", 14)  # two points per chunk
+    monkeypatch.setattr(lipschitz_module, "_MAX_STACKED_ROWS", 14)  # two points per chunk
     np.testing.assert_array_equal(gl.lipschitz(tanh_net(), X3, **kw).values, whole.values)
 
 
@@ -165,47 +169,3 @@ def test_single_point_and_other_methods():
 def test_bad_inputs(kwargs, exc, match):
     with pytest.raises(exc, match=match):
         gl.lipschitz(linear_model(), X3, **kwargs)
-
-
-# The toy function of paper 2, eq. (2), with Delta = 1: piecewise linear, gradient [1, 0] or
-# [0, 1] in alternating bands of x1 - x2.
-def toy_model():
-    def band(A):
-        k = np.floor(np.abs(A[:, 0] - A[:, 1]))
-        return k, k % 2 == 1
-
-    def f(A):
-        k, odd = band(A)
-        return np.where(odd, A[:, 1] + (k + 1) / 2, A[:, 0] - k / 2)
-
-    def grad(A):
-        _, odd = band(A)
-        return np.stack([~odd, odd], axis=1).astype(float)
-
-    return gl.Model(f, grad=grad)
-
-
-def test_tradeoff_faithfulness_peaks_at_an_interior_sigma():
-    pytest.importorskip("gradlime.metrics")
-    sigmas = np.geomspace(0.02, 20, 13)
-    T = gl.tradeoff(toy_model(), [[2.3, -0.2], [4.5, 2.0]], sigmas=sigmas, n_samples=2000)
-    best = int(np.argmax(T.faithfulness))
-    assert 0 < best < len(sigmas) - 1
-    assert T.best_sigma == sigmas[best]
-    assert T.faithfulness[best] > 1.1 * max(T.faithfulness[0], T.faithfulness[-1])
-
-
-def test_tradeoff_lipschitz_falls_with_sigma():
-    pytest.importorskip("gradlime.metrics")
-    X = np.random.default_rng(0).uniform(0, 6, (40, 2))
-    T = gl.tradeoff(toy_model(), X, sigmas=[0.02, 0.2, 2.0], n_samples=2000, n_neighbors=20)
-    assert np.all(np.diff(T.lipschitz) < 0)
-    assert T.sigmas.shape == T.lipschitz.shape == T.faithfulness.shape == (3,)
-
-
-def test_tradeoff_plot():
-    pytest.importorskip("gradlime.metrics")
-    matplotlib = pytest.importorskip("matplotlib")
-    matplotlib.use("Agg")
-    T = gl.tradeoff(toy_model(), [[2.3, -0.2]], sigmas=[0.1, 1.0], n_samples=200, n_neighbors=5)
-    assert T.plot() is not None
