@@ -49,7 +49,10 @@ def test_rows_are_pure_functions_of_sample():
 
 def _row_by_row(seed, stream, first, m, d):
     return np.vstack(
-        [_core._testing.gaussian_rows(seed, stream, (first + t) % (1 << 64), 1, d) for t in range(m)]
+        [
+            _core._testing.gaussian_rows(seed, stream, (first + t) % (1 << 64), 1, d)
+            for t in range(m)
+        ]
     )
 
 

@@ -1,18 +1,24 @@
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeAlias, TypedDict
 
 import numpy as np
 import numpy.typing as npt
 
-def philox4x32_10(
-    counter: tuple[int, int, int, int] | list[int], key: tuple[int, int] | list[int]
-) -> list[int]: ...
-def gaussian_rows(
-    seed: int, stream: int, first: int, m: int, d: int
-) -> npt.NDArray[np.float64]: ...
-def gaussian_columns(
-    seed: int, stream: int, first: int, m: int, d: int
-) -> npt.NDArray[np.float64]: ...
+from . import _testing as _testing
+
+Array: TypeAlias = npt.NDArray[np.float64]
+Estimate: TypeAlias = tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]
+Progress: TypeAlias = Callable[[int, int], Any]
+
+# {estimator: (values, stderr)} for each one asked for, and "samples": the samples each point used.
+EngineRun: TypeAlias = dict[str, Any]
+
+class KernelShapRun(TypedDict):
+    values: Array
+    stderr: Array
+    fx: Array
+    expected_value: float
+
 def max_threads() -> int: ...
 
 openmp: bool
@@ -29,14 +35,20 @@ def run(
     n_samples: int = 1000,
     ridge: float = 0.0,
     seed: int = 0,
-    batch_rows: int = 8192,
     kept_normals_bytes: int = ...,
     network: FeedForwardNetwork | None = None,
     target: int = 0,
     kernel: str = "gaussian",
     common_draws: bool = False,
+    scheme: str = "iid",
+    stop_tol: float = 0.0,
+    batch_rows: int = 8192,
     fused_network: bool = True,
-) -> dict[str, tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]]: ...
+    point_offset: int = 0,
+    progress: Progress | None = None,
+    progress_interval: float = 0.1,
+    device: str = "cpu",
+) -> EngineRun: ...
 def kernel_shap(
     X: npt.NDArray[np.float64],
     background: npt.NDArray[np.float64],
@@ -49,7 +61,11 @@ def kernel_shap(
     seed: int = 0,
     batch_rows: int = 8192,
     fused_network: bool = True,
-) -> dict[str, Any]: ...
+    point_offset: int = 0,
+    progress: Progress | None = None,
+    progress_interval: float = 0.1,
+    device: str = "cpu",
+) -> KernelShapRun: ...
 def lime(
     X: npt.NDArray[np.float64],
     baseline: npt.NDArray[np.float64],
@@ -61,11 +77,14 @@ def lime(
     kernel_width: float = 1.0,
     ridge: float = 1.0,
     seed: int = 0,
-    batch_rows: int = 8192,
     kept_mask_bytes: int = ...,
+    batch_rows: int = 8192,
     fused_network: bool = True,
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]: ...
-def lime_masks(seed: int, point: int, first: int, m: int, d: int) -> npt.NDArray[np.float64]: ...
+    point_offset: int = 0,
+    progress: Progress | None = None,
+    progress_interval: float = 0.1,
+    device: str = "cpu",
+) -> Estimate: ...
 
 class FeedForwardNetwork:
     def __init__(self, input_dim: int) -> None: ...
