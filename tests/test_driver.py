@@ -74,7 +74,9 @@ def test_a_stopped_point_equals_a_run_with_its_sample_count(name):
     tol = _tolerance(m, X)
     out = _run(m, X, n_samples=3000, stop_tol=tol, **GAUSSIAN)
     used = out["samples"]
-    assert used.min() >= 128 and used.max() <= 3000 and len(set(used.tolist())) > 1
+    assert used.min() >= 128
+    assert used.max() <= 3000
+    assert len(set(used.tolist())) > 1
     assert all(u % 64 == 0 or u == 3000 for u in used)
     assert np.all(out["smoothgrad"][1][used < 3000] <= tol)
     for i, u in enumerate(used):
@@ -123,7 +125,9 @@ def test_progress_counts_points_up_to_the_total(name, method):
         _shap(m, X, n_samples=40, batch_rows=500, **kw)
     done = [d for d, _ in calls]
     assert all(t == 40 for _, t in calls)
-    assert done == sorted(done) and done[-1] == 40 and len(calls) >= 2
+    assert done == sorted(done)
+    assert done[-1] == 40
+    assert len(calls) >= 2
 
 
 def test_progress_is_rate_bounded_and_its_errors_propagate():
@@ -207,7 +211,9 @@ def test_chunks_with_offsets_equal_the_whole(name, method):
     X = _points(11)
     call = {
         "engine": lambda A, **kw: _run(m, A, n_samples=200, **GAUSSIAN, **kw),
-        "lime": lambda A, **kw: dict(zip(("values", "stderr"), _lime(m, A, n_samples=200, **kw))),
+        "lime": lambda A, **kw: dict(
+            zip(("values", "stderr"), _lime(m, A, n_samples=200, **kw), strict=False)
+        ),
         "kernel_shap": lambda A, **kw: _shap(m, A, n_samples=30, **kw),
     }[method]
     whole = call(X)
