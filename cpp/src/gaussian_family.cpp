@@ -142,7 +142,7 @@ public:
 private:
     // Point p draws from stream offset + p, or every point from stream 0 (common random numbers).
     std::uint32_t stream(Index point) const {
-        return opt_.common_draws ? 0u : static_cast<std::uint32_t>(opt_.driver.point_offset + static_cast<std::uint64_t>(point));
+        return opt_.common_draws ? 0u : point_stream(opt_.driver, point);
     }
     void point_normals(const State& s, Index point, Index first, Index rows, RowMatrix& Z) const;
 

@@ -136,9 +136,7 @@ struct Context {
     std::vector<Index> all;   // exact: every coalition, each distinct
 
     // Point p's coalitions come from stream point_offset + p.
-    std::uint32_t stream(Index p) const {
-        return static_cast<std::uint32_t>(driver.point_offset + static_cast<std::uint64_t>(p));
-    }
+    std::uint32_t stream(Index p) const { return point_stream(driver, p); }
 
     // Mask j of a point as d bytes; returns its weight.
     double unpack(const PointState& s, Index j, std::uint8_t* z) const {

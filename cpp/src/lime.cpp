@@ -43,9 +43,7 @@ struct Context {
     Key key;
     Index blocks;  // Philox blocks per mask
     // Point p's masks come from stream point_offset + p.
-    std::uint32_t stream(Index p) const {
-        return static_cast<std::uint32_t>(opt.driver.point_offset + static_cast<std::uint64_t>(p));
-    }
+    std::uint32_t stream(Index p) const { return point_stream(opt.driver, p); }
 };
 
 void validate(const RowMatrix& X, const Vector& baseline, const BatchModel& model, const LimeOptions& opt) {

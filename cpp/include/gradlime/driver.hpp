@@ -67,6 +67,12 @@ struct DriverOptions {
     double progress_interval = 0.1;
 };
 
+// The stream (the counter word that names a point's draws) of local point p: global point
+// point_offset + p. validate_points() checks that it fits 32 bits.
+inline std::uint32_t point_stream(const DriverOptions& opt, Index p) {
+    return static_cast<std::uint32_t>(opt.point_offset + static_cast<std::uint64_t>(p));
+}
+
 // Rows a point's stop decision is taken at: after every block of this many of its rows (and at its
 // last), on both executors, so an early stop never depends on batches or threads.
 constexpr Index kStopBlock = kNetworkBlock;
