@@ -20,6 +20,16 @@ namespace gradlime {
 class NoiseSampler;
 }
 
+// Runs native work without the GIL, the one way every binding does it: convert the arguments
+// first, then call this. Safe because the work touches no Python object; PythonModel and the
+// progress callback re-take the GIL to call back, and a native network is kept alive by the
+// caller's reference.
+template <class Fn>
+auto without_gil(Fn&& fn) {
+    py::gil_scoped_release release;
+    return fn();
+}
+
 // A C-contiguous (rows, cols) float64 array as an Eigen matrix (a copy); `name` is for the error.
 inline gradlime::RowMatrix as_matrix(const DoubleArray& a, const char* name) {
     if (a.ndim() != 2) throw py::value_error(std::string(name) + " must be 2-D");

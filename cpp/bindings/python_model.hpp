@@ -26,15 +26,6 @@ gradlime::DriverOptions driver_options(gradlime::Index batch_rows, bool fused_ne
                                        std::uint64_t point_offset, const py::object& progress,
                                        double progress_interval, const std::string& device);
 
-// Runs the native work without the GIL: it touches no Python object, and PythonModel and the
-// progress callback re-take the GIL to call back (the network, kept alive by the caller's
-// reference, never needs it).
-template <class Fn>
-auto without_gil(Fn&& fn) {
-    py::gil_scoped_release release;
-    return fn();
-}
-
 // The driver's keyword arguments, shared by every binding that runs it.
 #define GRADLIME_DRIVER_KWARGS                                                                            \
     "batch_rows"_a = 8192, "fused_network"_a = true, "point_offset"_a = 0, "progress"_a = py::none(),  \

@@ -45,10 +45,8 @@ void register_mlp(py::module_& m) {
                 const gradlime::Index rows = A.shape(0);
                 gradlime::Vector values(rows);
                 gradlime::RowMatrix grads(gradient ? rows : 0, net.input_dim());
-                {
-                    py::gil_scoped_release release;  // reads A (kept alive by the caller), writes locals
-                    net.evaluate(A.data(), rows, target, values.data(), gradient ? grads.data() : nullptr);
-                }
+                // reads A (kept alive by the caller), writes locals
+                without_gil([&] { net.evaluate(A.data(), rows, target, values.data(), gradient ? grads.data() : nullptr); });
                 if (!gradient) return py::make_tuple(std::move(values), py::none());
                 return py::make_tuple(std::move(values), std::move(grads));
             },

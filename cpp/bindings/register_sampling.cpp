@@ -27,11 +27,10 @@ void register_sampling(py::module_& m) {
             if (m < 0) throw py::value_error("m must be >= 0");
             const gradlime::Index d = sampler.dim();
             gradlime::RowMatrix Z(m, d), E(m, d);
-            {
-                py::gil_scoped_release release;  // pure C++ on locals
+            without_gil([&] {  // pure C++ on locals
                 sampler.draw(seed, stream, first, m, Z.data());
                 for (gradlime::Index t = 0; t < m; ++t) sampler.perturb(Z.row(t).data(), E.row(t).data());
-            }
+            });
             return E;
         },
         "kernel"_a, "scale"_a = py::none(), "cov"_a = py::none(), "seed"_a = 0, "stream"_a = 0, "first"_a = 0,
