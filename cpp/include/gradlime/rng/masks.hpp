@@ -118,14 +118,15 @@ inline std::vector<double> shapley_size_cdf(std::ptrdiff_t d) {
 // Coalition pair `pair` of point `point` over d = size_cdf.size() + 1 features (size_cdf from
 // shapley_size_cdf): a size s with P(size <= s) = size_cdf[s - 1], then a uniform subset of that
 // size; z[k] = 1 for its features (d bytes), or for the others when `complement`. Philox block w of
-// the draw has counter (w, pair low, pair high, point), key = seed (the kernel draws' counters):
+// the draw has counter (counter_word(ShapCoalitions, w), pair low, pair high, point), key = seed:
 // the size comes from the top 53 bits of block 0's first half, then Floyd's algorithm takes one
 // 64-bit half per draw, block 0's second half first.
 inline void shapley_coalition(Key key, std::uint32_t point, std::uint64_t pair, const std::vector<double>& size_cdf,
                               bool complement, std::uint8_t* z) noexcept {
     const auto d = static_cast<std::ptrdiff_t>(size_cdf.size()) + 1;
     const auto block = [&](std::uint32_t w) {
-        return philox_halves({w, static_cast<std::uint32_t>(pair), static_cast<std::uint32_t>(pair >> 32), point},
+        return philox_halves({counter_word(DrawKind::ShapCoalitions, w), static_cast<std::uint32_t>(pair),
+                              static_cast<std::uint32_t>(pair >> 32), point},
                              key);
     };
     BlockHalves r = block(0);
