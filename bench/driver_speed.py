@@ -94,7 +94,9 @@ def main() -> None:
         for side, path in (("base", args.base_path), ("new", args.new_path)):
             env = dict(os.environ, PYTHONPATH=path or "")
             cmd = [sys.executable, __file__, "--measure", "--repeat", str(args.repeat)]
-            got = json.loads(subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout)
+            got = json.loads(
+                subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout
+            )
             for k, v in got.items():
                 best[side][k] = min(best[side].get(k, float("inf")), v)
     print("| workload | base | new | new / base |")

@@ -105,7 +105,9 @@ def test_one_feature_gets_the_whole_difference():
 # ---------------------------------------------------------------------------- linear models
 
 
-@pytest.mark.parametrize("n_samples", [None, 40])  # d = 12: None samples 2072, 40 samples 40
+# d = 12: None samples 2072, 64 samples 64. Not fewer: at 40 (20 pairs for 11 coefficients) about
+# one point in five has a pair of leverage 1, whose stderr is rightly inf (measured over 200 seeds).
+@pytest.mark.parametrize("n_samples", [None, 64])
 @pytest.mark.parametrize("matrix", [False, True])
 def test_linear_model_gives_w_times_x_minus_baseline(rng, n_samples, matrix):
     d = 12

@@ -1,4 +1,4 @@
-"""Checks of the counter-based Gaussian generator (cpp/include/gradlime/rng.hpp)."""
+"""Checks of the counter-based Gaussian generator (cpp/include/gradlime/rng/)."""
 
 import hashlib
 import math
@@ -61,8 +61,8 @@ def _row_by_row(seed, stream, first, m, d):
     [0, 1000, (1 << 32) - 5, (1 << 64) - 6],  # samples cross 2^32 (carry) and wrap at 2^64
 )
 def test_rows_batched_across_rows_match_single_rows(first):
-    # Short rows share the vector registers of several rows (gaussian_rows in rng.hpp): every
-    # batch/row split, odd d (dropped last normal) included, must give the single-row bits.
+    # Short rows share the vector registers of several rows (gaussian_rows in rng/layouts.hpp):
+    # every batch/row split, odd d (dropped last normal) included, must give the single-row bits.
     for d in range(1, 41):
         for m in (1, 2, 3, 7, 33):
             z = _core._testing.gaussian_rows(SEED, 7, first, m, d)
@@ -117,7 +117,8 @@ def test_leading_columns_do_not_depend_on_d():
 
 # --- pinned bits: the draws define every result downstream, so they must never change ----------
 # Computed from the implementation before the AVX2/AVX-512 paths were added (the SSE2 and portable
-# paths give the same bits); every path (AVX-512, AVX2, SSE2, -DGRADLIME_RNG_NO_SIMD) must match.
+# paths give the same bits); every path (AVX-512, AVX2, SSE2, -DGRADLIME_NO_SIMD) must match
+# (tests/test_rng_kat.py compiles each).
 def _sha(z):
     return hashlib.sha256(np.ascontiguousarray(z, dtype=np.float64).tobytes()).hexdigest()
 
@@ -167,7 +168,7 @@ def test_pinned_values():
 
 # --- the transform: Box-Muller on the Philox block, checked against numpy's libm -----------------
 def _reference_pair(seed, stream, sample, k):
-    """Coordinates 2k, 2k+1 as documented in rng.hpp, computed with numpy's log/sqrt/cos/sin."""
+    """Coordinates 2k, 2k+1 as documented in rng/normal.hpp, with numpy's log/sqrt/cos/sin."""
     r = _core._testing.philox4x32_10(
         [k, sample & 0xFFFFFFFF, sample >> 32, stream], [seed & 0xFFFFFFFF, seed >> 32]
     )

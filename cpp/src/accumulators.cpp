@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstring>
 
+#include "gradlime/simd/vectors.hpp"
+
 namespace gradlime {
 
 GradientMoments::GradientMoments(Index d)
@@ -34,8 +36,9 @@ bool GradientMoments::add_feature_major(const float* g, Index ld, Index m) {
     }
     // kLanes doubles in one register: lane i takes rows r + i; the IEEE operations of the scalar
     // loop, lane by lane.
-    typedef double Lanes __attribute__((vector_size(kLanes * sizeof(double))));
-    typedef float FloatLanes __attribute__((vector_size(kLanes * sizeof(float))));
+    using Lanes = simd::f64x8;
+    using FloatLanes = simd::f32x8;
+    static_assert(sizeof(Lanes) == kLanes * sizeof(double), "a lane per row of a register");
     Lanes nonfinite = {};  // stays 0 while every sum is finite (x - x is NaN for inf and NaN)
     for (Index k = 0; k < d; ++k) {
         const float* col = g + k * ld;

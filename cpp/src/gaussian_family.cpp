@@ -15,7 +15,7 @@
 #include "gradlime/accumulators.hpp"
 #include "gradlime/mlp.hpp"
 #include "gradlime/parallel.hpp"
-#include "gradlime/rng.hpp"
+#include "gradlime/rng/layouts.hpp"
 
 namespace gradlime {
 

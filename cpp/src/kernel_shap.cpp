@@ -10,7 +10,7 @@
 
 #include "gradlime/mlp.hpp"
 #include "gradlime/parallel.hpp"
-#include "gradlime/rng.hpp"
+#include "gradlime/rng/masks.hpp"
 
 namespace gradlime {
 
@@ -21,15 +21,6 @@ namespace {
 constexpr Index kFillRows = 64;    // rows per task when filling a batch
 constexpr Index kChunk = 256;      // coalitions per partial least-squares sum
 constexpr Index kWaveChunks = 8;   // chunks whose partial sums are held at once
-
-// The high 64 bits of a * b, portably: an index uniform on [0, n) is mulhi64(u, n) with u a
-// uniform 64-bit word (bias below n / 2^64).
-std::uint64_t mulhi64(std::uint64_t a, std::uint64_t b) {
-    const std::uint64_t a_lo = a & 0xffffffffu, a_hi = a >> 32, b_lo = b & 0xffffffffu, b_hi = b >> 32;
-    const std::uint64_t ll = a_lo * b_lo, lh = a_lo * b_hi, hl = a_hi * b_lo, hh = a_hi * b_hi;
-    const std::uint64_t mid = (ll >> 32) + (lh & 0xffffffffu) + (hl & 0xffffffffu);
-    return hh + (lh >> 32) + (hl >> 32) + (mid >> 32);
-}
 
 }  // namespace
 
@@ -50,16 +41,7 @@ ShapleyCoalitions::ShapleyCoalitions(Index d, bool exact, Index n_coalitions, st
     }
     if (d < 2) throw std::invalid_argument("sampled coalitions need d >= 2 (d = 1 is always exact)");
     if (n_coalitions < 2) throw std::invalid_argument("n_samples must be >= 2 (one coalition and its complement)");
-    // P(size = s) is proportional to the kernel summed over the C(d, s) coalitions of that size,
-    // (d - 1) / (s (d - s)); the constant cancels.
-    double total = 0.0;
-    for (Index s = 1; s < d; ++s) total += 1.0 / (static_cast<double>(s) * static_cast<double>(d - s));
-    double acc = 0.0;
-    for (Index s = 1; s < d; ++s) {
-        acc += 1.0 / (static_cast<double>(s) * static_cast<double>(d - s));
-        size_cdf_.push_back(acc / total);
-    }
-    size_cdf_.back() = 1.0;
+    size_cdf_ = shapley_size_cdf(d);
 }
 
 double ShapleyCoalitions::mask(std::uint32_t point, Index j, std::uint8_t* z) const {
@@ -70,39 +52,8 @@ double ShapleyCoalitions::mask(std::uint32_t point, Index j, std::uint8_t* z) co
         for (Index k = 0; k < d; ++k) s += (z[k] = static_cast<std::uint8_t>((bits >> k) & 1u));
         return size_weight_[static_cast<size_t>(s)];
     }
-    const auto pair = static_cast<std::uint64_t>(j / 2);
-    const Key key = key_from_seed(seed_);
-    auto block = [&](std::uint32_t word, std::uint64_t& a, std::uint64_t& b) {
-        const Counter r = philox4x32_10(
-            {word, static_cast<std::uint32_t>(pair), static_cast<std::uint32_t>(pair >> 32), point}, key);
-        a = (static_cast<std::uint64_t>(r[0]) << 32) | r[1];
-        b = (static_cast<std::uint64_t>(r[2]) << 32) | r[3];
-    };
-    std::uint64_t a, b;
-    block(0, a, b);
-    const double u = static_cast<double>(a >> 11) * 0x1p-53;
-    const Index s = 1 + static_cast<Index>(std::upper_bound(size_cdf_.begin(), size_cdf_.end(), u) - size_cdf_.begin());
-    // Choose the smaller of the subset and its complement (fewer draws), then flip if needed.
-    const Index m = std::min(s, d - s);
-    std::fill(z, z + d, std::uint8_t{0});
-    // Floyd's algorithm: m draws give a uniform m-subset; z doubles as the membership set.
-    std::uint32_t word = 0;
-    std::uint64_t next = b;  // draw 0 uses block 0's second half
-    for (Index i = d - m, draw = 0; i < d; ++i, ++draw) {
-        if (draw > 0) {
-            if (draw % 2 == 1) {
-                block(++word, a, b);
-                next = a;
-            } else {
-                next = b;
-            }
-        }
-        const auto t = static_cast<Index>(mulhi64(next, static_cast<std::uint64_t>(i + 1)));
-        z[z[t] ? i : t] = 1;
-    }
-    const bool flip = (m != s) != ((j & 1) != 0);  // j odd: the complement of coalition j - 1
-    if (flip)
-        for (Index k = 0; k < d; ++k) z[k] ^= 1u;
+    // j odd: the complement of coalition j - 1 (the same draws)
+    shapley_coalition(key_from_seed(seed_), point, static_cast<std::uint64_t>(j / 2), size_cdf_, (j & 1) != 0, z);
     return 1.0;
 }
 

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "gradlime/accumulators.hpp"
-#include "gradlime/lanes.hpp"
+#include "gradlime/simd/lanes.hpp"
 #include "gradlime/mlp.hpp"
 #include "gradlime/parallel.hpp"
 

@@ -2,11 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <stdexcept>
 
 #include "gradlime/float_math.hpp"
 #include "gradlime/parallel.hpp"
+#include "gradlime/simd/vectors.hpp"
 
 namespace gradlime {
 
@@ -37,12 +37,9 @@ constexpr Index kBlockRows = kNetworkBlock;
 // Register tiles of kLanes rows as GCC/Clang vector types: lowered to AVX-512, AVX2 or SSE, each
 // lane doing the scalar arithmetic of its row (a tile is kept in registers across the k-sum
 // instead of being loaded and stored at every step).
-constexpr Index kLanes = 16;
-typedef float Tile __attribute__((vector_size(kLanes * sizeof(float)), aligned(alignof(float))));
+using Tile = simd::f32x16;
+constexpr Index kLanes = sizeof(Tile) / sizeof(float);
 static_assert(R % kLanes == 0, "blocks are whole tiles");
-
-inline Tile load(const float* p) { Tile t; std::memcpy(&t, p, sizeof t); return t; }
-inline void store(float* p, Tile t) { std::memcpy(p, &t, sizeof t); }
 
 constexpr int kTiles = static_cast<int>(R / kLanes);
 
@@ -56,14 +53,14 @@ inline void dense_outputs(const float* w, Index ldw, const float* bias, const fl
         for (int t = 0; t < kTiles; ++t) acc[j][t] = Tile{} + (bias ? bias[j] : 0.0f);
     for (Index k = 0; k < in; ++k) {
         Tile xt[kTiles];
-        for (int t = 0; t < kTiles; ++t) xt[t] = load(x + k * R + t * kLanes);
+        for (int t = 0; t < kTiles; ++t) xt[t] = simd::load<Tile>(x + k * R + t * kLanes);
         for (int j = 0; j < J; ++j) {
             const float wk = w[j * ldw + k];
             for (int t = 0; t < kTiles; ++t) acc[j][t] += wk * xt[t];
         }
     }
     for (int j = 0; j < J; ++j)
-        for (int t = 0; t < kTiles; ++t) store(y + j * R + t * kLanes, acc[j][t]);
+        for (int t = 0; t < kTiles; ++t) simd::store(y + j * R + t * kLanes, acc[j][t]);
 }
 
 // y = W x (+ b) for a row-major W (out, in), four outputs at a time.

@@ -1,6 +1,6 @@
 #include "gradlime/sampling.hpp"
 
-#include "gradlime/rng.hpp"
+#include "gradlime/rng/layouts.hpp"
 
 #include <Eigen/Cholesky>
 #include <cmath>

@@ -22,9 +22,10 @@ namespace gradlime {
 // - exact: all 2^d - 2 non-trivial masks (coalition j is the bit pattern j + 1), each with its
 //   Shapley-kernel weight (d - 1) / (C(d, s) s (d - s));
 // - sampled: a size s in 1..d-1 with probability proportional to (d - 1) / (s (d - s)), then a
-//   uniform subset of that size, from Philox4x32-10 with counter (word, pair low, pair high, point)
-//   and key = seed; odd-numbered coalitions are the complements of the one before. Drawn from the
-//   kernel itself, every sampled coalition has weight 1.
+//   uniform subset of that size, from Philox4x32-10 with counter (KernelSHAP's range + word, pair
+//   low, pair high, point) and key = seed (shapley_coalition, rng/masks.hpp); odd-numbered
+//   coalitions are the complements of the one before. Drawn from the kernel itself, every sampled
+//   coalition has weight 1.
 class ShapleyCoalitions {
 public:
     ShapleyCoalitions(Index d, bool exact, Index n_coalitions, std::uint64_t seed);

@@ -14,18 +14,16 @@
 #include <cstdint>
 #include <cstring>
 
-#if defined(__AVX512F__) && defined(__AVX512VL__)
-#include <immintrin.h>
-#define GRADLIME_LANES_AVX512 1
-#else
-#define GRADLIME_LANES_AVX512 0
-#endif
+#include "gradlime/simd/isa.hpp"
+#include "gradlime/simd/vectors.hpp"
+
+GRADLIME_SIMD_WARNINGS_OFF
 
 namespace gradlime::lanes {
 
 constexpr int kLanes = 8;
 
-#if GRADLIME_LANES_AVX512
+#if GRADLIME_SIMD_AVX512VL
 using D = __m512d;
 inline D zero() noexcept { return _mm512_setzero_pd(); }
 inline D set1(double x) noexcept { return _mm512_set1_pd(x); }
@@ -54,16 +52,12 @@ inline void select_floats(float* out, std::uint8_t m, float a, float b) noexcept
     _mm256_storeu_ps(out, _mm256_mask_blend_ps(m, _mm256_set1_ps(b), _mm256_set1_ps(a)));
 }
 #else
-typedef double D __attribute__((vector_size(kLanes * sizeof(double))));
-typedef std::int64_t Mask __attribute__((vector_size(kLanes * sizeof(std::int64_t))));
+using D = simd::f64x8;
+using Mask = simd::i64x8;
 inline D zero() noexcept { return D{}; }
 inline D set1(double x) noexcept { return D{} + x; }
-inline D load(const double* p) noexcept {
-    D x;
-    std::memcpy(&x, p, sizeof x);
-    return x;
-}
-inline void store(double* p, D x) noexcept { std::memcpy(p, &x, sizeof x); }
+inline D load(const double* p) noexcept { return simd::load<D>(p); }
+inline void store(double* p, D x) noexcept { simd::store(p, x); }
 inline D add(D a, D b) noexcept { return a + b; }
 inline D sub(D a, D b) noexcept { return a - b; }
 inline D mul(D a, D b) noexcept { return a * b; }
@@ -107,7 +101,7 @@ inline std::uint8_t bit_of_each(const std::uint32_t* words, int b) noexcept {
 // + r, |r| <= ln2 / 2 (Cody-Waite), e^r by its Taylor series to r^12 (truncation < 2e-16 relative),
 // times 2^k built in the exponent bits. Below -708 (where e^x leaves the normal range) it returns 0.
 inline D exp_nonpositive(D x) noexcept {
-    typedef std::int64_t I64 __attribute__((vector_size(kLanes * sizeof(std::int64_t))));
+    using I64 = simd::i64x8;
     const D shifter = set1(0x1.8p52);
     const D t = add(mul(x, set1(1.4426950408889634)), shifter);  // k + 1.5 * 2^52, rounded
     const D kf = sub(t, shifter);
@@ -116,22 +110,15 @@ inline D exp_nonpositive(D x) noexcept {
     const double c[] = {1.0 / 39916800.0, 1.0 / 3628800.0, 1.0 / 362880.0, 1.0 / 40320.0, 1.0 / 5040.0,
                         1.0 / 720.0, 1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0, 1.0};
     for (double ci : c) p = add(mul(p, r), set1(ci));
-    I64 bits;
-    std::memcpy(&bits, &t, sizeof bits);
+    const I64 bits = simd::bit_cast<I64>(t);
     const I64 k = bits - static_cast<std::int64_t>(0x4338000000000000LL);  // the integer k (|k| < 2^51)
     const I64 scale_bits = (k + 1023) << 52;
-    D scale;
-    std::memcpy(&scale, &scale_bits, sizeof scale);
+    const D scale = simd::bit_cast<D>(scale_bits);
     const D y = mul(p, scale);
     // x < -708: 0 (k + 1023 would leave the exponent's range)
     D lo = set1(-708.0), xv = x;
     I64 tiny = (I64)(xv < lo);
-    I64 ybits;
-    std::memcpy(&ybits, &y, sizeof ybits);
-    ybits &= ~tiny;
-    D out;
-    std::memcpy(&out, &ybits, sizeof out);
-    return out;
+    return simd::bit_cast<D>(simd::bit_cast<I64>(y) & ~tiny);
 }
 
 // The lanes' sum by a fixed tree: ((0 + 1) + (2 + 3)) + ((4 + 5) + (6 + 7)).
@@ -142,3 +129,5 @@ inline double sum(D x) noexcept {
 }
 
 }  // namespace gradlime::lanes
+
+GRADLIME_SIMD_WARNINGS_ON

@@ -1,0 +1,157 @@
+// Random masks: LIME's Bernoulli(1/2) feature masks and KernelSHAP's sampled coalitions, each
+// from its own range of Philox counters (rng/counter_space.hpp). The callers (lime.cpp, shap.cpp)
+// decide what a mask means; here is only how its bits are drawn.
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "gradlime/rng/counter_space.hpp"
+#include "gradlime/rng/philox.hpp"
+#include "gradlime/simd/lanes.hpp"
+
+namespace gradlime {
+
+// --- LIME: z ~ Bernoulli(1/2)^d ------------------------------------------------------------------
+// Sizes are std::ptrdiff_t (gradlime::Index), so these headers need no Eigen.
+
+// Mask bit k of sample `sample` of point `point` is bit k % 32 of word (k / 32) % 4 of the Philox
+// block with counter (counter_word(LimeMasks, k / 128), sample low, sample high, point) and
+// key = seed: LIME's own range of counters, so its masks never reuse C-LIME's random bits.
+template <class T>
+inline void lime_mask_row(Key key, std::uint32_t point, std::uint64_t sample, std::ptrdiff_t d, T* z) noexcept {
+    const auto s_lo = static_cast<std::uint32_t>(sample);
+    const auto s_hi = static_cast<std::uint32_t>(sample >> 32);
+    for (std::ptrdiff_t k0 = 0; k0 < d; k0 += 128) {
+        const auto word = counter_word(DrawKind::LimeMasks, static_cast<std::uint32_t>(k0 / 128));
+        const Counter r = philox4x32_10({word, s_lo, s_hi, point}, key);
+        const std::ptrdiff_t k1 = k0 + 128 < d ? k0 + 128 : d;
+        for (std::ptrdiff_t k = k0; k < k1; ++k) {
+            const std::ptrdiff_t bit = k - k0;
+            z[k] = static_cast<T>((r[static_cast<size_t>(bit / 32)] >> (bit % 32)) & 1u);
+        }
+    }
+}
+
+// The same bits for many samples at once, as raw Philox words: W = ceil(d / 128) blocks per sample,
+// words[(t * W + j) * 4 + q] = word q of block j of sample first + t, so bit k of sample t is bit
+// k % 32 of words[t * 4W + k / 32]. Eight blocks go through the rounds together (vectorised).
+inline void lime_mask_words(Key key, std::uint32_t point, std::uint64_t first, std::ptrdiff_t m, std::ptrdiff_t W,
+                            std::uint32_t* words) noexcept {
+    constexpr long kLanes = 8;
+    std::uint64_t pair[kLanes], sample[kLanes], a[kLanes], b[kLanes];
+    const std::ptrdiff_t total = m * W;
+    std::ptrdiff_t j = 0, t = 0;  // block j of sample first + t: the next lane's counter, stepped without division
+    for (std::ptrdiff_t g = 0; g < total; g += kLanes) {
+        const std::ptrdiff_t live = total - g < kLanes ? total - g : kLanes;
+        for (long i = 0; i < kLanes; ++i) {
+            if (i < live) {
+                pair[i] = counter_word(DrawKind::LimeMasks, static_cast<std::uint32_t>(j));
+                sample[i] = first + static_cast<std::uint64_t>(t);
+                if (++j == W) j = 0, ++t;
+            } else {  // idle lanes repeat the first block
+                pair[i] = pair[0];
+                sample[i] = sample[0];
+            }
+        }
+        detail::philox_lanes_at<kLanes>(key, pair, sample, point, a, b);
+        for (std::ptrdiff_t i = 0; i < live; ++i) {
+            std::uint32_t* w = words + (g + i) * 4;
+            w[0] = static_cast<std::uint32_t>(a[i] >> 32);
+            w[1] = static_cast<std::uint32_t>(a[i]);
+            w[2] = static_cast<std::uint32_t>(b[i] >> 32);
+            w[3] = static_cast<std::uint32_t>(b[i]);
+        }
+    }
+}
+
+inline std::ptrdiff_t lime_mask_blocks(std::ptrdiff_t d) noexcept { return (d + 127) / 128; }
+
+// For d <= 128 (one block per mask): the masks of 8 consecutive samples first .. first + 7 as
+// feature bytes, bit i of out[k * ld] being feature k of sample first + i, straight from the Philox
+// lanes: word 0 is the high half of a block's first 64-bit output, word 1 its low half, words 2
+// and 3 those of the second. The same bits as lime_mask_words.
+inline void lime_mask_bytes8(Key key, std::uint32_t point, std::uint64_t first, std::ptrdiff_t d, std::uint8_t* out,
+                             std::ptrdiff_t ld) noexcept {
+    constexpr long kLanes = 8;
+    std::uint64_t pair[kLanes], sample[kLanes], a[kLanes], b[kLanes];
+    for (long i = 0; i < kLanes; ++i) {
+        pair[i] = counter_word(DrawKind::LimeMasks, 0);
+        sample[i] = first + static_cast<std::uint64_t>(i);
+    }
+    detail::philox_lanes_at<kLanes>(key, pair, sample, point, a, b);
+    for (std::ptrdiff_t k = 0; k < d; ++k) {
+        const std::ptrdiff_t word = k / 32, bit = k % 32;
+        out[k * ld] = lanes::bit_of_each64(word < 2 ? a : b, static_cast<int>(word % 2 == 0 ? 32 + bit : bit));
+    }
+}
+
+// --- KernelSHAP: coalitions drawn from the Shapley kernel ----------------------------------------
+
+// The high 64 bits of a * b, portably: an index uniform on [0, n) is mulhi64(u, n) with u a
+// uniform 64-bit word (bias below n / 2^64).
+inline std::uint64_t mulhi64(std::uint64_t a, std::uint64_t b) noexcept {
+    const std::uint64_t a_lo = a & 0xffffffffu, a_hi = a >> 32, b_lo = b & 0xffffffffu, b_hi = b >> 32;
+    const std::uint64_t ll = a_lo * b_lo, lh = a_lo * b_hi, hl = a_hi * b_lo, hh = a_hi * b_hi;
+    const std::uint64_t mid = (ll >> 32) + (lh & 0xffffffffu) + (hl & 0xffffffffu);
+    return hh + (lh >> 32) + (hl >> 32) + (mid >> 32);
+}
+
+// The sizes of the Shapley kernel's coalitions of d >= 2 features: P(size = s) is proportional to
+// the kernel summed over the C(d, s) coalitions of that size, (d - 1) / (s (d - s)); the constant
+// cancels. Returns P(size <= s) for s = 1 .. d - 1, the last exactly 1.
+inline std::vector<double> shapley_size_cdf(std::ptrdiff_t d) {
+    std::vector<double> cdf(static_cast<size_t>(d > 1 ? d - 1 : 0));
+    double total = 0.0;
+    for (std::ptrdiff_t s = 1; s < d; ++s) total += 1.0 / (static_cast<double>(s) * static_cast<double>(d - s));
+    double acc = 0.0;
+    for (std::ptrdiff_t s = 1; s < d; ++s) {
+        acc += 1.0 / (static_cast<double>(s) * static_cast<double>(d - s));
+        cdf[static_cast<size_t>(s - 1)] = acc / total;
+    }
+    if (!cdf.empty()) cdf.back() = 1.0;
+    return cdf;
+}
+
+// Coalition pair `pair` of point `point` over d = size_cdf.size() + 1 features (size_cdf from
+// shapley_size_cdf): a size s with P(size <= s) = size_cdf[s - 1], then a uniform subset of that
+// size; z[k] = 1 for its features (d bytes), or for the others when `complement`. Philox block w of
+// the draw has counter (counter_word(ShapCoalitions, w), pair low, pair high, point), key = seed:
+// the size comes from the top 53 bits of block 0's first half, then Floyd's algorithm takes one
+// 64-bit half per draw, block 0's second half first.
+inline void shapley_coalition(Key key, std::uint32_t point, std::uint64_t pair, const std::vector<double>& size_cdf,
+                              bool complement, std::uint8_t* z) noexcept {
+    const auto d = static_cast<std::ptrdiff_t>(size_cdf.size()) + 1;
+    const auto block = [&](std::uint32_t w) {
+        return philox_halves({counter_word(DrawKind::ShapCoalitions, w), static_cast<std::uint32_t>(pair),
+                              static_cast<std::uint32_t>(pair >> 32), point},
+                             key);
+    };
+    BlockHalves r = block(0);
+    const double u = static_cast<double>(r.a >> 11) * 0x1p-53;
+    const std::ptrdiff_t s = 1 + (std::upper_bound(size_cdf.begin(), size_cdf.end(), u) - size_cdf.begin());
+    // Draw the smaller of the subset and its complement (fewer draws), then flip if needed.
+    const std::ptrdiff_t m = std::min(s, d - s);
+    std::fill(z, z + d, std::uint8_t{0});
+    // Floyd's algorithm: m draws give a uniform m-subset; z doubles as the membership set.
+    std::uint32_t word = 0;
+    std::uint64_t next = r.b;  // draw 0 uses block 0's second half
+    for (std::ptrdiff_t i = d - m, draw = 0; i < d; ++i, ++draw) {
+        if (draw > 0) {
+            if (draw % 2 == 1) {
+                r = block(++word);
+                next = r.a;
+            } else {
+                next = r.b;
+            }
+        }
+        const auto t = static_cast<std::ptrdiff_t>(mulhi64(next, static_cast<std::uint64_t>(i + 1)));
+        z[z[t] ? i : t] = 1;
+    }
+    if ((m != s) != complement)
+        for (std::ptrdiff_t k = 0; k < d; ++k) z[k] ^= 1u;
+}
+
+}  // namespace gradlime
