@@ -18,46 +18,8 @@ namespace {
 
 // Fixed work units: part of the arithmetic (which partial sums are formed, merged in which order),
 // so they never depend on threads or batch size. kChunk is even so no pair straddles two chunks.
-constexpr Index kFillRows = 64;    // rows per task when filling a batch
 constexpr Index kChunk = 256;      // coalitions per partial least-squares sum
 constexpr Index kWaveChunks = 8;   // chunks whose partial sums are held at once
-
-}  // namespace
-
-ShapleyCoalitions::ShapleyCoalitions(Index d, bool exact, Index n_coalitions, std::uint64_t seed)
-    : d_(d), n_(n_coalitions), exact_(exact), seed_(seed) {
-    if (d < 1) throw std::invalid_argument("kernel_shap needs at least one feature");
-    if (exact) {
-        if (d > 62) throw std::invalid_argument("exact enumeration needs d <= 62; got d = " + std::to_string(d));
-        n_ = (Index(1) << d) - 2;
-        size_weight_.assign(static_cast<size_t>(d + 1), 0.0);
-        for (Index s = 1; s < d; ++s) {
-            double binom = 1.0;
-            for (Index k = 1; k <= s; ++k) binom = binom * static_cast<double>(d - s + k) / static_cast<double>(k);
-            size_weight_[static_cast<size_t>(s)] =
-                static_cast<double>(d - 1) / (binom * static_cast<double>(s) * static_cast<double>(d - s));
-        }
-        return;
-    }
-    if (d < 2) throw std::invalid_argument("sampled coalitions need d >= 2 (d = 1 is always exact)");
-    if (n_coalitions < 2) throw std::invalid_argument("n_samples must be >= 2 (one coalition and its complement)");
-    size_cdf_ = shapley_size_cdf(d);
-}
-
-double ShapleyCoalitions::mask(std::uint32_t point, Index j, std::uint8_t* z) const {
-    const Index d = d_;
-    if (exact_) {
-        const auto bits = static_cast<std::uint64_t>(j) + 1;
-        Index s = 0;
-        for (Index k = 0; k < d; ++k) s += (z[k] = static_cast<std::uint8_t>((bits >> k) & 1u));
-        return size_weight_[static_cast<size_t>(s)];
-    }
-    // j odd: the complement of coalition j - 1 (the same draws)
-    shapley_coalition(key_from_seed(seed_), point, static_cast<std::uint64_t>(j / 2), size_cdf_, (j & 1) != 0, z);
-    return 1.0;
-}
-
-namespace {
 
 struct PointState {
     Index point = 0;
@@ -98,26 +60,6 @@ struct Context {
     }
 };
 
-// Packs sampled coalitions [first, first + count) of a point into w (c.words words each, zeroed
-// by the caller). The odd coalition of a pair is the complement of the even one (mask() draws
-// the same numbers for both), so each pair is drawn once.
-void pack_masks(const Context& c, Index point, Index first, Index count, std::uint64_t* w) {
-    const Index d = c.d, words = c.words;
-    thread_local std::vector<std::uint8_t> z;
-    z.resize(static_cast<size_t>(d));
-    for (Index j = first; j < first + count; ++j, w += words) {
-        if (j % 2 == 1 && j > first) {
-            for (Index i = 0; i < words; ++i) {
-                const Index bits = std::min<Index>(64, d - 64 * i);
-                const std::uint64_t valid = bits == 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << bits) - 1;
-                w[i] = ~w[i - words] & valid;
-            }
-            continue;
-        }
-        c.coalitions.mask(c.stream(point), j, z.data());
-        for (Index i = 0; i < d; ++i) w[i / 64] |= static_cast<std::uint64_t>(z[static_cast<size_t>(i)]) << (i % 64);
-    }
-}
 
 // Draws a point's coalitions once (each is a pure function of (seed, point, index)).
 void draw_masks(const Context& c, PointState& s) {
@@ -125,7 +67,7 @@ void draw_masks(const Context& c, PointState& s) {
     s.masks.assign(static_cast<size_t>(n * c.words), 0);
     parallel_for((n + kChunk - 1) / kChunk, [&](Index chunk) {
         const Index first = chunk * kChunk;
-        pack_masks(c, s.point, first, std::min(kChunk, n - first), s.masks.data() + first * c.words);
+        c.coalitions.pack(c.stream(s.point), first, std::min(kChunk, n - first), s.masks.data() + first * c.words);
     });
 }
 
@@ -258,36 +200,6 @@ void finalize_point(const Context& c, PointState& s, bool parallel) {
     c.out.stderr_(p, q) = std::sqrt(std::max(0.0, cov.sum()));  // var(delta - 1^T beta) = 1^T cov 1
 }
 
-// Fills `distinct` and `source` from the point's packed masks: open addressing on a hash of the
-// words, whose only effect is speed (each mask maps to its first occurrence whatever the hash).
-void find_distinct(const Context& c, PointState& fp) {
-    const Index n = c.coalitions.size(), words = c.words;
-    const std::uint64_t* masks = fp.masks.data();
-    Index cap = 1;
-    while (cap < 2 * n) cap *= 2;
-    thread_local std::vector<Index> table;
-    table.assign(static_cast<size_t>(cap), -1);
-    fp.distinct.clear();
-    fp.source.resize(static_cast<size_t>(n));
-    for (Index j = 0; j < n; ++j) {
-        const std::uint64_t* w = masks + j * words;
-        std::uint64_t h = 0;
-        for (Index i = 0; i < words; ++i) h = (h ^ w[i]) * 0x9E3779B97F4A7C15ull;
-        for (auto slot = static_cast<Index>(h >> 20) & (cap - 1);; slot = (slot + 1) & (cap - 1)) {
-            Index& at = table[static_cast<size_t>(slot)];
-            if (at < 0) {
-                at = j;
-                fp.distinct.push_back(j);
-                fp.source[static_cast<size_t>(j)] = j;
-                break;
-            }
-            if (std::equal(w, w + words, masks + at * words)) {
-                fp.source[static_cast<size_t>(j)] = at;
-                break;
-            }
-        }
-    }
-}
 
 
 // KernelSHAP's parts for the streaming driver (driver.hpp). The row sequence is
@@ -326,8 +238,8 @@ public:
         if (c_.coalitions.exact()) return;
         if (!fused) return draw_masks(c_, s);
         s.masks.assign(static_cast<size_t>(c_.coalitions.size() * c_.words), 0);
-        pack_masks(c_, point, 0, c_.coalitions.size(), s.masks.data());
-        find_distinct(c_, s);
+        c_.coalitions.pack(c_.stream(point), 0, c_.coalitions.size(), s.masks.data());
+        first_occurrences(s.masks.data(), c_.coalitions.size(), c_.words, s.distinct, s.source);
     }
 
     // Row k of a point: x itself (k = 0), else background row (k - 1) mod B of coalition (k - 1) / B.

@@ -34,6 +34,9 @@ public:
     bool exact() const { return exact_; }
     // Writes mask j of point `point` (d bytes, 0 or 1) and returns its weight.
     double mask(std::uint32_t point, Index j, std::uint8_t* z) const;
+    // Masks [first, first + count) of point `point` packed ceil(d / 64) 64-bit words each into w
+    // (zeroed by the caller).
+    void pack(std::uint32_t point, Index first, Index count, std::uint64_t* w) const;
 
 private:
     Index d_, n_;
@@ -42,6 +45,11 @@ private:
     std::vector<double> size_cdf_;    // sampled: P(size <= s), s = 1..d-1
     std::vector<double> size_weight_;  // exact: kernel weight of a coalition of size s, s = 0..d
 };
+
+// Of n packed masks (`words` words each): the first occurrence of each distinct one, ascending,
+// and for every mask the index of its first occurrence.
+void first_occurrences(const std::uint64_t* masks, Index n, Index words, std::vector<Index>& distinct,
+                       std::vector<Index>& source);
 
 struct KernelShapOptions {
     bool exact = false;       // enumerate all 2^d - 2 coalitions (then n_samples is ignored)
