@@ -69,24 +69,26 @@ std::vector<Piece<State>> take_batch(const M& m, Batch<State>& b, const ModelOut
         PointSlot<State>& s = *p.slot;
         if (s.stopped) {
             s.skipped += p.count;
-            continue;
-        }
-        taken.push_back(p);
-        if (p.point() < 0) {
+        } else if (p.point() < 0) {
             m.take_prologue(p.first, p.count, y.values + p.offset);
             s.taken += p.count;
+            taken.push_back(p);
         } else {
             points.push_back(p);
         }
     }
     if (!m.stops()) {
         m.take(points, y);
-        for (const Piece<State>& p : points) p.slot->taken += p.count;
+        for (const Piece<State>& p : points) {
+            p.slot->taken += p.count;
+            taken.push_back(p);
+        }
         return taken;
     }
     for (const Piece<State>& p : points) {
         PointSlot<State>& s = *p.slot;
-        for (Index o = 0; o < p.count;) {
+        Index o = 0;
+        while (o < p.count) {
             const Index len = std::min(p.count - o, kStopBlock - (p.first + o) % kStopBlock);
             std::vector<Piece<State>> one{{p.slot, p.first + o, len, p.offset + o}};
             m.take(one, y);
@@ -98,6 +100,7 @@ std::vector<Piece<State>> take_batch(const M& m, Batch<State>& b, const ModelOut
                 break;
             }
         }
+        taken.push_back({p.slot, p.first, o, p.offset});  // rows past a stop are never looked at
     }
     return taken;
 }
