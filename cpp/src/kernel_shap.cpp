@@ -34,6 +34,7 @@ struct PointState {
     // first occurrence and is copied.
     std::vector<Index> distinct;  // the first occurrence of each mask, ascending
     std::vector<Index> source;    // per coalition: its first occurrence
+    std::vector<float> xf;        // fused: the point in float, as the network sees it
 };
 
 struct Context {
@@ -235,6 +236,8 @@ public:
     void begin(State& s, Index point, bool fused, Index) const {
         s.point = point;
         s.sums = Vector::Zero(c_.coalitions.size());
+        if (fused)
+            for (Index k = 0; k < c_.d; ++k) s.xf.push_back(static_cast<float>(c_.X(point, k)));
         if (c_.coalitions.exact()) return;
         if (!fused) return draw_masks(c_, s);
         s.masks.assign(static_cast<size_t>(c_.coalitions.size() * c_.words), 0);
@@ -289,13 +292,13 @@ public:
     // straddle two blocks): lane r holds background row (q0 + r) mod B, a contiguous run of the
     // tile from q0 mod B, then x over the features in each coalition's lanes (an exact mask is its
     // index plus one; d <= 62 there, one word). Lane 0 of the first block is x itself.
-    void fill_block(State& s, Index point, Index first, Index count, float* x) const {
+    void fill_block(State& s, Index, Index first, Index count, float* x) const {
         const Index d = c_.d, B = c_.B, L = kNetworkBlock, T = B + L;
         const std::vector<Index>& js = coalitions_of(s);
         const Index o = first == 0 ? 1 : 0, q0 = first + o - 1;
         for (Index k = 0; k < d; ++k) {
             std::copy_n(c_.tile.data() + k * T + q0 % B, L - o, x + k * L + o);
-            if (o) x[k * L] = static_cast<float>(c_.X(point, k));
+            if (o) x[k * L] = s.xf[static_cast<size_t>(k)];
         }
         const bool exact = c_.coalitions.exact();
         for (Index r = o, i = q0 / B, b = q0 % B; r < count;) {
@@ -305,7 +308,7 @@ public:
             for (Index wi = 0; wi < c_.words; ++wi)
                 for (std::uint64_t bits = w[wi]; bits; bits &= bits - 1) {
                     const Index k = wi * 64 + __builtin_ctzll(bits);
-                    std::fill_n(x + k * L + r, len, static_cast<float>(c_.X(point, k)));
+                    std::fill_n(x + k * L + r, len, s.xf[static_cast<size_t>(k)]);
                 }
             r += len;
             if ((b += len) == B) b = 0, ++i;
