@@ -245,26 +245,25 @@ public:
         first_occurrences(s.masks.data(), c_.coalitions.size(), c_.words, s.distinct, s.source);
     }
 
-    // Row k of a point: x itself (k = 0), else background row (k - 1) mod B of coalition (k - 1) / B.
+    // Row k of a point: x itself (k = 0), else background row b = (k - 1) mod B of coalition
+    // j = (k - 1) / B, (j, b) stepped row by row without a division.
     void fill(State& s, Index point, Index first, Index count, double* rows) const {
         const Index d = c_.d, B = c_.B;
         thread_local std::vector<std::uint8_t> z;
         z.resize(static_cast<size_t>(d));
-        Index unpacked = -1;  // the coalition in z (rows of one coalition are consecutive)
         const double* x = c_.X.row(point).data();
-        for (Index k = first; k < first + count; ++k) {
-            double* row = rows + (k - first) * d;
-            if (k == 0) {
-                std::copy_n(x, d, row);
-                continue;
-            }
-            const Index j = (k - 1) / B;
-            if (j != unpacked) {
+        Index t = 0;
+        if (first == 0 && count > 0) std::copy_n(x, d, rows), t = 1;
+        Index j = (first + t - 1) / B, b = (first + t - 1) % B, unpacked = -1;
+        for (; t < count; ++t) {
+            if (j != unpacked) {  // rows of one coalition are consecutive
                 c_.unpack(s, j, z.data());
                 unpacked = j;
             }
-            const double* b = c_.background.row((k - 1) % B).data();
-            for (Index i = 0; i < d; ++i) row[i] = z[static_cast<size_t>(i)] ? x[i] : b[i];
+            const double* bg = c_.background.row(b).data();
+            double* row = rows + t * d;
+            for (Index i = 0; i < d; ++i) row[i] = z[static_cast<size_t>(i)] ? x[i] : bg[i];
+            if (++b == B) b = 0, ++j;
         }
     }
 
@@ -272,10 +271,12 @@ public:
     void take(std::vector<Piece<State>>& pieces, const ModelOutput& y) const {
         for (const Piece<State>& p : pieces) {
             State& s = p.state();
-            for (Index t = 0; t < p.count; ++t) {
-                const Index k = p.first + t;
-                if (k == 0) s.fx = y.values[p.offset + t];
-                else s.sums((k - 1) / c_.B) += y.values[p.offset + t];
+            const double* v = y.values + p.offset;
+            Index t = 0;
+            if (p.first == 0 && p.count > 0) s.fx = v[0], t = 1;
+            for (Index j = (p.first + t - 1) / c_.B, b = (p.first + t - 1) % c_.B; t < p.count; ++t) {
+                s.sums(j) += v[t];
+                if (++b == c_.B) b = 0, ++j;
             }
         }
     }
