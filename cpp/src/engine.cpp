@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "gradlime/accumulators.hpp"
+#include "gradlime/least_squares.hpp"
 #include "gradlime/mlp.hpp"
 #include "gradlime/parallel.hpp"
 #include "gradlime/rng.hpp"
@@ -241,19 +242,25 @@ void finalize_point(const Context& c, PointState& s, bool parallel) {
     if (!(c.opt.clime || c.opt.stein)) return;
 
     const double fbar = s.values.mean();
-    CrossMoments cross;
+    // C-LIME reads kept normals in place, others from Z (drawn there unless Stein did).
+    auto clime_normals = [&](Index first, Index rows, RowMatrix& Z) -> const double* {
+        if (Z.size()) return Z.data();
+        if (s.normals.size()) return s.normals.row(first).data();
+        point_normals(c, s, first, rows, Z);
+        return Z.data();
+    };
+    LeastSquaresSums cross;
     ColumnMoments dual;
-    std::vector<CrossMoments> cross_part(kWaveChunks);
+    std::vector<LeastSquaresSums> cross_part(kWaveChunks);
     std::vector<ColumnMoments> dual_part(kWaveChunks);
     for_each_chunk(c, parallel,
         [&](Index i, Index first, Index rows) {
             RowMatrix Z, E;
-            point_normals(c, s, first, rows, Z);
+            if (c.opt.stein) point_normals(c, s, first, rows, Z);
             const auto f = s.values.segment(first, rows);
-            if (c.opt.clime) {
-                c.sampler.perturb_rows(Z, E);
-                cross_part[static_cast<size_t>(i)] = CrossMoments::of_block(E, f);
-            }
+            if (c.opt.clime)
+                cross_part[static_cast<size_t>(i)] =
+                    LeastSquaresSums::of_rows(clime_normals(first, rows, Z), f.data(), rows, d, fbar);
             if (c.opt.stein) {
                 // Sigma^-1 (a - x)(f(a) - mean f): the Stein form of E[grad f] (paper 1, Lemma 1/2).
                 c.sampler.dual_rows(Z, E);
@@ -275,37 +282,23 @@ void finalize_point(const Context& c, PointState& s, bool parallel) {
     }
     if (!c.opt.clime) return;
 
-    // Least squares of f on [1, a - x] with an unpenalised intercept. Centring removes the
-    // intercept (Frisch-Waugh); the ridge closed form is (S_xx + n lambda I)^-1 S_xy, the sample
-    // version of (Sigma + lambda I)^-1 cov(a, f(a)) (paper 1, Theorem 1 and Appendix D, Lemma 6).
-    Matrix A = cross.symmetric_exx();
-    A.diagonal().array() += nd * c.opt.ridge;
-    Eigen::LLT<Matrix> llt(A);
-    if (llt.info() != Eigen::Success)
+    // Least squares of f on [1, a - x] with an unpenalised intercept and HC1 standard errors,
+    // summed in z space (least_squares.hpp).
+    const GaussianLeastSquares fit(cross, c.sampler, c.opt.ridge, fbar);
+    if (!fit.solved())
         throw std::invalid_argument("clime: the perturbation design is singular at point " + std::to_string(p) +
                                     "; use more samples or ridge > 0");
-    const Vector w = llt.solve(cross.exf);
-    c.out.clime.values.row(p) = w.transpose();
-
-    // Heteroscedasticity-consistent (HC1) sandwich A^-1 [sum r_i^2 e_i e_i^T] A^-1 n / (n - p):
-    // f is not linear, so the residuals are neither homoscedastic nor independent of e, and the
-    // classical s^2 A^-1 would under-report the spread.
+    c.out.clime.values.row(p) = fit.slopes().transpose();
     Matrix meat = Matrix::Zero(d, d);
     std::vector<Matrix> meat_part(kWaveChunks);
     for_each_chunk(c, parallel,
         [&](Index i, Index first, Index rows) {
-            RowMatrix Z, E;
-            point_normals(c, s, first, rows, Z);
-            c.sampler.perturb_rows(Z, E);
-            E.rowwise() -= cross.mean_e.transpose();
-            const Vector r = (s.values.segment(first, rows).array() - cross.mean_f).matrix() - E * w;
-            E.array().colwise() *= r.array();
-            Matrix& part = meat_part[static_cast<size_t>(i)];
-            part = Matrix::Zero(d, d);
-            part.selfadjointView<Eigen::Lower>().rankUpdate(E.transpose());
+            RowMatrix Z;
+            meat_part[static_cast<size_t>(i)] =
+                fit.meat_of_rows(clime_normals(first, rows, Z), s.values.data() + first, rows);
         },
         [&](Index i) { meat += meat_part[static_cast<size_t>(i)]; });
-    c.out.clime.stderr_.row(p) = sandwich_stderr(llt, meat, nd / (nd - static_cast<double>(d) - 1.0)).transpose();
+    c.out.clime.stderr_.row(p) = fit.stderr_of(meat).transpose();
 }
 
 // A native network, fused: each point's samples go through drawing, the network and the
