@@ -137,6 +137,38 @@ def test_clime_and_stein_against_brute_force(rng):
     )
 
 
+@pytest.mark.parametrize("noise", ["isotropic", "diagonal", "full"])
+@pytest.mark.parametrize("d", [5, 20])
+def test_clime_against_brute_force_for_every_covariance(rng, noise, d):
+    """C-LIME's sums run in z space over chunks of 2048 samples (lanes, panels of 16 features);
+    the fit must still be numpy's least squares on the rows the model saw: three chunks and a
+    ragged tail, several panels at d = 20, every kind of covariance, a ridge."""
+    x = rng.normal(size=d)
+    n, ridge = 2 * 2048 + 13, 0.01
+    B = rng.normal(size=(d, d))
+    kw = {
+        "isotropic": {"sigma": 0.4},
+        "diagonal": {"sigma": np.linspace(0.1, 1.0, d)},
+        "full": {"cov": B @ B.T / d + 0.1 * np.eye(d)},
+    }[noise]
+    a = np.linspace(-1.0, 1.0, d)
+
+    def f(A):
+        return 50.0 + np.tanh(A @ a) + 0.2 * A[:, 0] * A[:, -1]  # an offset: centring matters
+
+    rec = Recorder(f)
+    E = gl.clime(rec, x, ridge=ridge, n_samples=n, seed=9, **kw)
+    e, y = rec.rows - x, f(rec.rows)
+    ec, yc = e - e.mean(axis=0), y - y.mean()
+    M = ec.T @ ec + n * ridge * np.eye(d)
+    w = np.linalg.solve(M, ec.T @ yc)
+    np.testing.assert_allclose(E.values, w, rtol=1e-9, atol=1e-12 * np.abs(w).max())
+    r = yc - ec @ w
+    Minv = np.linalg.inv(M)
+    V = Minv @ (ec.T * r**2) @ ec @ Minv * n / (n - d - 1)
+    np.testing.assert_allclose(E.stderr, np.sqrt(np.diag(V)), rtol=1e-8)
+
+
 def test_ridge_shrinks_towards_lemma6():
     # Linear f under sigma^2 I: C-LIME with ridge tends to sigma^2 / (sigma^2 + lambda) w (paper 1, Lemma 6).
     w = np.array([1.0, -3.0])

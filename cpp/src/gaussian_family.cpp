@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "gradlime/accumulators.hpp"
+#include "gradlime/least_squares.hpp"
 #include "gradlime/mlp.hpp"
 #include "gradlime/parallel.hpp"
 #include "gradlime/rng/layouts.hpp"
@@ -182,19 +183,25 @@ void GaussianFamily::finalize(State& s, Index p, Index taken, bool parallel) con
     };
 
     const double fbar = n == n_ ? s.values.mean() : s.values.head(n).mean();
-    CrossMoments cross;
+    // C-LIME reads kept normals in place, others from Z (drawn there unless Stein did).
+    auto clime_normals = [&](Index first, Index rows, RowMatrix& Z) -> const double* {
+        if (Z.size()) return Z.data();
+        if (s.normals.size()) return s.normals.row(first).data();
+        point_normals(s, p, first, rows, Z);
+        return Z.data();
+    };
+    LeastSquaresSums cross;
     ColumnMoments dual;
-    std::vector<CrossMoments> cross_part(kWaveChunks);
+    std::vector<LeastSquaresSums> cross_part(kWaveChunks);
     std::vector<ColumnMoments> dual_part(kWaveChunks);
     for_each_chunk(
         [&](Index i, Index first, Index rows) {
             RowMatrix Z, E;
-            point_normals(s, p, first, rows, Z);
+            if (opt_.stein) point_normals(s, p, first, rows, Z);
             const auto f = s.values.segment(first, rows);
-            if (opt_.clime) {
-                sampler_.perturb_rows(Z, E);
-                cross_part[static_cast<size_t>(i)] = CrossMoments::of_block(E, f);
-            }
+            if (opt_.clime)
+                cross_part[static_cast<size_t>(i)] =
+                    LeastSquaresSums::of_rows(clime_normals(first, rows, Z), f.data(), rows, d, fbar);
             if (opt_.stein) {
                 // Sigma^-1 (a - x)(f(a) - mean f): the Stein form of E[grad f] (paper 1, Lemma 1/2).
                 sampler_.dual_rows(Z, E);
@@ -216,37 +223,23 @@ void GaussianFamily::finalize(State& s, Index p, Index taken, bool parallel) con
     }
     if (!opt_.clime) return;
 
-    // Least squares of f on [1, a - x] with an unpenalised intercept. Centring removes the
-    // intercept (Frisch-Waugh); the ridge closed form is (S_xx + n lambda I)^-1 S_xy, the sample
-    // version of (Sigma + lambda I)^-1 cov(a, f(a)) (paper 1, Theorem 1 and Appendix D, Lemma 6).
-    Matrix A = cross.symmetric_exx();
-    A.diagonal().array() += nd * opt_.ridge;
-    Eigen::LLT<Matrix> llt(A);
-    if (llt.info() != Eigen::Success)
+    // Least squares of f on [1, a - x] with an unpenalised intercept (the ridge form of paper 1,
+    // Lemma 6) and HC1 standard errors, summed in z space (least_squares.hpp).
+    const GaussianLeastSquares fit(cross, sampler_, opt_.ridge, fbar);
+    if (!fit.solved())
         throw std::invalid_argument("clime: the perturbation design is singular at point " + std::to_string(p) +
                                     "; use more samples or ridge > 0");
-    const Vector w = llt.solve(cross.exf);
-    out_.clime.values.row(p) = w.transpose();
-
-    // Heteroscedasticity-consistent (HC1) sandwich A^-1 [sum r_i^2 e_i e_i^T] A^-1 n / (n - p):
-    // f is not linear, so the residuals are neither homoscedastic nor independent of e, and the
-    // classical s^2 A^-1 would under-report the spread.
+    out_.clime.values.row(p) = fit.slopes().transpose();
     Matrix meat = Matrix::Zero(d, d);
     std::vector<Matrix> meat_part(kWaveChunks);
     for_each_chunk(
         [&](Index i, Index first, Index rows) {
-            RowMatrix Z, E;
-            point_normals(s, p, first, rows, Z);
-            sampler_.perturb_rows(Z, E);
-            E.rowwise() -= cross.mean_e.transpose();
-            const Vector r = (s.values.segment(first, rows).array() - cross.mean_f).matrix() - E * w;
-            E.array().colwise() *= r.array();
-            Matrix& part = meat_part[static_cast<size_t>(i)];
-            part = Matrix::Zero(d, d);
-            part.selfadjointView<Eigen::Lower>().rankUpdate(E.transpose());
+            RowMatrix Z;
+            meat_part[static_cast<size_t>(i)] =
+                fit.meat_of_rows(clime_normals(first, rows, Z), s.values.data() + first, rows);
         },
         [&](Index i) { meat += meat_part[static_cast<size_t>(i)]; });
-    out_.clime.stderr_.row(p) = sandwich_stderr(llt, meat, nd / (nd - static_cast<double>(d) - 1.0)).transpose();
+    out_.clime.stderr_.row(p) = fit.stderr_of(meat).transpose();
 }
 
 void validate(const RowMatrix& X, const NoiseSampler& sampler, const BatchModel& model, const EngineOptions& opt) {

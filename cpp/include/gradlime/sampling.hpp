@@ -36,6 +36,8 @@ public:
     bool is_diagonal() const { return diagonal_; }
     // The per-coordinate scale: standard deviations (diagonal Gaussian), half-widths or b.
     const Vector& scale() const { return stddev_; }
+    // A full covariance's lower-triangular Cholesky factor L; empty when diagonal (L = diag(scale())).
+    const Matrix& factor() const { return chol_; }
 
     // The standard draws of rows [first, first + m) of a stream: normals for the Gaussian,
     // uniforms in (0, 1) otherwise. Row t goes to out + t * d.
