@@ -131,38 +131,6 @@ void ColumnMoments::merge(const ColumnMoments& other) {
     count += other.count;
 }
 
-CrossMoments CrossMoments::of_block(const RowMatrix& E, const Eigen::Ref<const Vector>& f) {
-    CrossMoments c;
-    const Index d = E.cols();
-    c.count = E.rows();
-    c.mean_e = E.colwise().mean().transpose();
-    c.mean_f = f.mean();
-    const RowMatrix centred = E.rowwise() - c.mean_e.transpose();
-    c.exx = Matrix::Zero(d, d);
-    c.exx.selfadjointView<Eigen::Lower>().rankUpdate(centred.transpose());
-    c.exf.noalias() = centred.transpose() * (f.array() - c.mean_f).matrix();
-    return c;
-}
-
-void CrossMoments::merge(const CrossMoments& other) {
-    if (other.count == 0) return;
-    if (count == 0) {
-        *this = other;
-        return;
-    }
-    const double na = static_cast<double>(count), nb = static_cast<double>(other.count);
-    const double n = na + nb;
-    const Vector de = other.mean_e - mean_e;
-    const double df = other.mean_f - mean_f;
-    const double w = na * nb / n;
-    exx += other.exx;
-    exx.selfadjointView<Eigen::Lower>().rankUpdate(de, w);
-    exf += other.exf + de * (w * df);
-    mean_e += de * (nb / n);
-    mean_f += df * (nb / n);
-    count += other.count;
-}
-
 Vector sandwich_stderr(const Eigen::LLT<Matrix>& bread, const Matrix& meat, double scale) {
     const Index d = meat.rows();
     const Matrix Ainv = bread.solve(Matrix::Identity(d, d));
@@ -170,10 +138,6 @@ Vector sandwich_stderr(const Eigen::LLT<Matrix>& bread, const Matrix& meat, doub
     Vector se(d);
     for (Index k = 0; k < d; ++k) se[k] = std::sqrt(std::max(0.0, Ainv.col(k).dot(B.col(k)) * scale));
     return se;
-}
-
-Matrix CrossMoments::symmetric_exx() const {
-    return exx.selfadjointView<Eigen::Lower>();
 }
 
 }  // namespace gradlime

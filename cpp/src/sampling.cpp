@@ -104,15 +104,6 @@ void NoiseSampler::perturb(const double* z, double* eps) const {
     }
 }
 
-void NoiseSampler::perturb_rows(const RowMatrix& Z, RowMatrix& E) const {
-    E.resize(Z.rows(), dim_);
-    if (diagonal_) {  // e_ij = s_j z_ij: a row-wise product (vectorises; the diagonal product does not)
-        E = Z.array().rowwise() * stddev_.transpose().array();
-    } else {
-        E.noalias() = Z * chol_.transpose().triangularView<Eigen::Upper>();
-    }
-}
-
 void NoiseSampler::dual_rows(const RowMatrix& Z, RowMatrix& T) const {
     if (diagonal_) {  // t_ij = z_ij / s_j, as z_ij * (1 / s_j)
         T = Z.array().rowwise() * stddev_.cwiseInverse().transpose().array();
@@ -120,11 +111,6 @@ void NoiseSampler::dual_rows(const RowMatrix& Z, RowMatrix& T) const {
         T = Z;
         chol_.triangularView<Eigen::Lower>().solveInPlace<Eigen::OnTheRight>(T);
     }
-}
-
-Matrix NoiseSampler::covariance() const {
-    if (diagonal_) return stddev_.cwiseAbs2().asDiagonal();
-    return chol_ * chol_.transpose();
 }
 
 }  // namespace gradlime

@@ -46,19 +46,6 @@ struct ColumnMoments {
     void merge(const ColumnMoments& other);
 };
 
-// Sufficient statistics of least squares of f on [1, e]: means and centred cross products.
-// Only the lower triangle of exx is kept up to date; call symmetric_exx() to read it whole.
-struct CrossMoments {
-    Index count = 0;
-    Vector mean_e;
-    double mean_f = 0.0;
-    Matrix exx;  // sum (e - mean_e)(e - mean_e)^T, lower triangle
-    Vector exf;  // sum (e - mean_e)(f - mean_f)
-    static CrossMoments of_block(const RowMatrix& E, const Eigen::Ref<const Vector>& f);
-    void merge(const CrossMoments& other);
-    Matrix symmetric_exx() const;
-};
-
 // Standard errors of a least-squares fit from the heteroscedasticity-consistent sandwich
 // A^-1 M A^-1 (White 1980): sqrt of its diagonal times `scale` (n / (n - p) for HC1).
 // `bread` factorises A; only the lower triangle of `meat` is read.

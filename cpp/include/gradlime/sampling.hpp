@@ -45,12 +45,8 @@ public:
               SampleScheme scheme = SampleScheme::Iid) const;
     // eps from one row of draws (z and eps may not alias): L z for the Gaussian.
     void perturb(const double* z, double* eps) const;
-    // Rows: E = Z L^T.
-    void perturb_rows(const RowMatrix& Z, RowMatrix& E) const;
     // Rows of the dual direction: T = Z L^-1, i.e. each row is (Sigma^-1 eps)^T.
     void dual_rows(const RowMatrix& Z, RowMatrix& T) const;
-    // Sigma itself (for the ridge closed form and reporting).
-    Matrix covariance() const;
 
 private:
     NoiseSampler() = default;
