@@ -4,11 +4,11 @@
 #include <cstring>
 #include <vector>
 
-#if defined(__AVX__)
+#include "gradlime/accumulators.hpp"
+#include "gradlime/simd/vectors.hpp"
+#if GRADLIME_SIMD_AVX2 || GRADLIME_SIMD_AVX512
 #include <immintrin.h>
 #endif
-
-#include "gradlime/accumulators.hpp"
 
 namespace gradlime {
 
@@ -19,35 +19,28 @@ constexpr Index kLanes = 8;
 
 // How many lanes one instruction carries, and the register tile of pairs (R x C accumulators)
 // that fits the register file with its operands. Neither changes a bit of the result.
-#if defined(__AVX512F__)
-constexpr int kWidth = 8;
+using V = simd::f64xN;
+constexpr int kWidth = simd::kDoubles;
+#if GRADLIME_SIMD_AVX512
 constexpr int kTileRows = 4, kTileCols = 4;  // 16 accumulators + 5 operands of 32 registers
-#elif defined(__AVX__)
-constexpr int kWidth = 4;
+#elif GRADLIME_SIMD_AVX2
 constexpr int kTileRows = 4, kTileCols = 2;  // 8 accumulators + 5 operands of 16 registers
 #else
-constexpr int kWidth = 2;
 constexpr int kTileRows = 2, kTileCols = 2;
 #endif
-typedef double V __attribute__((vector_size(kWidth * sizeof(double))));
 
 constexpr Index kPad = 4;           // columns are padded (with a zero column) to a multiple of the tiles
 constexpr Index kPanel = 16;        // pairs are summed in panels of 16 x 16, whose lanes (16 KB) stay in L1
 constexpr Index kBlockGroups = 32;  // and samples in blocks of 256: a tile's columns of a block (12 KB) too
 static_assert(kPanel % kPad == 0 && kPad % kTileRows == 0 && kPad % kTileCols == 0, "tiles must tile a panel");
 
-inline V load(const double* p) noexcept {
-    V v;
-    std::memcpy(&v, p, sizeof v);
-    return v;
-}
-
-inline void store(double* p, V v) noexcept { std::memcpy(p, &v, sizeof v); }
+inline V load(const double* p) noexcept { return simd::load<V>(p); }
+inline void store(double* p, V v) noexcept { simd::store(p, v); }
 
 // An empty asm that keeps a loaded operand in a register: GCC otherwise folds the load into each
 // of its uses (measured: 1.5x slower, the kernel then bound by loads). No effect on any value.
 inline V in_register(V v) noexcept {
-#if defined(__GNUC__) && defined(__AVX512F__)
+#if defined(__GNUC__) && GRADLIME_SIMD_AVX512
     asm("" : "+v"(v));  // any of the 32 vector registers
 #elif defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
     asm("" : "+x"(v));
@@ -105,7 +98,7 @@ double lane_total(const double* c, Index groups) noexcept {
 // through registers where the target has AVX (a copy: no arithmetic, the same numbers).
 void transpose_rows(const double* Z, Index rows, Index d, Index ld, double* out) {
     Index t = 0;
-#if defined(__AVX__)
+#if GRADLIME_SIMD_AVX2 || GRADLIME_SIMD_AVX512
     for (; d >= 4 && t + 4 <= rows; t += 4) {
         const double* z = Z + t * d;
         for (Index k0 = 0; k0 < d; k0 += 4) {

@@ -11,7 +11,19 @@
 #include <cstdint>
 #include <cstring>
 
+#include "gradlime/simd/isa.hpp"
+
 namespace gradlime::simd {
+
+// The widest register of doubles the target has (a loop's vector width; never part of a result).
+#if GRADLIME_SIMD_AVX512
+constexpr int kDoubles = 8;
+#elif GRADLIME_SIMD_AVX2
+constexpr int kDoubles = 4;
+#else
+constexpr int kDoubles = 2;
+#endif
+typedef double f64xN __attribute__((vector_size(kDoubles * sizeof(double))));
 
 // Eight lanes (one 512-bit register, or two or four narrower ones).
 typedef double f64x8 __attribute__((vector_size(8 * sizeof(double))));
