@@ -173,4 +173,5 @@ void validate_points(const RowMatrix& X, const DriverOptions& opt, Index rows_pe
 
 }  // namespace gradlime
 
+#include "gradlime/driver_batched.hpp"
 #include "gradlime/driver_executors.hpp"

@@ -6,6 +6,7 @@
 // [prologue, point 0's rows, point 1's rows, ...], whatever the method.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <deque>
 #include <optional>
@@ -13,6 +14,21 @@
 namespace gradlime {
 
 namespace driver_detail {
+
+constexpr Index kFillRows = 64;  // rows per task when filling a batch (any split gives the same rows)
+
+// The first row of a block of model outputs with a non-finite value or gradient, reported with the
+// method's words for where it is. y[r], g[k * ld + r] (feature-major), or g[r * ld + k] (row-major).
+template <class T>
+void check_block(const T* y, const T* g, Index count, Index d, Index ld, bool feature_major,
+                 const std::function<std::string(Index)>& where) {
+    for (Index r = 0; r < count; ++r) {
+        if (y && !std::isfinite(static_cast<double>(y[r]))) throw_non_finite("value", where(r));
+        for (Index k = 0; g && k < d; ++k)
+            if (!std::isfinite(static_cast<double>(feature_major ? g[k * ld + r] : g[r * ld + k])))
+                throw_non_finite("gradient", where(r));
+    }
+}
 
 template <class State>
 struct Batch {
@@ -59,6 +75,16 @@ private:
     const Index tasks_;
     std::atomic<Index> next_{0};
 };
+
+// The model's outputs for a batch, without what the method did not ask for (a model may return more).
+template <class M, class State>
+ModelOutput evaluate_batch(const M& m, BatchModel& model, const Batch<State>& b) {
+    const bool values = m.values() || m.prologue_rows() > 0;
+    ModelOutput y = model.evaluate(b.slot, b.m, m.dim(), values, m.gradients());
+    if (!values) y.values = nullptr;
+    if (!m.gradients()) y.gradients = nullptr;
+    return y;
+}
 
 // Takes the batch's outputs into the points (the prologue first), splitting pieces at the stop
 // blocks when the method can stop early; returns the pieces taken, in batch order.
@@ -185,10 +211,7 @@ void run_batched(const M& m, BatchModel& model, Index N, const DriverOptions& op
             drawer.submit([&shared] { shared->work(); });
             pending.worker = &drawer;
         }
-        ModelOutput y = model.evaluate(current.slot, current.m, d, m.values() || m.prologue_rows() > 0,
-                                       m.gradients());
-        if (!(m.values() || m.prologue_rows() > 0)) y.values = nullptr;  // a model may return more than asked
-        if (!m.gradients()) y.gradients = nullptr;
+        const ModelOutput y = driver_detail::evaluate_batch(m, model, current);
         const std::vector<Piece<State>> taken = driver_detail::take_batch(m, current, y);
         driver_detail::check_batch(m, taken, y, opt);
         finalize_front(
