@@ -440,6 +440,14 @@ def test_fused_native_kernel_shap_stops_on_ctrl_c(tmp_path):
     assert stops_on_ctrl_c(path, call)
 
 
+def test_one_point_on_a_native_network_stops_on_ctrl_c(tmp_path):
+    """Fewer points than threads: the batched executor runs the network (52M model rows)."""
+    path = tmp_path / "net.onnx"
+    path.write_bytes(onnx_net(np.full((20, 1), 0.1), activations=["Tanh"]))
+    call = "gl.kernel_shap(m, np.zeros(20), baseline=np.ones((50, 20)), n_samples=2**20)"
+    assert stops_on_ctrl_c(path, call)
+
+
 # ---------------------------------------------------------------------------- errors
 
 
