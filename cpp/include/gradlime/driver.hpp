@@ -19,6 +19,13 @@
 //                                         coalition once); batched_row() maps them back
 //   void fill_block(State&, Index point, Index first, Index count, float* x) const;
 //   bool take_block(State&, Index point, Index first, Index count, const float* y, const float* g) const;
+//       false when an output was not finite (the driver then names the first such row)
+// and, where the method has them (MethodParts gives the defaults):
+//   prologue_rows(), fill_prologue(), take_prologue()   rows every point needs first (KernelSHAP's
+//                                                       background, for E f(b))
+//   stops(), stop(const State&, Index taken)            the early-stop decision, taken after every
+//                                                       kStopBlock rows of the point (adaptive n)
+//   where(point, row), where_prologue(row)              words for a row in error messages
 //
 // Two executors run the parts with the same bits: batched, for Python callables (double-buffered:
 // the next batch is drawn while the model evaluates this one), and fused, for native networks (a
