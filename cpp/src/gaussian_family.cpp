@@ -268,12 +268,6 @@ void validate(const RowMatrix& X, const NoiseSampler& sampler, const BatchModel&
 
 }  // namespace
 
-void gaussian_rows(std::uint64_t seed, std::uint32_t stream, std::uint64_t first, Index m, Index d,
-                   RowMatrix& Z) {
-    Z.resize(m, d);
-    gaussian_rows(seed, stream, first, m, d, Z.data(), d);
-}
-
 EngineResult run_engine(const RowMatrix& X, const NoiseSampler& sampler, BatchModel& model,
                         const EngineOptions& opt) {
     validate(X, sampler, model, opt);

@@ -45,9 +45,4 @@ struct EngineResult {
 EngineResult run_engine(const RowMatrix& X, const NoiseSampler& sampler, BatchModel& model,
                         const EngineOptions& options);
 
-// The standard normals of one point's perturbation rows [first, first + m): the same numbers the
-// engine draws. Exposed for tests and for methods that reuse the draws.
-void gaussian_rows(std::uint64_t seed, std::uint32_t stream, std::uint64_t first, Index m, Index d,
-                   RowMatrix& Z);
-
 }  // namespace gradlime
