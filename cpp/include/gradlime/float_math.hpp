@@ -21,12 +21,14 @@ namespace detail {
 
 // x = k ln2 + r with |r| <= ln2/2 (Cody-Waite split of ln2; x clamped to [-87, 88]); returns r and
 // sets scale = 2^k. k is rounded with the 1.5 * 2^23 trick: branch-free, exact here.
+// A NaN x gives r = NaN (so the result is NaN) with k from -87: converting a NaN k to an integer
+// and shifting it would be undefined behaviour (UBSan found it).
 inline float reduce(float x, float& scale) {
-    x = x < -87.0f ? -87.0f : x;
-    x = x > 88.0f ? 88.0f : x;
-    const float kf = (x * 1.44269504f + 12582912.0f) - 12582912.0f;
-    scale = bits_to_float((static_cast<std::int32_t>(kf) + 127) << 23);
-    return (x - kf * 0.693359375f) + kf * 2.12194440e-4f;
+    const float c = x >= -87.0f ? (x > 88.0f ? 88.0f : x) : -87.0f;  // NaN: -87
+    const float kf = (c * 1.44269504f + 12582912.0f) - 12582912.0f;
+    scale = bits_to_float(static_cast<std::int32_t>(static_cast<std::uint32_t>(static_cast<std::int32_t>(kf) + 127) << 23));
+    const float r = (c - kf * 0.693359375f) + kf * 2.12194440e-4f;
+    return x == x ? r : x;
 }
 
 // e^r - 1 for |r| <= ln2/2 by its Taylor series to r^7 (truncation < 2e-8 relative).
