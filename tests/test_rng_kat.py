@@ -20,6 +20,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import gradlime as gl
+from conftest import Recorder
+from gradlime import _core
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 SOURCE = HERE / "cpp" / "rng_kat.cpp"
@@ -62,8 +66,10 @@ def _runnable(path: str) -> bool:
 def _build_and_run(cxx: str, path: str, out_dir: Path) -> str:
     exe = out_dir / f"rng_kat_{path}"
     cmd = [cxx, *FLAGS, *PATHS[path], f"-I{ROOT / 'cpp' / 'include'}", str(SOURCE), "-o", str(exe)]
-    subprocess.run(cmd, check=True, capture_output=True, text=True)
-    return subprocess.run([str(exe)], check=True, capture_output=True, text=True).stdout
+    for step in (cmd, [str(exe)]):
+        done = subprocess.run(step, check=False, capture_output=True, text=True)
+        assert done.returncode == 0, f"{' '.join(step)} failed:\n{done.stderr}"
+    return done.stdout
 
 
 @pytest.fixture(scope="module")
@@ -114,19 +120,8 @@ def _parse(line: str) -> tuple[str, dict[str, list[int]], str]:
     return what, args, answer
 
 
-class _Recorder:
-    def __init__(self):
-        self.rows = []
-
-    def __call__(self, A):
-        self.rows.append(A.copy())
-        return A.sum(axis=1)
-
-
 def _core_matches(what: str, a: dict[str, list[int]], grid: dict[str, list[int]], answer: str):
     """Whether _core gives `answer`; None for lines _core's public calls cannot reach."""
-    import gradlime as gl
-    from gradlime import _core
 
     def over_grid(fn):
         return _digest(np.concatenate([fn(f, m).ravel() for f in grid["first"] for m in grid["m"]]))
@@ -148,10 +143,11 @@ def _core_matches(what: str, a: dict[str, list[int]], grid: dict[str, list[int]]
         return answer == over_grid(masks)
     if what == "shap_coalitions":
         N, n = a["points"][0], 2 * a["pairs"][0]
-        rec = _Recorder()
+        # x = 1, baseline = 0: every row the model sees is its coalition's mask
+        rec = Recorder(lambda A: A.sum(axis=1))
         X, background = np.ones((N, d)), np.zeros((1, d))
         gl.kernel_shap(gl.Model(rec), X, baseline=background, n_samples=n, seed=a["seed"][0])
-        rows = np.concatenate(rec.rows)[1:].reshape(N, n + 1, d)[:, 1:]  # drop E f(b) and each f(x)
+        rows = rec.rows[1:].reshape(N, n + 1, d)[:, 1:]  # drop E f(b) and each f(x)
         return answer == _digest(rows.astype(np.uint8))
     return None
 
