@@ -94,7 +94,8 @@ constexpr Index kFusedPollEvery = 256;
 
 template <class Body>
 void for_each_point_in_waves(Index N, Index rows_per_point, const std::function<void()>& check, Body&& body) {
-    const Index wave = std::max<Index>(1, kFusedWaveRows / std::max<Index>(1, rows_per_point));
+    // At least a point per thread, however long the points: a wave of one would run on one thread.
+    const Index wave = std::max<Index>(max_threads(), kFusedWaveRows / std::max<Index>(1, rows_per_point));
     for (Index p0 = 0; p0 < N; p0 += wave) {
         const Index pn = std::min(wave, N - p0);
         std::vector<std::exception_ptr> error(static_cast<size_t>(pn));
