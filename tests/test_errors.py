@@ -219,3 +219,53 @@ def test_ctrl_c_stops_a_long_call():
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 3, err
     assert "interrupted after" in out
+
+
+# ---------------------------------------------------------------------- counts and dtypes (issue 10)
+
+_F = lambda A: A.sum(axis=1)
+_G = gl.Model(_F, grad=lambda A: np.ones_like(A))
+
+
+@pytest.mark.parametrize(
+    ("call", "name"),
+    [
+        (lambda n: gl.clime(_F, np.zeros(3), n_samples=n), "n_samples"),
+        (lambda n: gl.lime(_F, np.zeros(3), n_samples=n), "n_samples"),
+        (lambda n: gl.kernel_shap(_F, np.zeros(12), n_samples=n), "n_samples"),
+        (lambda n: gl.lipschitz(_G, np.zeros(3), n_neighbors=n), "n_neighbors"),
+        (lambda n: gl.Model(_F, batch_size=n), "batch_size"),
+        (lambda n: gl.integrated_gradients(_G, np.zeros(3), n_steps=n), "n_steps"),
+        (lambda n: gl.smoothed(_F, n_samples=n), "n_samples"),
+    ],
+)
+def test_counts_past_64_bits_name_the_parameter(call, name):
+    with pytest.raises(ValueError, match=rf"{name} must be < 2\*\*63; got {2**63}"):
+        call(2**63)
+
+
+@pytest.mark.parametrize(
+    ("kw", "match"),
+    [
+        ({"X": np.zeros(3) + 1j}, "X must be real numbers; got complex values"),
+        (
+            {"X": np.array(["2020-01-01"] * 3, dtype="datetime64[D]")},
+            "X must be real numbers; got datetime",
+        ),
+        ({"sigma": 1j}, "sigma must be real numbers; got complex"),
+        ({"cov": np.eye(3) * (1 + 1j)}, "cov must be real numbers; got complex"),
+    ],
+)
+def test_what_float64_would_reinterpret_is_refused(kw, match):
+    args = {"X": np.zeros(3), **kw}
+    with pytest.raises(TypeError, match=match):
+        gl.stein(_F, args.pop("X"), **args)
+
+
+def test_baselines_and_methods_name_the_parameter():
+    with pytest.raises(TypeError, match="baseline must be real numbers; got complex"):
+        gl.lime(_F, np.zeros(3), baseline=np.zeros(3) + 1j)
+    with pytest.raises(TypeError, match="baseline must be real numbers; got complex"):
+        gl.integrated_gradients(_G, np.zeros(3), baseline=1j)
+    with pytest.raises(TypeError, match="methods must be method names from"):
+        gl.explain(_G, np.zeros(3), methods=None)

@@ -13,12 +13,30 @@ _MAX_BUFFER_DOUBLES = 1 << 23  # 64 MiB of float64 per batch buffer by default
 DEFAULT_BATCH_ROWS = 8192
 
 
+# dtypes that float64 would silently reinterpret: complex (the imaginary part dropped), datetime
+# and timedelta (as counts of their unit). Text fails the conversion itself.
+_NOT_REAL = {"c": "complex", "M": "datetime", "m": "timedelta"}
+
+
+def check_real(value: Any, name: str) -> None:
+    """A TypeError naming `name` when `value` holds what is not real numbers."""
+    kind = np.asarray(value).dtype.kind
+    if kind in _NOT_REAL:
+        raise TypeError(f"{name} must be real numbers; got {_NOT_REAL[kind]} values")
+
+
+def real_array(value: Any, name: str) -> np.ndarray:
+    """`value` as float64, or a TypeError naming `name` for what is not real numbers."""
+    check_real(value, name)
+    try:
+        return np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be an array of numbers; got {type(value).__name__}") from exc
+
+
 def as_points(X: Any) -> tuple[np.ndarray, bool]:
     """Return X as a C-contiguous float64 (N, d) array and whether the caller gave a 1-D point."""
-    try:
-        arr = np.asarray(X, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"X must be an array of numbers; got {type(X).__name__}") from exc
+    arr = real_array(X, "X")
     if arr.ndim == 1:
         arr, single = arr[None, :], True
     elif arr.ndim == 2:
@@ -42,12 +60,7 @@ def as_points(X: Any) -> tuple[np.ndarray, bool]:
 def as_background(baseline: Any, d: int) -> np.ndarray:
     """The rows that stand in for absent features, as a C-contiguous float64 (B, d) array: a
     scalar or a (d,) vector is one row, a (B, d) matrix is a background sample."""
-    try:
-        b = np.asarray(baseline, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(
-            f"baseline must be an array of numbers; got {type(baseline).__name__}"
-        ) from exc
+    b = real_array(baseline, "baseline")
     if b.ndim == 0:
         b = np.full((1, d), float(b))
     elif b.ndim == 1 and b.shape == (d,):
@@ -69,6 +82,8 @@ def positive_int(value: Any, name: str, minimum: int = 1) -> int:
         raise TypeError(f"{name} must be an integer; got {type(value).__name__}")
     if value < minimum:
         raise ValueError(f"{name} must be >= {minimum}; got {value}")
+    if int(value) >= 2**63:  # counts are 64-bit signed integers in the core
+        raise ValueError(f"{name} must be < 2**63; got {value}")
     return int(value)
 
 
@@ -98,7 +113,7 @@ def noise_spec(
     if cov is not None and kernel != "gaussian":
         raise ValueError(f"cov= needs the Gaussian kernel; the {kernel} kernel takes a scale")
     if cov is not None:
-        c = np.asarray(cov, dtype=np.float64)
+        c = real_array(cov, "cov")
         if c.shape != (d, d):
             raise ValueError(f"cov must have shape ({d}, {d}) for {d} features; got {c.shape}")
         if not np.isfinite(c).all():
@@ -106,7 +121,7 @@ def noise_spec(
         if not np.allclose(c, c.T, rtol=0.0, atol=1e-10 * max(1.0, float(np.abs(c).max()))):
             raise ValueError("cov must be symmetric positive definite; it is not symmetric")
         return None, np.ascontiguousarray(c)
-    s = np.asarray(sigma, dtype=np.float64)
+    s = real_array(sigma, name)
     if s.ndim == 0:
         s = np.full(d, float(s))
     elif s.shape != (d,):
@@ -140,6 +155,7 @@ def positive_float(value: Any, name: str) -> float:
 
 def as_baseline(baseline: Any, d: int) -> np.ndarray:
     """The baseline as a C-contiguous float64 (d,) array: a scalar is repeated."""
+    check_real(baseline, "baseline")
     try:
         b = np.asarray(baseline, dtype=np.float64)
     except (TypeError, ValueError) as exc:

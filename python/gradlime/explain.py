@@ -67,6 +67,8 @@ def explain(
     >>> bool(np.allclose(E["smoothgrad"].values, np.exp(-0.125), atol=0.02))
     True
     """
+    if not isinstance(methods, str | Iterable):
+        raise TypeError(f"methods must be method names from {METHODS}; got {methods!r}")
     wanted = (methods,) if isinstance(methods, str) else tuple(methods)
     if not wanted or any(name not in METHODS for name in wanted):
         raise ValueError(f"methods must be a non-empty subset of {METHODS}; got {wanted!r}")

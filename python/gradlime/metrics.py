@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import as_baseline, as_points, default_batch_rows
+from ._validation import as_baseline, as_points, default_batch_rows, real_array
 from .models import Model, as_model
 
 __all__ = ["SIMILARITIES", "faithfulness"]
@@ -106,7 +106,7 @@ def faithfulness(
 
 def _as_attributions(attributions: Any, shape: tuple[int, int], single: bool) -> np.ndarray:
     try:
-        phi = np.asarray(attributions, dtype=np.float64)
+        phi = real_array(attributions, "attributions")
     except (TypeError, ValueError) as exc:
         raise TypeError(
             "attributions must be an array of numbers or a gl.Explanation; "

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import as_points, default_batch_rows, positive_int
+from ._validation import as_points, default_batch_rows, positive_int, real_array
 from .models import Model, as_model
 from .result import Explanation
 
@@ -131,7 +131,7 @@ def integrated_gradients(
     if rule not in RULES:
         raise ValueError(f"rule must be one of {RULES}; got {rule!r}")
     n = positive_int(n_steps, "n_steps")
-    base = np.asarray(baseline, dtype=np.float64)
+    base = real_array(baseline, "baseline")
     if base.ndim == 0 or base.shape == (d,) or base.shape == (N, d):
         base = np.broadcast_to(base, (N, d))
     else:
