@@ -269,3 +269,14 @@ def test_baselines_and_methods_name_the_parameter():
         gl.integrated_gradients(_G, np.zeros(3), baseline=1j)
     with pytest.raises(TypeError, match="methods must be method names from"):
         gl.explain(_G, np.zeros(3), methods=None)
+
+
+def test_smoothed_callable_takes_a_scale_per_feature():
+    w = np.array([1.0, -2.0, 0.5])
+    soft = gl.smoothed(lambda A: A @ w, scale=[0.1, 0.2, 0.3], n_samples=4000)
+    X = np.array([[1.0, 2.0, 3.0]])
+    assert abs(soft(X)[0] - X[0] @ w) < 0.05  # a linear f is unchanged by zero-mean smoothing
+    with pytest.raises(ValueError, match=r"scale must be a scalar or have shape \(2,\)"):
+        soft(np.zeros((1, 2)))
+    with pytest.raises(ValueError, match=r"cov must be a \(d, d\) matrix; got shape \(\)"):
+        gl.smoothed(lambda A: A[:, 0], cov=0.5)

@@ -65,8 +65,8 @@ def smoothed(
 
     if base.n_features is not None:
         noise(base.n_features)  # validate now when the width is known
-    else:
-        noise_spec(scale, cov, 1 if cov is None else np.shape(cov)[0], kernel=kernel, name="scale")
+    else:  # else what can be checked without it: the width the scale or cov implies
+        noise_spec(scale, cov, _implied_width(scale, cov), kernel=kernel, name="scale")
 
     def average(fn: Any, A: np.ndarray) -> np.ndarray:
         d = A.shape[1]
@@ -89,3 +89,13 @@ def smoothed(
     smooth.engine, smooth.n_features = base.engine, base.n_features
     smooth.no_gradient_reason = base.no_gradient_reason
     return smooth
+
+
+def _implied_width(scale: Any, cov: Any) -> int:
+    """The number of features a per-feature scale or a covariance implies (1 for a scalar scale)."""
+    if cov is not None:
+        shape = np.shape(cov)
+        if len(shape) != 2:
+            raise ValueError(f"cov must be a (d, d) matrix; got shape {shape}")
+        return int(shape[0])
+    return int(np.size(scale)) if np.ndim(scale) == 1 else 1
