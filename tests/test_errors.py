@@ -280,3 +280,24 @@ def test_smoothed_callable_takes_a_scale_per_feature():
         soft(np.zeros((1, 2)))
     with pytest.raises(ValueError, match=r"cov must be a \(d, d\) matrix; got shape \(\)"):
         gl.smoothed(lambda A: A[:, 0], cov=0.5)
+
+
+@pytest.mark.parametrize("method", [gl.gradient, gl.grad_x_input, gl.integrated_gradients])
+def test_path_methods_check_what_the_callable_returns(method):
+    short = gl.Model(lambda A: A.sum(axis=1), grad=lambda A: np.full((len(A) - 1, 5), 1.0))
+    with pytest.raises(ValueError, match=r"model grad returned shape \(\d+, 5\) for a batch of"):
+        method(short, np.ones((3, 3)))
+    nan = gl.Model(lambda A: A.sum(axis=1), grad=lambda A: np.full(A.shape, np.nan))
+    with pytest.raises(ValueError, match="model grad returned a non-finite gradient at row 0"):
+        method(nan, np.ones((3, 3)))
+    three = gl.Model(lambda A: A[:, :3].sum(axis=1), grad=lambda A: np.ones((len(A), 3)))
+    with pytest.raises(ValueError, match=r"expected \(\d+, 4\)"):  # a 3-feature model at 4 features
+        method(three, np.ones((2, 4)))
+
+
+def test_a_column_of_values_is_a_vector():
+    m = gl.Model(lambda A: A.sum(axis=1, keepdims=True), grad=lambda A: np.ones_like(A))
+    assert m(np.ones((4, 2))).shape == (4,)
+    E = gl.integrated_gradients(m, np.ones((3, 2)))
+    assert E.fx.shape == (3,)
+    assert np.shape(E.params["completeness_gap"]) == (3,)

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import positive_int, select_column
+from ._validation import positive_int, real_array, select_column
 
 __all__ = ["Model", "as_model"]
 
@@ -66,7 +66,8 @@ class Model:
 
     def __call__(self, X: Any) -> np.ndarray:
         """Evaluate f on a batch (m, d); returns (m,)."""
-        return np.asarray(self.f(self._batch(X)), dtype=np.float64)
+        A = self._batch(X)
+        return _checked_output(self.f(A), A, "f")
 
     def gradient(self, X: Any) -> np.ndarray:
         """The gradient of f on a batch (m, d); returns (m, d)."""
@@ -74,7 +75,8 @@ class Model:
             raise ValueError(
                 self.no_gradient_reason or "this model has no gradient: pass grad= to gl.Model"
             )
-        return np.asarray(self.grad(self._batch(X)), dtype=np.float64)
+        A = self._batch(X)
+        return _checked_output(self.grad(A), A, "grad")
 
     def _engine_args(self) -> dict[str, Any]:
         """How the compiled engine reaches this model: its native network (no Python per
@@ -243,3 +245,24 @@ def as_model(model: Any) -> Model:
     raise TypeError(
         f"model must be a gradlime.Model or a callable (m, d) -> (m,); got {type(model).__name__}"
     )
+
+
+def _checked_output(out: Any, A: np.ndarray, what: str) -> np.ndarray:
+    """The one check of what a model's callable returned for the batch A (m, d), as the engine
+    checks it: f gives (m,) (or (m, 1)) real values, grad (m, d) real and finite gradients (the
+    error names the row). Whether a non-finite value is an error is the caller's to say: the
+    engine and the metrics name the point it came from."""
+    m, d = A.shape
+    arr = real_array(out, f"model {what}'s output")
+    expected: tuple[int, ...] = (m,) if what == "f" else (m, d)
+    if what == "f" and arr.shape == (m, 1):
+        arr = arr[:, 0]
+    if arr.shape != expected:
+        raise ValueError(
+            f"model {what} returned shape {arr.shape} for a batch of {m} rows; expected {expected}"
+        )
+    bad = ~np.isfinite(arr)
+    if what == "grad" and bad.any():
+        row = int(np.argwhere(bad)[0][0])
+        raise ValueError(f"model grad returned a non-finite gradient at row {row} of the batch")
+    return arr
