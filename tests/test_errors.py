@@ -301,3 +301,11 @@ def test_a_column_of_values_is_a_vector():
     E = gl.integrated_gradients(m, np.ones((3, 2)))
     assert E.fx.shape == (3,)
     assert np.shape(E.params["completeness_gap"]) == (3,)
+
+
+@pytest.mark.parametrize(("method", "sigma"), [(gl.clime, 1e155), (gl.stein, 1e-310)])
+def test_estimates_that_overflow_float64_say_so(method, sigma):
+    with pytest.raises(
+        ValueError, match=r"estimate at point 0 is not finite .* sigma is too large"
+    ):
+        method(_G, np.zeros((1, 3)), sigma=sigma, n_samples=50)

@@ -103,6 +103,7 @@ def one_pass(
     out = {}
     for name in estimators:
         values, stderr = raw[name]
+        _check_estimate(name, values, stderr, scale_name if full_cov is None else "cov")
         if single:
             values, stderr = values[0], stderr[0]
         p = dict(params, ridge=lam) if name == "clime" else dict(params)
@@ -110,3 +111,15 @@ def one_pass(
             values=values, stderr=stderr, data=data, method=name, n_samples=n, params=p
         )
     return out
+
+
+def _check_estimate(name: str, values: np.ndarray, stderr: np.ndarray, scale: str) -> None:
+    """Finite model outputs can still give a non-finite estimate when the neighbourhood's scale
+    over- or underflows float64 (sigma^2 past 1e308, 1 / sigma past it): say so, naming the point."""
+    bad = ~(np.isfinite(values) & np.isfinite(stderr))
+    if bad.any():
+        point = int(np.argwhere(bad)[0][0])
+        raise ValueError(
+            f"{name}'s estimate at point {point} is not finite although the model's outputs were: "
+            f"{scale} is too large or too small for float64 arithmetic here; rescale X and {scale}"
+        )
