@@ -309,3 +309,20 @@ def test_estimates_that_overflow_float64_say_so(method, sigma):
         ValueError, match=r"estimate at point 0 is not finite .* sigma is too large"
     ):
         method(_G, np.zeros((1, 3)), sigma=sigma, n_samples=50)
+
+
+def test_from_torch_says_what_it_needs():
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        with pytest.raises(ImportError, match=r"Model\.from_torch needs torch"):
+            gl.Model.from_torch(None)
+        return
+    with pytest.raises(TypeError, match=r"needs a torch\.nn\.Module; got NoneType"):
+        gl.Model.from_torch(None)
+
+
+def test_smoothed_names_an_empty_output():
+    soft = gl.smoothed(lambda A: np.zeros(0), n_samples=5)
+    with pytest.raises(ValueError, match=r"model f returned shape \(0,\) for a batch of 10 rows"):
+        soft(np.zeros((2, 3)))

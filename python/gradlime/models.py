@@ -189,8 +189,14 @@ class Model:
         The module is put in eval mode and run on the CPU in its parameters' dtype. torch is an
         optional dependency, imported only here.
         """
-        import torch
-
+        try:
+            import torch
+        except ImportError as exc:
+            raise ImportError("Model.from_torch needs torch: `pip install torch`") from exc
+        if not isinstance(module, torch.nn.Module):
+            raise TypeError(
+                f"Model.from_torch needs a torch.nn.Module; got {type(module).__name__}"
+            )
         module.eval()
         param = next(iter(module.parameters()), None)
         dtype = param.dtype if param is not None else torch.float32
