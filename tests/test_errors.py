@@ -326,3 +326,17 @@ def test_smoothed_names_an_empty_output():
     soft = gl.smoothed(lambda A: np.zeros(0), n_samples=5)
     with pytest.raises(ValueError, match=r"model f returned shape \(0,\) for a batch of 10 rows"):
         soft(np.zeros((2, 3)))
+
+
+@pytest.mark.parametrize("where", ["f", "grad"])
+def test_complex_model_outputs_are_refused(where):
+    f = (lambda A: A.sum(axis=1) + 0j) if where == "f" else (lambda A: A.sum(axis=1))
+    grad = (lambda A: np.ones_like(A) + 0j) if where == "grad" else (lambda A: np.ones_like(A))
+    m = gl.Model(f, grad=grad)
+    method = gl.clime if where == "f" else gl.smoothgrad
+    with pytest.raises(TypeError, match=f"model {where} must return real numbers; got complex"):
+        method(m, np.zeros((2, 3)), n_samples=20)
+    with pytest.raises(
+        TypeError, match=f"model {where}'s output must be real numbers; got complex"
+    ):
+        (m if where == "f" else m.gradient)(np.zeros((2, 3)))

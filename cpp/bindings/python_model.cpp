@@ -57,6 +57,13 @@ private:
     }
 
     static DoubleArray as_array(const py::object& result, const char* what) {
+        // float64 would keep only the real part of complex values, and read datetimes as counts
+        if (py::isinstance<py::array>(result)) {
+            const char kind = py::reinterpret_borrow<py::array>(result).dtype().kind();
+            if (kind == 'c' || kind == 'M' || kind == 'm')
+                throw py::type_error(std::string("model ") + what + " must return real numbers; got " +
+                                     (kind == 'c' ? "complex" : "datetime") + " values");
+        }
         auto a = DoubleArray::ensure(result);  // null (error cleared) when not convertible
         if (!a)
             throw py::type_error(std::string("model ") + what + " must return an array of floats; got " +
