@@ -22,7 +22,7 @@ ort = pytest.importorskip("onnxruntime")
 from onnx import TensorProto, helper, numpy_helper
 
 import gradlime as gl
-from conftest import printed_by_thread_count, stops_on_ctrl_c
+from conftest import onnx_net, printed_by_thread_count, stops_on_ctrl_c
 
 OPSET = 17
 RTOL_VALUES, ATOL_VALUES = 1e-5, 1e-6  # native float32 vs onnxruntime float32
@@ -904,3 +904,16 @@ def test_ctrl_c_stops_a_native_call(tmp_path):
     assert stops_on_ctrl_c(path, "gl.smoothgrad(m, np.zeros((10**6, 5)), n_samples=10**4)")
     # A few points of 10^9 samples each: the fused path checks inside a point too.
     assert stops_on_ctrl_c(path, "gl.smoothgrad(m, np.zeros((4, 5)), n_samples=10**9)")
+
+
+def test_a_column_bias_is_not_run_as_a_per_output_bias():
+    """ONNX broadcasts a (width, 1) bias down the batch (one value per row); the native engine
+    refuses it rather than add it per output, and engine="auto" hands the graph to onnxruntime."""
+    W = np.arange(12, dtype=np.float32).reshape(4, 3) / 10
+    column = onnx_net(W, np.ones((3, 1), dtype=np.float32))
+    with pytest.raises(ValueError, match=r"a bias of shape \(3, 1\) broadcasts over the batch"):
+        gl.Model.from_onnx(column, engine="native")
+    assert gl.Model.from_onnx(column, target=0).engine == "onnxruntime"
+    row = gl.Model.from_onnx(onnx_net(W, np.ones((1, 3), dtype=np.float32)), target=0)
+    assert row.engine == "native"
+    np.testing.assert_allclose(row(np.ones((2, 4))), np.ones(4) @ W[:, 0] + 1.0, rtol=1e-6)

@@ -169,7 +169,8 @@ def _build_network(
                 raise ValueError(f"Add bias of shape {other.shape} does not fit {width} outputs")
             if pending is None or other.ndim > 2:
                 raise NotNative("Add is supported only as a bias right after a Gemm or MatMul")
-            pending = (pending[0], pending[1] + np.broadcast_to(other.reshape(-1), (width,)))
+            bias = _per_output(other, width, f"node {node.name or op} (Add)")
+            pending = (pending[0], pending[1] + bias)
         elif op in _ACTIVATIONS:
             flush()
             kind, alpha, gamma = _ACTIVATIONS[op]
@@ -192,6 +193,17 @@ def _build_network(
     return net
 
 
+def _per_output(c: np.ndarray, width: int, where: str) -> np.ndarray:
+    """A bias added to every row of a (rows, width) output, as ONNX broadcasting adds it: shapes
+    (), (1,), (width,), (1, 1) or (1, width). A (width, 1) column broadcasts down the batch instead
+    (one value per row), which only fits a batch of `width` rows: not a per-output bias."""
+    if c.ndim == 2 and c.shape[0] != 1:
+        raise NotNative(
+            f"{where}: a bias of shape {c.shape} broadcasts over the batch's rows, not its outputs"
+        )
+    return np.broadcast_to(c.reshape(-1), (width,)).astype(np.float64)
+
+
 def _dense(
     node: Any, op: str, a: dict[str, Any], consts: dict[str, np.ndarray], width: int
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -210,7 +222,8 @@ def _dense(
             C = np.asarray(consts[node.input[2]], dtype=np.float64)
             if C.size not in (1, W.shape[0]):
                 raise ValueError(f"Gemm bias of shape {C.shape} does not fit {W.shape[0]} outputs")
-            bias = bias + float(a.get("beta", 1.0)) * np.broadcast_to(C.reshape(-1), (W.shape[0],))
+            C = _per_output(C, W.shape[0], f"node {node.name or op} (Gemm)")
+            bias = bias + float(a.get("beta", 1.0)) * C
     else:
         W, bias = B.T, np.zeros(B.shape[1])
     if W.shape[1] != width:
