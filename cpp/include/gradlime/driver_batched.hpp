@@ -54,9 +54,15 @@ void fill_task(const M& m, const Batch<State>& b, Index task) {
     }
 }
 
-template <class M, class State>
+template <class State>
 Index fill_tasks(const Batch<State>& b) {
     return (b.m + kFillRows - 1) / kFillRows;
+}
+
+// All of a batch's rows, on the calling thread's team.
+template <class M, class State>
+void fill_batch(const M& m, const Batch<State>& b) {
+    parallel_for(fill_tasks(b), [&](Index t) { fill_task(m, b, t); });
 }
 
 // Fill tasks of a batch handed out to whoever asks: the background thread and, once its own
@@ -64,7 +70,7 @@ Index fill_tasks(const Batch<State>& b) {
 template <class M, class State>
 class SharedFill {
 public:
-    SharedFill(const M& m, const Batch<State>& b) : m_(m), b_(b), tasks_(fill_tasks<M>(b)) {}
+    SharedFill(const M& m, const Batch<State>& b) : m_(m), b_(b), tasks_(fill_tasks(b)) {}
     void work() {
         for (Index i; (i = next_.fetch_add(1)) < tasks_;) fill_task(m_, b_, i);
     }
@@ -192,7 +198,7 @@ void run_batched(const M& m, BatchModel& model, Index N, const DriverOptions& op
     };
 
     Batch current = plan(0);
-    parallel_for(driver_detail::fill_tasks<M>(current), [&](Index t) { driver_detail::fill_task(m, current, t); });
+    driver_detail::fill_batch(m, current);
     BackgroundWorker drawer;
     while (current.m > 0) {
         // The next batch is drawn while the model evaluates this one (the model call holds the GIL

@@ -52,7 +52,7 @@ void run_slot_alone(const M& m, BatchModel& model, PointSlot<State>& slot, Index
         b.inputs = model.input_buffer(0, b.m, m.dim());
         b.pieces.push_back({&slot, slot.planned, b.m, 0});
         slot.planned += b.m;
-        parallel_for(fill_tasks<M>(b), [&](Index t) { fill_task(m, b, t); });
+        fill_batch(m, b);
         const ModelOutput y = evaluate_batch(m, model, b);
         check_batch(m, take_batch(m, b, y), y, opt);
         model.check_interrupt();
