@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from ._validation import as_baseline, as_points, default_batch_rows, real_array
-from .models import Model, as_model
+from .models import Model, as_model, in_batches
 
 __all__ = ["SIMILARITIES", "faithfulness"]
 
@@ -96,7 +96,7 @@ def faithfulness(
         p = (y[:, :1] - y[:, 1:]) / step
     if at_reference == "gradient" and at_ref.any():
         rows = np.flatnonzero(at_ref.any(axis=1))
-        g = _chunked(m.gradient, P[rows], m.batch_size or default_batch_rows(d), (d,))
+        g = in_batches(m.gradient, m, P[rows])  # Model refuses non-finite gradients
         p[rows] = np.where(at_ref[rows], g, p[rows])
         at_ref[:] = False
     score = _SIMILARITY[similarity]
@@ -134,13 +134,7 @@ def _evaluate_rows(m: Model, P: np.ndarray, r: np.ndarray) -> np.ndarray:
         rows = P[point]
         hit = np.flatnonzero(k > 0)
         rows[hit, k[hit] - 1] = r[k[hit] - 1]
-        out = np.asarray(m(rows), dtype=np.float64)
-        if out.shape not in ((len(idx),), (len(idx), 1)):
-            raise ValueError(
-                f"the model returned shape {out.shape} for a batch of {len(idx)} rows; "
-                f"expected ({len(idx)},)"
-            )
-        out = out.reshape(-1)
+        out = m(rows)  # (len(idx),): Model checks the shape
         bad = np.flatnonzero(~np.isfinite(out))
         if bad.size:
             raise ValueError(
@@ -149,16 +143,6 @@ def _evaluate_rows(m: Model, P: np.ndarray, r: np.ndarray) -> np.ndarray:
             )
         y[idx] = out
     return y.reshape(n, d + 1)
-
-
-def _chunked(fn: Any, A: np.ndarray, chunk: int, tail: tuple[int, ...]) -> np.ndarray:
-    out = np.empty((len(A), *tail))
-    for start in range(0, len(A), chunk):
-        block = np.asarray(fn(A[start : start + chunk]), dtype=np.float64)
-        out[start : start + chunk] = block.reshape(len(block), *tail)
-    if not np.isfinite(out).all():
-        raise ValueError("the model's gradient contains NaN or inf")
-    return out
 
 
 def _inverse_l2(u: np.ndarray, v: np.ndarray) -> float:

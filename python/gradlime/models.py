@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import positive_int, real_array, select_column
+from ._validation import default_batch_rows, positive_int, real_array, select_column
 
 __all__ = ["Model", "as_model"]
 
@@ -272,3 +272,9 @@ def _checked_output(out: Any, A: np.ndarray, what: str) -> np.ndarray:
         row = int(np.argwhere(bad)[0][0])
         raise ValueError(f"model grad returned a non-finite gradient at row {row} of the batch")
     return arr
+
+
+def in_batches(fn: Any, m: Model, A: np.ndarray) -> np.ndarray:
+    """fn (the model or its gradient) on any number of rows, in batches of the model's size."""
+    step = m.batch_size or default_batch_rows(A.shape[1])
+    return np.concatenate([fn(A[i : i + step]) for i in range(0, len(A), step)])

@@ -8,18 +8,12 @@ from typing import Any
 import numpy as np
 
 from ._validation import as_points, default_batch_rows, positive_int, real_array
-from .models import Model, as_model
+from .models import Model, as_model, in_batches
 from .result import Explanation
 
 __all__ = ["grad_x_input", "gradient", "integrated_gradients"]
 
 RULES = ("gauss_legendre", "riemann_trapezoid")
-
-
-def _batched(fn: Any, m: Model, A: np.ndarray) -> np.ndarray:
-    """fn on any number of rows, in batches of the model's size."""
-    step = m.batch_size or default_batch_rows(A.shape[1])
-    return np.concatenate([fn(A[i : i + step]) for i in range(0, len(A), step)])
 
 
 def _gradients(m: Model, A: np.ndarray) -> np.ndarray:
@@ -28,7 +22,7 @@ def _gradients(m: Model, A: np.ndarray) -> np.ndarray:
             m.no_gradient_reason
             or "this method needs the model's gradient: pass grad= to gl.Model(f, grad=...)"
         )
-    return _batched(m.gradient, m, A)
+    return in_batches(m.gradient, m, A)
 
 
 def _result(
@@ -150,8 +144,8 @@ def integrated_gradients(
         g = _gradients(m, path.reshape(-1, d)).reshape(path.shape)
         avg[i : i + step] = np.einsum("k,nkd->nd", weights, g)
     phi = delta * avg
-    fx = _batched(m, m, points)
-    gap = phi.sum(axis=1) - (fx - _batched(m, m, np.ascontiguousarray(base)))
+    fx = in_batches(m, m, points)
+    gap = phi.sum(axis=1) - (fx - in_batches(m, m, np.ascontiguousarray(base)))
     params = {
         "baseline": base[0].copy() if single else base.copy(),
         "n_steps": n,
