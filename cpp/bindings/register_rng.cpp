@@ -14,10 +14,7 @@ template <class Fill>
 gradlime::RowMatrix drawn(Index m, Index d, Index rows, Index cols, Fill&& fill) {
     if (m < 0 || d < 1) throw std::invalid_argument("need m >= 0 and d >= 1");
     gradlime::RowMatrix Z(rows, cols);
-    {
-        py::gil_scoped_release release;
-        fill(Z.data());
-    }
+    without_gil([&] { fill(Z.data()); });
     return Z;
 }
 
