@@ -21,6 +21,9 @@ namespace {
 
 using namespace mask_sums;
 
+// Groups of 8 samples (one mask byte per feature each) that cover `rows` samples.
+inline Index groups_of(Index rows) noexcept { return (rows + lanes::kLanes - 1) / lanes::kLanes; }
+
 // Fixed work units: part of the definition of the arithmetic (which partial sums are formed and
 // in which order they are merged), so they must not depend on threads or batch size.
 constexpr Index kChunkRows = 2048;  // samples per finalisation chunk
@@ -71,10 +74,10 @@ const std::uint8_t* chunk_bytes(const Context& c, const PointState& s, Index fir
                                 std::vector<std::uint8_t>& scratch, Index& ld) {
     const Index L = lanes::kLanes;
     if (!s.bytes.empty()) {
-        ld = (c.n + L - 1) / L;
+        ld = groups_of(c.n);
         return s.bytes.data() + first / L;
     }
-    const Index stride = 4 * c.blocks, G = (rows + L - 1) / L;
+    const Index stride = 4 * c.blocks, G = groups_of(rows);
     std::vector<std::uint32_t> drawn;
     const std::uint32_t* words = s.words.data() + first * stride;
     if (s.words.empty()) {
@@ -144,7 +147,7 @@ void finalize_point(const Context& c, PointState& s, bool parallel) {
             thread_local std::vector<double> w, wy;
             Index ld = 0;
             const std::uint8_t* zb = chunk_bytes(c, s, first, rows, scratch, ld);
-            const Index G = (rows + L - 1) / L;
+            const Index G = groups_of(rows);
             w.assign(static_cast<size_t>(G * L), 0.0);
             wy.assign(static_cast<size_t>(G * L), 0.0);
             double weight[lanes::kLanes];
@@ -218,7 +221,7 @@ void finalize_point(const Context& c, PointState& s, bool parallel) {
             thread_local std::vector<double> u;
             Index ld = 0;
             const std::uint8_t* zb = chunk_bytes(c, s, first, rows, scratch, ld);
-            const Index G = (rows + L - 1) / L;
+            const Index G = groups_of(rows);
             u.assign(static_cast<size_t>(G * L), 0.0);
             double zc[lanes::kLanes];
             for (Index g = 0; g < G; ++g) {
@@ -274,8 +277,8 @@ public:
         s.point = point;
         s.values.resize(c_.n);
         s.weights.resize(c_.n);
-        if (fused && c_.d * ((c_.n + lanes::kLanes - 1) / lanes::kLanes) <= kept_bytes)
-            s.bytes.resize(static_cast<size_t>(c_.d * ((c_.n + lanes::kLanes - 1) / lanes::kLanes)));
+        const Index byte_count = c_.d * groups_of(c_.n);  // the fused path's feature-major mask bytes
+        if (fused && byte_count <= kept_bytes) s.bytes.resize(static_cast<size_t>(byte_count));
         if (!fused && c_.n * c_.blocks * Index(16) <= kept_bytes)
             s.words.resize(static_cast<size_t>(c_.n * 4 * c_.blocks));
     }
@@ -305,13 +308,13 @@ public:
     // The block's masks as feature-major bytes (kept, or for this block only), then x~ = z ? x :
     // baseline in float32: the batched path's select, then the network's cast.
     void fill_block(State& s, Index point, Index first, Index count, float* x) const {
-        const Index d = c_.d, B = kNetworkBlock, L = lanes::kLanes, stride = 4 * c_.blocks, G = (count + L - 1) / L;
+        const Index d = c_.d, B = kNetworkBlock, L = lanes::kLanes, stride = 4 * c_.blocks, G = groups_of(count);
         thread_local std::vector<std::uint32_t> words;
         thread_local std::vector<std::uint8_t> block_bytes;
         const bool kept = !s.bytes.empty();
         if (!kept) block_bytes.resize(static_cast<size_t>(d * G));
         std::uint8_t* zb = kept ? s.bytes.data() + first / L : block_bytes.data();
-        const Index zld = kept ? (c_.n + L - 1) / L : G;
+        const Index zld = kept ? groups_of(c_.n) : G;
         if (c_.blocks == 1 && count % L == 0) {  // the bytes straight from the Philox lanes
             for (Index g = 0; g < G; ++g)
                 lime_mask_bytes8(c_.key, c_.stream(point), static_cast<std::uint64_t>(first + g * L), d, zb + g, zld);
