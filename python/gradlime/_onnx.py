@@ -15,6 +15,25 @@ from ._validation import select_column
 __all__ = ["NotNative", "OnnxGraph", "load_bytes", "onnxruntime_function", "parse", "select_column"]
 
 MAX_FEATURES = 1 << 24  # a declared input wider than this is refused before anything is allocated
+MIN_OPSET = 7  # before it Gemm and Add broadcast by attributes; onnxruntime guarantees 7 and later
+
+# ONNX TensorProto element types of real values -> the numpy dtype fed to onnxruntime.
+_REAL_TYPES = {1: np.float32, 10: np.float16, 11: np.float64}
+_TYPE_NAMES = {
+    1: "FLOAT",
+    2: "UINT8",
+    3: "INT8",
+    5: "INT16",
+    6: "INT32",
+    7: "INT64",
+    8: "STRING",
+    9: "BOOL",
+    10: "FLOAT16",
+    11: "DOUBLE",
+    12: "UINT32",
+    13: "UINT64",
+    16: "BFLOAT16",
+}
 
 # ONNX op -> native activation name, with its attribute defaults (ONNX operator specs).
 _ACTIVATIONS: dict[str, tuple[str, float, float]] = {
@@ -41,6 +60,8 @@ class OnnxGraph:
     input_name: str
     n_features: int
     n_outputs: int | None
+    input_dtype: Any = np.float32  # what onnxruntime is fed
+    batch: int | None = None  # a batch dimension the graph fixes, else None
     network: Any = None  # _core.FeedForwardNetwork when the graph is native
     not_native: str | None = None  # why not, otherwise
     # The native chain as ("dense", W (out, in), b) and ("act", kind, alpha, gamma) entries, in
@@ -76,9 +97,18 @@ def parse(data: bytes) -> OnnxGraph:
 
     try:
         model = onnx.load_model_from_string(data)
-        onnx.checker.check_model(model)
+        # full_check runs ONNX's strict type and shape inference: a weight of another type than
+        # the input, or a tensor of an unknown data type, is refused here by ONNX itself.
+        onnx.checker.check_model(model, full_check=True)
     except Exception as exc:  # protobuf and checker errors have no common base
         raise ValueError(f"not a valid ONNX model: {exc}") from exc
+    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
+    if opset is not None and opset < MIN_OPSET:
+        raise ValueError(
+            f"the ONNX model uses opset {opset}; gradlime needs opset {MIN_OPSET} or later (earlier "
+            "opsets broadcast by attributes, and onnxruntime does not guarantee them): convert it "
+            f"with onnx.version_converter.convert_version(model, {MIN_OPSET}) or re-export it"
+        )
     graph = model.graph
     consts: dict[str, np.ndarray] = {}
     for t in graph.initializer:
@@ -89,6 +119,8 @@ def parse(data: bytes) -> OnnxGraph:
             f"the ONNX graph must have one input and one output; it has {len(inputs)} inputs "
             f"and {len(graph.output)} outputs"
         )
+    in_type = _real_type(inputs[0], "input")
+    _real_type(graph.output[0], "output")
     dims = inputs[0].type.tensor_type.shape.dim
     if len(dims) != 2:
         raise ValueError(
@@ -107,14 +139,60 @@ def parse(data: bytes) -> OnnxGraph:
         if len(out_dims) == 2 and out_dims[1].HasField("dim_value")
         else None
     )
-    g = OnnxGraph(data=data, input_name=inputs[0].name, n_features=d, n_outputs=k)
-    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 13)
+    g = OnnxGraph(
+        data=data,
+        input_name=inputs[0].name,
+        n_features=d,
+        n_outputs=k,
+        input_dtype=_REAL_TYPES[in_type],
+        batch=int(dims[0].dim_value) if dims[0].HasField("dim_value") else None,
+    )
     try:
-        g.network = _build_network(graph, consts, d, opset, g.layers)
+        if in_type != 1:
+            raise NotNative(
+                f"its input is {_TYPE_NAMES[in_type]}; the native engine runs FLOAT graphs"
+            )
+        g.network = _build_network(graph, consts, d, opset or 21, g.layers)
         g.n_outputs = g.network.output_dim
     except NotNative as exc:
         g.not_native = str(exc)
     return g
+
+
+def _real_type(value_info: Any, which: str) -> int:
+    """The element type of a graph input or output, refused unless it holds real numbers."""
+    t = int(value_info.type.tensor_type.elem_type)
+    if t not in _REAL_TYPES:
+        raise ValueError(
+            f"the ONNX {which} {value_info.name!r} has element type {_TYPE_NAMES.get(t, t)}; "
+            "gradlime explains models of real-valued inputs and outputs (FLOAT, DOUBLE or FLOAT16)"
+        )
+    return t
+
+
+def _constant(node: Any) -> np.ndarray:
+    """The value of a Constant node, whichever of its attributes holds it."""
+    from onnx import numpy_helper
+
+    a = _attrs(node)
+    if "value" in a:
+        return np.asarray(numpy_helper.to_array(a["value"]))
+    for key, dtype in (("value_float", np.float32), ("value_floats", np.float32)):
+        if key in a:
+            return np.asarray(a[key], dtype=dtype)
+    for key in ("value_int", "value_ints"):
+        if key in a:
+            return np.asarray(a[key], dtype=np.int64)
+    raise NotNative(
+        f"node {node.name or 'Constant'}: a Constant given as {', '.join(a) or 'nothing'}"
+    )
+
+
+def _float_weight(c: np.ndarray, where: str) -> np.ndarray:
+    """A weight or bias of the native float32 network, in float64 for the parser's sums."""
+    if c.dtype != np.float32:
+        raise NotNative(f"{where}: a {c.dtype} constant; the native engine runs float32 weights")
+    return np.asarray(c, dtype=np.float64)
 
 
 def _attrs(node: Any) -> dict[str, Any]:
@@ -126,8 +204,6 @@ def _attrs(node: Any) -> dict[str, Any]:
 def _build_network(
     graph: Any, consts: dict[str, np.ndarray], d: int, opset: int, layers: list[tuple[Any, ...]]
 ) -> Any:
-    from onnx import numpy_helper
-
     unsupported = sorted(
         {n.op_type for n in graph.node if n.op_type not in NATIVE_OPS | {"Constant"}}
     )
@@ -150,7 +226,7 @@ def _build_network(
     for node in graph.node:
         op, a = node.op_type, _attrs(node)
         if op == "Constant":
-            consts[node.output[0]] = numpy_helper.to_array(a["value"])
+            consts[node.output[0]] = _constant(node)
             continue
         data_inputs = [x for x in node.input if x and x not in consts]
         if data_inputs != [current]:
@@ -162,8 +238,8 @@ def _build_network(
             W, b = _dense(node, op, a, consts, width)
             pending, width = (W, b), W.shape[0]
         elif op == "Add":
-            other = np.asarray(
-                consts[next(x for x in node.input if x != current)], dtype=np.float64
+            other = _float_weight(
+                consts[next(x for x in node.input if x != current)], f"node {node.name or op} (Add)"
             )
             if pending is not None and other.size not in (1, width):
                 raise ValueError(f"Add bias of shape {other.shape} does not fit {width} outputs")
@@ -210,7 +286,8 @@ def _dense(
     """(weight (out, in), bias (out,)) of a Gemm or a MatMul, in float64."""
     if node.input[1] not in consts:
         raise NotNative(f"{op} with a non-constant weight")
-    B = np.asarray(consts[node.input[1]], dtype=np.float64)
+    where = f"node {node.name or op} ({op})"
+    B = _float_weight(consts[node.input[1]], where)
     if B.ndim != 2:
         raise ValueError(f"{op} weight must be 2-D; got shape {B.shape}")
     if op == "Gemm":
@@ -219,10 +296,10 @@ def _dense(
         W = (B if int(a.get("transB", 0)) else B.T) * float(a.get("alpha", 1.0))
         bias = np.zeros(W.shape[0])
         if len(node.input) > 2 and node.input[2]:
-            C = np.asarray(consts[node.input[2]], dtype=np.float64)
+            C = _float_weight(consts[node.input[2]], where)
             if C.size not in (1, W.shape[0]):
                 raise ValueError(f"Gemm bias of shape {C.shape} does not fit {W.shape[0]} outputs")
-            C = _per_output(C, W.shape[0], f"node {node.name or op} (Gemm)")
+            C = _per_output(C, W.shape[0], where)
             bias = bias + float(a.get("beta", 1.0)) * C
     else:
         W, bias = B.T, np.zeros(B.shape[1])
@@ -245,13 +322,28 @@ def onnxruntime_function(g: OnnxGraph, target: int | None) -> Any:
         session = ort.InferenceSession(
             g.data, sess_options=options, providers=["CPUExecutionProvider"]
         )
-        probe = session.run(None, {g.input_name: np.zeros((1, g.n_features), dtype=np.float32)})[0]
+        rows = g.batch or 1
+        probe = session.run(None, {g.input_name: np.zeros((rows, g.n_features), g.input_dtype)})[0]
     except Exception as exc:
         raise ValueError(f"onnxruntime could not run this ONNX model: {exc}") from exc
-    column = select_column(int(np.asarray(probe).reshape(1, -1).shape[1]), target)
+    column = select_column(int(np.asarray(probe).reshape(rows, -1).shape[1]), target)
+
+    def run(A: np.ndarray) -> np.ndarray:
+        try:
+            out = session.run(None, {g.input_name: A})[0]
+        except Exception as exc:  # onnxruntime's errors have no common Python base
+            raise ValueError(f"onnxruntime failed on a batch of shape {A.shape}: {exc}") from exc
+        return np.asarray(out, dtype=np.float64).reshape(len(A), -1)[:, column]
 
     def f(A: np.ndarray) -> np.ndarray:
-        out = session.run(None, {g.input_name: np.asarray(A, dtype=np.float32)})[0]
-        return np.asarray(out, dtype=np.float64).reshape(len(A), -1)[:, column]
+        A = np.asarray(A, dtype=g.input_dtype)
+        if g.batch is None or len(A) == g.batch:
+            return run(A)
+        # The graph fixes its batch: run blocks of that many rows, the last one padded.
+        m = len(A)
+        padded = np.zeros((-(-m // g.batch) * g.batch, A.shape[1]), dtype=A.dtype)
+        padded[:m] = A
+        blocks = [run(padded[i : i + g.batch]) for i in range(0, len(padded), g.batch)]
+        return np.concatenate(blocks)[:m]
 
     return f
