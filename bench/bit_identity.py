@@ -29,9 +29,9 @@ def _onnx_net(d: int, hidden: int, seed: int) -> bytes:
     from onnx import TensorProto, helper, numpy_helper
 
     r = np.random.default_rng(seed)
-    W1 = r.normal(size=(d, hidden)).astype(np.float32) / np.sqrt(d)
+    W1 = (r.normal(size=(d, hidden)).astype(np.float32) / np.sqrt(d)).astype(np.float32)
     b1 = r.normal(size=hidden).astype(np.float32) * 0.1
-    W2 = r.normal(size=(hidden, 2)).astype(np.float32) / np.sqrt(hidden)
+    W2 = (r.normal(size=(hidden, 2)).astype(np.float32) / np.sqrt(hidden)).astype(np.float32)
     inits = [numpy_helper.from_array(a, n) for a, n in ((W1, "W1"), (b1, "b1"), (W2, "W2"))]
     nodes = [
         helper.make_node("MatMul", ["x", "W1"], ["h0"]),

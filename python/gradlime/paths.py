@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 import numpy as np
 
+from ._quadrature import RULES, quadrature
 from ._validation import as_points, default_batch_rows, positive_int, real_array
 from .models import Model, as_model, in_batches
 from .result import Explanation
 
 __all__ = ["grad_x_input", "gradient", "integrated_gradients"]
-
-RULES = ("gauss_legendre", "riemann_trapezoid")
 
 
 def _gradients(m: Model, A: np.ndarray) -> np.ndarray:
@@ -77,22 +75,6 @@ def grad_x_input(model: Any, X: Any) -> Explanation:
     return _result(_gradients(m, points) * points, points, single, "grad_x_input", {})
 
 
-@functools.lru_cache(maxsize=64)
-def _quadrature(n_steps: int, rule: str) -> tuple[np.ndarray, np.ndarray]:
-    """Nodes and weights on [0, 1] (read-only, cached: Gauss-Legendre's eigenvalue problem costs
-    more than a small network's path gradients)."""
-    if rule == "gauss_legendre":
-        t, w = np.polynomial.legendre.leggauss(n_steps)
-        alpha, w = (t + 1.0) / 2.0, w / 2.0
-    else:
-        alpha = np.linspace(0.0, 1.0, n_steps + 1)
-        w = np.full(n_steps + 1, 1.0 / n_steps)
-        w[[0, -1]] /= 2.0
-    alpha.flags.writeable = False
-    w.flags.writeable = False
-    return alpha, w
-
-
 def integrated_gradients(
     model: Any, X: Any, *, baseline: Any = 0.0, n_steps: int = 50, rule: str = "gauss_legendre"
 ) -> Explanation:
@@ -134,15 +116,19 @@ def integrated_gradients(
         )
     if not np.isfinite(base).all():
         raise ValueError("baseline contains NaN or inf")
-    alpha, weights = _quadrature(n, rule)
+    alpha, weights = quadrature(n, rule)
     delta = points - base
-    # Points in chunks, so the path rows stay within about one batch.
-    step = max(1, (m.batch_size or default_batch_rows(d)) // len(alpha))
-    avg = np.empty_like(points)
+    # Blocks of points x nodes whose path rows fit one batch, whatever n_steps is.
+    rows = m.batch_size or default_batch_rows(d)
+    nodes = min(len(alpha), rows)
+    step = max(1, rows // nodes)
+    avg = np.zeros_like(points)
     for i in range(0, N, step):
-        path = base[i : i + step, None, :] + alpha[None, :, None] * delta[i : i + step, None, :]
-        g = _gradients(m, path.reshape(-1, d)).reshape(path.shape)
-        avg[i : i + step] = np.einsum("k,nkd->nd", weights, g)
+        for k in range(0, len(alpha), nodes):
+            a = alpha[k : k + nodes, None]
+            path = base[i : i + step, None, :] + a * delta[i : i + step, None, :]
+            g = _gradients(m, path.reshape(-1, d)).reshape(path.shape)
+            avg[i : i + step] += np.einsum("k,nkd->nd", weights[k : k + nodes], g)
     phi = delta * avg
     fx = in_batches(m, m, points)
     gap = phi.sum(axis=1) - (fx - in_batches(m, m, np.ascontiguousarray(base)))
