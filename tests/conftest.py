@@ -48,17 +48,22 @@ def printed_by_thread_count(script, *args):
     return out
 
 
-def stops_on_ctrl_c(onnx_path, call):
-    """Runs `call` (source using `m`, the native model at onnx_path, and `np`) in a subprocess that
-    sends itself SIGINT after half a second; True when KeyboardInterrupt stopped it."""
+def ctrl_c_latency(call, *, setup="", after=0.5):
+    """Runs `call` (source using `np`, `gl` and whatever `setup` defines) in a subprocess that
+    sends itself SIGINT `after` seconds in; the seconds from the signal to the KeyboardInterrupt,
+    or None when the call finished first."""
     script = textwrap.dedent(f"""
-        import sys, threading, os, signal, numpy as np, gradlime as gl
-        m = gl.Model.from_onnx({str(onnx_path)!r})
-        threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
+        import sys, threading, os, signal, time, numpy as np, gradlime as gl
+        {setup}
+        sent = []
+        def fire():
+            sent.append(time.perf_counter())
+            os.kill(os.getpid(), signal.SIGINT)
+        threading.Timer({after}, fire).start()
         try:
             {call}
         except KeyboardInterrupt:
-            print("interrupted", flush=True)
+            print("interrupted", time.perf_counter() - sent[0], flush=True)
             sys.exit(3)
         print("finished", flush=True)
     """)
@@ -66,7 +71,13 @@ def stops_on_ctrl_c(onnx_path, call):
         [sys.executable, "-c", script], check=False, capture_output=True, text=True, timeout=120
     )
     assert res.returncode in (0, 3), res.stderr
-    return res.returncode == 3 and "interrupted" in res.stdout
+    return float(res.stdout.split()[1]) if res.returncode == 3 else None
+
+
+def stops_on_ctrl_c(onnx_path, call):
+    """True when Ctrl-C half a second in stops `call` (source using `m`, the native model at
+    onnx_path, and `np`)."""
+    return ctrl_c_latency(call, setup=f"m = gl.Model.from_onnx({str(onnx_path)!r})") is not None
 
 
 def onnx_net(W, b=None, activations=()):

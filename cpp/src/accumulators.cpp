@@ -131,12 +131,20 @@ void ColumnMoments::merge(const ColumnMoments& other) {
     count += other.count;
 }
 
-Vector sandwich_stderr(const Eigen::LLT<Matrix>& bread, const Matrix& meat, double scale) {
+Vector sandwich_stderr(const Eigen::LLT<Matrix>& bread, const Matrix& meat, double scale,
+                       const std::function<void()>& check) {
+    // se_k^2 = (A^-1 e_k)^T M (A^-1 e_k) scale: a block of columns of A^-1 at a time.
     const Index d = meat.rows();
-    const Matrix Ainv = bread.solve(Matrix::Identity(d, d));
-    const Matrix B = Matrix(meat.selfadjointView<Eigen::Lower>()) * Ainv;
+    const Matrix M = meat.selfadjointView<Eigen::Lower>();
     Vector se(d);
-    for (Index k = 0; k < d; ++k) se[k] = std::sqrt(std::max(0.0, Ainv.col(k).dot(B.col(k)) * scale));
+    for (Index k0 = 0; k0 < d; k0 += kSandwichColumns) {
+        const Index cols = std::min(kSandwichColumns, d - k0);
+        const Matrix Ainv = bread.solve(Matrix::Identity(d, d).middleCols(k0, cols));
+        const Matrix B = M * Ainv;
+        for (Index k = 0; k < cols; ++k)
+            se[k0 + k] = std::sqrt(std::max(0.0, Ainv.col(k).dot(B.col(k)) * scale));
+        check();
+    }
     return se;
 }
 

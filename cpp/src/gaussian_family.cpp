@@ -195,13 +195,13 @@ void GaussianFamily::finalize(State& s, Index p, Index taken, bool parallel) con
     std::vector<LeastSquaresSums> cross_part(kWaveChunks);
     std::vector<ColumnMoments> dual_part(kWaveChunks);
     for_each_chunk(
-        [&](Index i, Index first, Index rows) {
+        [&](Index i, Index first, Index rows, Interruption& stop) {
             RowMatrix Z, E;
             if (opt_.stein) point_normals(s, p, first, rows, Z);
             const auto f = s.values.segment(first, rows);
             if (opt_.clime)
                 cross_part[static_cast<size_t>(i)] =
-                    LeastSquaresSums::of_rows(clime_normals(first, rows, Z), f.data(), rows, d, fbar);
+                    LeastSquaresSums::of_rows(clime_normals(first, rows, Z), f.data(), rows, d, fbar, &stop);
             if (opt_.stein) {
                 // Sigma^-1 (a - x)(f(a) - mean f): the Stein form of E[grad f] (paper 1, Lemma 1/2).
                 sampler_.dual_rows(Z, E);
@@ -233,13 +233,15 @@ void GaussianFamily::finalize(State& s, Index p, Index taken, bool parallel) con
     Matrix meat = Matrix::Zero(d, d);
     std::vector<Matrix> meat_part(kWaveChunks);
     for_each_chunk(
-        [&](Index i, Index first, Index rows) {
+        [&](Index i, Index first, Index rows, Interruption& stop) {
             RowMatrix Z;
             meat_part[static_cast<size_t>(i)] =
-                fit.meat_of_rows(clime_normals(first, rows, Z), s.values.data() + first, rows);
+                fit.meat_of_rows(clime_normals(first, rows, Z), s.values.data() + first, rows, &stop);
         },
         [&](Index i) { meat += meat_part[static_cast<size_t>(i)]; });
-    out_.clime.stderr_.row(p) = fit.stderr_of(meat).transpose();
+    out_.clime.stderr_.row(p) = fit.stderr_of(meat, [&] {
+                                 if (parallel) model_.check_interrupt();
+                             }).transpose();
 }
 
 void validate(const RowMatrix& X, const NoiseSampler& sampler, const BatchModel& model, const EngineOptions& opt) {

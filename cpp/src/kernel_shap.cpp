@@ -123,7 +123,7 @@ void finalize_point(const Context& c, PointState& s, bool parallel) {
     std::vector<Matrix> A_part(kWaveChunks);
     std::vector<Vector> rhs_part(kWaveChunks);
     for_each_chunk(n, parallel,
-        [&](Index i, Index first, Index count) {
+        [&](Index i, Index first, Index count, Interruption&) {
             RowMatrix U;
             Vector t;
             design(first, count, U, t, true);
@@ -165,7 +165,7 @@ void finalize_point(const Context& c, PointState& s, bool parallel) {
     std::vector<Matrix> meat_part(kWaveChunks);
     std::vector<char> unidentified(kWaveChunks);
     for_each_chunk(n, parallel,
-        [&](Index i, Index first, Index count) {
+        [&](Index i, Index first, Index count, Interruption&) {
             RowMatrix U;
             Vector t;
             design(first, count, U, t, false);

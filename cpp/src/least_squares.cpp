@@ -151,7 +151,7 @@ Matrix to_e_space(const NoiseSampler& noise, const Matrix& lower) {
 
 }  // namespace
 
-void lower_gram(const double* const* columns, Index p, Index rows, Matrix& G) {
+void lower_gram(const double* const* columns, Index p, Index rows, Matrix& G, Interruption* stop) {
     const Index groups = groups_of(rows), P = (p + kPad - 1) / kPad * kPad;
     thread_local std::vector<double> zeros;  // never written: the padding column
     thread_local std::vector<const double*> cols;
@@ -161,6 +161,7 @@ void lower_gram(const double* const* columns, Index p, Index rows, Matrix& G) {
     G.setZero(p, p);
     alignas(64) double lanes[kPanel * kPanel * kLanes];
     for (Index K0 = 0; K0 < P; K0 += kPanel) {
+        if (stop && stop->poll()) return;
         const Index K1 = std::min(P, K0 + kPanel);
         for (Index L0 = 0; L0 <= K0; L0 += kPanel) {
             const Index L1 = std::min(P, L0 + kPanel);
@@ -179,7 +180,8 @@ void lower_gram(const double* const* columns, Index p, Index rows, Matrix& G) {
     }
 }
 
-LeastSquaresSums LeastSquaresSums::of_rows(const double* Z, const double* f, Index rows, Index d, double fbar) {
+LeastSquaresSums LeastSquaresSums::of_rows(const double* Z, const double* f, Index rows, Index d, double fbar,
+                                           Interruption* stop) {
     const Index groups = groups_of(rows), ld = column_stride(rows);
     double* buf = chunk_columns(d + 1, ld);
     transpose_rows(Z, rows, d, ld, buf);
@@ -189,7 +191,7 @@ LeastSquaresSums LeastSquaresSums::of_rows(const double* Z, const double* f, Ind
     const std::vector<const double*>& cols = column_pointers(buf, d + 1, ld);
     LeastSquaresSums s;
     s.count = rows;
-    lower_gram(cols.data(), d + 1, rows, s.gram);
+    lower_gram(cols.data(), d + 1, rows, s.gram, stop);
     s.sums.resize(d + 1);
     for (Index k = 0; k <= d; ++k) s.sums[k] = lane_total(cols[static_cast<size_t>(k)], groups);
     return s;
@@ -235,7 +237,7 @@ GaussianLeastSquares::GaussianLeastSquares(const LeastSquaresSums& sums, const N
     else v_ = noise.factor().triangularView<Eigen::Lower>().transpose() * w_;
 }
 
-Matrix GaussianLeastSquares::meat_of_rows(const double* Z, const double* f, Index rows) const {
+Matrix GaussianLeastSquares::meat_of_rows(const double* Z, const double* f, Index rows, Interruption* stop) const {
     const Index d = d_, span = strips_of(rows) * kStrip, ld = column_stride(rows);
     double* buf = chunk_columns(d, ld);
     thread_local std::vector<double> res;
@@ -268,13 +270,13 @@ Matrix GaussianLeastSquares::meat_of_rows(const double* Z, const double* f, Inde
         }
     }
     Matrix M;
-    lower_gram(column_pointers(buf, d, ld).data(), d, rows, M);
+    lower_gram(column_pointers(buf, d, ld).data(), d, rows, M, stop);
     return M;
 }
 
-Vector GaussianLeastSquares::stderr_of(const Matrix& meat) const {
+Vector GaussianLeastSquares::stderr_of(const Matrix& meat, const std::function<void()>& check) const {
     // HC1: A^-1 [L M_z L^T] A^-1 n / (n - p), p = d + 1 coefficients with the intercept.
-    return sandwich_stderr(bread_, to_e_space(noise_, meat), n_ / (n_ - static_cast<double>(d_) - 1.0));
+    return sandwich_stderr(bread_, to_e_space(noise_, meat), n_ / (n_ - static_cast<double>(d_) - 1.0), check);
 }
 
 }  // namespace gradlime

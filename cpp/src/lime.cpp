@@ -142,7 +142,7 @@ void finalize_point(const Context& c, PointState& s, bool parallel) {
     fit.Q.setZero(d);
     std::vector<FitSums> fit_part(kWaveChunks);
     for_each_chunk(c, parallel,
-        [&](Index i, Index first, Index rows) {
+        [&](Index i, Index first, Index rows, Interruption& stop) {
             thread_local std::vector<std::uint8_t> scratch;
             thread_local std::vector<double> w, wy;
             Index ld = 0;
@@ -175,7 +175,7 @@ void finalize_point(const Context& c, PointState& s, bool parallel) {
                 }
             }
             FitSums& part = fit_part[static_cast<size_t>(i)];
-            pair_sums(zb, ld, d, G, w.data(), part.P);
+            pair_sums(zb, ld, d, G, w.data(), part.P, &stop);
             part.Q.resize(d);
             for (Index k = 0; k < d; ++k) {
                 lanes::D acc = lanes::zero();
@@ -216,7 +216,7 @@ void finalize_point(const Context& c, PointState& s, bool parallel) {
     meat_sums.R.setZero(d, d);
     std::vector<MeatSums> meat_part(kWaveChunks);
     for_each_chunk(c, parallel,
-        [&](Index i, Index first, Index rows) {
+        [&](Index i, Index first, Index rows, Interruption& stop) {
             thread_local std::vector<std::uint8_t> scratch;
             thread_local std::vector<double> u;
             Index ld = 0;
@@ -245,7 +245,7 @@ void finalize_point(const Context& c, PointState& s, bool parallel) {
                 }
             }
             MeatSums& part = meat_part[static_cast<size_t>(i)];
-            pair_sums(zb, ld, d, G, u.data(), part.R);
+            pair_sums(zb, ld, d, G, u.data(), part.R, &stop);
             part.U = lane_total(u.data(), G);
         },
         [&](Index i) { meat_sums.merge(meat_part[static_cast<size_t>(i)]); });
@@ -260,7 +260,9 @@ void finalize_point(const Context& c, PointState& s, bool parallel) {
     for (Index k = 0; k < d; ++k)
         for (Index l = 0; l <= k; ++l)
             meat(k, l) = ((R(k, l) - mean_z[k] * R(l, l)) - R(k, k) * mean_z[l]) + meat_sums.U * mean_z[k] * mean_z[l];
-    c.out.stderr_.row(p) = sandwich_stderr(llt, meat, nd / (nd - static_cast<double>(d) - 1.0)).transpose();
+    c.out.stderr_.row(p) = sandwich_stderr(llt, meat, nd / (nd - static_cast<double>(d) - 1.0), [&] {
+                                 if (parallel) c.model.check_interrupt();
+                             }).transpose();
 }
 
 // LIME's parts for the streaming driver (driver.hpp).

@@ -2,6 +2,8 @@
 // whatever the number of threads, the batch size or the chunking.
 #pragma once
 
+#include <functional>
+
 #include <Eigen/Cholesky>
 
 #include "gradlime/types.hpp"
@@ -48,7 +50,10 @@ struct ColumnMoments {
 
 // Standard errors of a least-squares fit from the heteroscedasticity-consistent sandwich
 // A^-1 M A^-1 (White 1980): sqrt of its diagonal times `scale` (n / (n - p) for HC1).
-// `bread` factorises A; only the lower triangle of `meat` is read.
-Vector sandwich_stderr(const Eigen::LLT<Matrix>& bread, const Matrix& meat, double scale);
+// `bread` factorises A; only the lower triangle of `meat` is read. O(d^3): done kSandwichColumns
+// diagonal entries at a time, with check() (Ctrl-C) between them, and A^-1 never held whole.
+constexpr Index kSandwichColumns = 256;
+Vector sandwich_stderr(const Eigen::LLT<Matrix>& bread, const Matrix& meat, double scale,
+                       const std::function<void()>& check);
 
 }  // namespace gradlime

@@ -14,8 +14,11 @@
 // that holds them feature-major (the fused path draws them so) could hand lower_gram the columns.
 #pragma once
 
+#include <functional>
+
 #include <Eigen/Cholesky>
 
+#include "gradlime/parallel.hpp"
 #include "gradlime/sampling.hpp"
 #include "gradlime/types.hpp"
 
@@ -24,7 +27,8 @@ namespace gradlime {
 // The lower triangle of G(k, l) = sum_t c_k[t] c_l[t] over the rows samples of p columns;
 // columns[k] points at column k, read up to rows rounded up to a multiple of 8, which must be
 // zero past rows. G becomes p x p, zero above the diagonal.
-void lower_gram(const double* const* columns, Index p, Index rows, Matrix& G);
+// It returns early (G unfinished) when stop->poll() says so, between panels of columns.
+void lower_gram(const double* const* columns, Index p, Index rows, Matrix& G, Interruption* stop = nullptr);
 
 // One chunk's raw sums for the fit, over the columns [z_1 .. z_d, g] with g = f - fbar (fbar a
 // shift near the mean of f: it keeps the centring accurate when f has a large offset; z needs
@@ -34,7 +38,8 @@ struct LeastSquaresSums {
     Matrix gram;  // (d + 1) x (d + 1), lower triangle: sum [z; g] [z; g]^T
     Vector sums;  // (d + 1): sum z, sum g
     // Z: `rows` standard normals, row-major (d per row); f: their model values.
-    static LeastSquaresSums of_rows(const double* Z, const double* f, Index rows, Index d, double fbar);
+    static LeastSquaresSums of_rows(const double* Z, const double* f, Index rows, Index d, double fbar,
+                                    Interruption* stop = nullptr);
     void merge(const LeastSquaresSums& other);
 };
 
@@ -48,9 +53,10 @@ public:
     const Vector& slopes() const { return w_; }
     // One chunk's meat in z space, M_z = sum r^2 (z - zbar)(z - zbar)^T with the residuals
     // r = (f - mean f) - (z - zbar) . L^T w; lower triangle. Merged in chunk order by addition.
-    Matrix meat_of_rows(const double* Z, const double* f, Index rows) const;
+    Matrix meat_of_rows(const double* Z, const double* f, Index rows, Interruption* stop = nullptr) const;
     // sqrt of diag(A^-1 L M_z L^T A^-1) n / (n - d - 1), A = S_ee + n lambda I.
-    Vector stderr_of(const Matrix& meat) const;
+    // check() (Ctrl-C) runs between blocks of the O(d^3) sandwich.
+    Vector stderr_of(const Matrix& meat, const std::function<void()>& check) const;
 
 private:
     const NoiseSampler& noise_;

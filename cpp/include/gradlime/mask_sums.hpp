@@ -6,6 +6,7 @@
 
 #include <cstdint>
 
+#include "gradlime/parallel.hpp"
 #include "gradlime/simd/lanes.hpp"
 #include "gradlime/simd/vectors.hpp"
 #include "gradlime/types.hpp"
@@ -62,11 +63,15 @@ inline void pair_tile_of_width(Index width, const std::uint8_t* zb, Index ld, In
     pair_tile<C>(zb, ld, G, k, l0, u, S);
 }
 
-inline void pair_sums(const std::uint8_t* zb, Index ld, Index d, Index G, const double* u, Matrix& S) {
+// Returns early (S unfinished) when stop->poll() says so, between rows.
+inline void pair_sums(const std::uint8_t* zb, Index ld, Index d, Index G, const double* u, Matrix& S,
+                      Interruption* stop = nullptr) {
     S.setZero(d, d);
-    for (Index k = 0; k < d; ++k)
+    for (Index k = 0; k < d; ++k) {
+        if (stop && stop->poll()) return;
         for (Index l0 = 0; l0 <= k; l0 += 16)
             pair_tile_of_width(std::min<Index>(16, k + 1 - l0), zb, ld, G, k, l0, u, S);
+    }
 }
 
 // sum over samples of u (groups of 8, zero-padded), by lanes then the fixed tree.

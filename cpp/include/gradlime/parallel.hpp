@@ -185,21 +185,27 @@ private:
     std::thread thread_;  // last: starts once the members above exist
 };
 
-// Runs body(i, first, rows) over the fixed chunks [first, first + rows) of n rows, `wave`
-// chunks at a time (in parallel when asked), then merge(i) in chunk order, then after_wave().
-// The chunking and the merge order are part of the arithmetic: they never depend on threads.
-template <class Body, class Merge, class AfterWave>
+// Runs body(i, first, rows, interruption) over the fixed chunks [first, first + rows) of n rows,
+// `wave` chunks at a time (in parallel when asked), then merge(i) in chunk order. check() (Ctrl-C;
+// it may take the GIL) runs on the calling thread before each chunk that thread takes, at each
+// interruption.poll() it makes inside one (a body may poll, and return early when told to stop),
+// and after each wave: a chunk of O(d^2) work per sample (large d) need not run to its end. The chunking and the merge
+// order are part of the arithmetic: they never depend on threads.
+template <class Body, class Merge>
 void for_each_chunk_in_waves(Index n, Index chunk_rows, Index wave, bool parallel, Body&& body, Merge&& merge,
-                             AfterWave&& after_wave) {
+                             const std::function<void()>& check) {
     const Index chunks = (n + chunk_rows - 1) / chunk_rows;
     for (Index w0 = 0; w0 < chunks; w0 += wave) {
         const Index wn = std::min(wave, chunks - w0);
+        Interruption interruption(check, 1);
         parallel_for(wn, [&](Index i) {
+            if (interruption.poll()) return;
             const Index first = (w0 + i) * chunk_rows;
-            body(i, first, std::min(chunk_rows, n - first));
+            body(i, first, std::min(chunk_rows, n - first), interruption);
         }, parallel);
+        interruption.rethrow();
         for (Index i = 0; i < wn; ++i) merge(i);
-        after_wave();
+        check();
     }
 }
 
