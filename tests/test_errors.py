@@ -340,3 +340,46 @@ def test_complex_model_outputs_are_refused(where):
         TypeError, match=f"model {where}'s output must be real numbers; got complex"
     ):
         (m if where == "f" else m.gradient)(np.zeros((2, 3)))
+
+
+# --------------------------------------------------------------------------------------------
+# Memory a single point needs, refused before any work (issue 10, item 11)
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("call", "method"),
+    [
+        (lambda f, x: gl.clime(f, x, n_samples=x.size + 2), "clime"),
+        (lambda f, x: gl.lime(f, x, n_samples=100), "lime"),
+        (lambda f, x: gl.kernel_shap(f, x, n_samples=100), "kernel_shap"),
+    ],
+    ids=["clime", "lime", "kernel_shap"],
+)
+def test_a_d_by_d_fit_that_cannot_fit_in_memory_is_refused_at_once(call, method):
+    """d = 10^5: the fit's d x d sums need terabytes; refused before a single model call."""
+    from gradlime._validation import physical_memory
+
+    if (physical_memory() or 0) > 2**42:
+        pytest.skip("this machine has more than 4 TiB")
+    calls = []
+
+    def f(A):
+        calls.append(len(A))
+        return A.sum(axis=1)
+
+    with pytest.raises(MemoryError, match=rf"{method} at d = 100000 features and n_samples"):
+        call(f, np.zeros(10**5))
+    assert calls == []
+
+
+def test_the_memory_refusal_is_a_value_error_sized_by_the_arguments(monkeypatch):
+    import gradlime._validation as v
+
+    monkeypatch.setattr(v, "physical_memory", lambda: 2**20)  # a 1 MiB machine
+    f = lambda A: A.sum(axis=1)
+    gl.clime(f, np.zeros(10), n_samples=12)  # 8 * 11^2 * 8 bytes: fits
+    with pytest.raises(ValueError, match=r"needs about 0.00\d+ GiB per point .* has 0.000977 GiB"):
+        gl.clime(f, np.zeros(200), n_samples=202)  # 8 * 201^2 * 8 bytes: does not
+    with pytest.raises(ValueError, match=r"stein at d = 1 features and n_samples = 200000"):
+        gl.stein(f, np.zeros(1), n_samples=200_000)  # 8 bytes a sample

@@ -17,6 +17,7 @@ from . import _core
 from ._validation import (
     as_points,
     as_seed,
+    check_point_memory,
     default_batch_rows,
     noise_spec,
     nonnegative_float,
@@ -67,6 +68,9 @@ def one_pass(
             f"and a standard error); got {n}"
         )
     lam = nonnegative_float(ridge, "ridge")
+    for name in ("clime", "stein"):
+        if name in estimators:
+            check_point_memory(name, d, n)
     s = as_seed(seed)
     if "smoothgrad" in estimators and not m.has_gradient:
         raise ValueError(

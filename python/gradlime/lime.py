@@ -12,6 +12,7 @@ from ._validation import (
     as_baseline,
     as_points,
     as_seed,
+    check_point_memory,
     default_batch_rows,
     nonnegative_float,
     positive_float,
@@ -102,6 +103,7 @@ def lime(
         else positive_float(kernel_width, "kernel_width")
     )
     lam = nonnegative_float(ridge, "ridge")
+    check_point_memory("lime", d, n)
     s = as_seed(seed)
     if m.n_features is not None and m.n_features != d:
         raise ValueError(f"X has {d} features but the model takes {m.n_features}")

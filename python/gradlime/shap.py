@@ -7,7 +7,14 @@ from typing import Any
 import numpy as np
 
 from . import _core
-from ._validation import as_background, as_points, as_seed, default_batch_rows, positive_int
+from ._validation import (
+    as_background,
+    as_points,
+    as_seed,
+    check_point_memory,
+    default_batch_rows,
+    positive_int,
+)
 from .models import as_model
 from .result import Explanation
 
@@ -96,6 +103,7 @@ def kernel_shap(
     d = points.shape[1]
     background = as_background(baseline, d)
     exact, n = _plan(d, n_samples)
+    check_point_memory("kernel_shap", d, n)
     s = as_seed(seed)
     if m.n_features is not None and m.n_features != d:
         raise ValueError(f"X has {d} features but the model takes {m.n_features}")
