@@ -147,3 +147,34 @@ def within(estimate, truth, k=5.0):
 @pytest.fixture
 def rng():
     return np.random.default_rng(20261125)
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--fuzz-long",
+        action="store_true",
+        help="run the fuzz tests on twenty times as many cases, freshly drawn (minutes)",
+    )
+
+
+FUZZ_LONG = False  # set from --fuzz-long before the test modules are collected
+
+
+def pytest_configure(config):
+    global FUZZ_LONG
+    FUZZ_LONG = config.getoption("--fuzz-long")
+
+
+def fuzz_settings(max_examples):
+    """hypothesis settings for a fuzz test: `max_examples` fixed cases in the normal suite (the
+    same ones on every run), twenty times as many fresh ones under --fuzz-long."""
+    from hypothesis import HealthCheck, settings
+
+    return settings(
+        max_examples=max_examples * (20 if FUZZ_LONG else 1),
+        derandomize=not FUZZ_LONG,
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+        print_blob=True,
+    )

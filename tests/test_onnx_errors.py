@@ -294,3 +294,34 @@ def test_onnxruntime_failing_on_a_batch_is_a_value_error():
     np.testing.assert_allclose(m(X3[:1]), X3[:1] @ W3[:, 0], rtol=1e-6)
     with pytest.raises(ValueError, match=r"onnxruntime failed on a batch of shape \(5, 3\)"):
         m(X3)
+
+
+@pytest.mark.parametrize(
+    ("batch", "engine", "match"),
+    [
+        (0, "auto", "batch dimension is fixed to 0 rows"),
+        (2**62, "onnxruntime", "fixes its batch to 4611686018427387904 rows"),
+    ],
+)
+def test_a_fixed_batch_that_cannot_be_fed(batch, engine, match):
+    """Found by the ONNX fuzz suite: a batch fixed to 0 rows, or to more than can be fed."""
+    proto = _graph(
+        [helper.make_node("MatMul", ["x", "W"], ["y"])], [numpy_helper.from_array(W3, "W")]
+    )
+    model = onnx.load_model_from_string(proto)
+    model.graph.input[0].type.tensor_type.shape.dim[0].dim_value = batch
+    with pytest.raises(ValueError, match=match):
+        gl.Model.from_onnx(model.SerializeToString(), engine=engine)
+
+
+def test_an_opset_newer_than_onnx_knows():
+    """Found by the ONNX fuzz suite: opset 29's operators may mean anything; the native engine
+    ran it as today's."""
+    newest = onnx.defs.onnx_opset_version()
+    proto = _graph(
+        [helper.make_node("MatMul", ["x", "W"], ["y"])],
+        [numpy_helper.from_array(W3, "W")],
+        opset=newest + 1,
+    )
+    with pytest.raises(ValueError, match=f"uses opset {newest + 1}, newer than the {newest}"):
+        gl.Model.from_onnx(proto)

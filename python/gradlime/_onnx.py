@@ -15,6 +15,7 @@ from ._validation import select_column
 __all__ = ["NotNative", "OnnxGraph", "load_bytes", "onnxruntime_function", "parse", "select_column"]
 
 MAX_FEATURES = 1 << 24  # a declared input wider than this is refused before anything is allocated
+MAX_FIXED_BATCH = 1 << 16  # onnxruntime is fed whole blocks of a graph's fixed batch
 MIN_OPSET = 7  # before it Gemm and Add broadcast by attributes; onnxruntime guarantees 7 and later
 
 # ONNX TensorProto element types of real values -> the numpy dtype fed to onnxruntime.
@@ -109,6 +110,12 @@ def parse(data: bytes) -> OnnxGraph:
             "opsets broadcast by attributes, and onnxruntime does not guarantee them): convert it "
             f"with onnx.version_converter.convert_version(model, {MIN_OPSET}) or re-export it"
         )
+    newest = onnx.defs.onnx_opset_version()
+    if opset is not None and opset > newest:
+        raise ValueError(
+            f"the ONNX model uses opset {opset}, newer than the {newest} this onnx package knows: "
+            "its operators' semantics are unknown here; upgrade onnx (and onnxruntime)"
+        )
     graph = model.graph
     consts: dict[str, np.ndarray] = {}
     for t in graph.initializer:
@@ -129,6 +136,8 @@ def parse(data: bytes) -> OnnxGraph:
     if not dims[1].HasField("dim_value"):
         raise ValueError("the ONNX input's feature dimension must be a fixed number")
     d = int(dims[1].dim_value)
+    if dims[0].HasField("dim_value") and dims[0].dim_value < 1:
+        raise ValueError(f"the ONNX input's batch dimension is fixed to {dims[0].dim_value} rows")
     if not 1 <= d <= MAX_FEATURES:
         raise ValueError(
             f"the ONNX input declares {d} features; gradlime accepts 1 to {MAX_FEATURES}"
@@ -316,6 +325,12 @@ def onnxruntime_function(g: OnnxGraph, target: int | None) -> Any:
         raise ImportError(
             f"this ONNX graph needs onnxruntime ({g.not_native}): pip install 'gradlime[onnx]'"
         ) from exc
+    if g.batch is not None and g.batch > MAX_FIXED_BATCH:
+        raise ValueError(
+            f"the ONNX graph fixes its batch to {g.batch} rows; onnxruntime would be fed blocks of "
+            f"that many, and gradlime feeds it at most {MAX_FIXED_BATCH}: export the model with a "
+            "dynamic batch dimension"
+        )
     options = ort.SessionOptions()
     options.log_severity_level = 3
     try:

@@ -86,7 +86,7 @@ class Model:
         return {"f": self.f, "grad": self.grad, "network": None, "target": 0}
 
     def _batch(self, X: Any) -> np.ndarray:
-        A = np.ascontiguousarray(X, dtype=np.float64)
+        A = np.ascontiguousarray(real_array(X, "a batch"))
         if A.ndim != 2:
             raise ValueError(f"a batch must have shape (m, d); got {A.shape}")
         if self.n_features is not None and A.shape[1] != self.n_features:

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from ._quadrature import RULES, quadrature
+from ._quadrature import check_steps, quadrature
 from ._validation import as_points, default_batch_rows, positive_int, real_array
 from .models import Model, as_model, in_batches
 from .result import Explanation
@@ -104,9 +104,8 @@ def integrated_gradients(
     m = as_model(model)
     points, single = as_points(X)
     N, d = points.shape
-    if rule not in RULES:
-        raise ValueError(f"rule must be one of {RULES}; got {rule!r}")
     n = positive_int(n_steps, "n_steps")
+    check_steps(n, rule)
     base = real_array(baseline, "baseline")
     if base.ndim == 0 or base.shape == (d,) or base.shape == (N, d):
         base = np.broadcast_to(base, (N, d))
