@@ -80,11 +80,13 @@ void validate(const RowMatrix& X, const RowMatrix& background) {
     if (!background.allFinite()) throw std::invalid_argument("the baseline contains NaN or inf");
 }
 
-// Runs body(i, first, count) over the point's coalition chunks, kWaveChunks at a time, then
-// merge(i) in chunk order.
+// Runs body(i, first, count, interruption) over the point's coalition chunks, kWaveChunks at a
+// time, then merge(i) in chunk order.
 template <class Body, class Merge>
-void for_each_chunk(Index n, bool parallel, Body&& body, Merge&& merge) {
-    for_each_chunk_in_waves(n, kChunk, kWaveChunks, parallel, body, merge, [] {});
+void for_each_chunk(const Context& c, Index n, bool parallel, Body&& body, Merge&& merge) {
+    for_each_chunk_in_waves(n, kChunk, kWaveChunks, parallel, body, merge, [&] {
+        if (parallel) c.model.check_interrupt();  // only the engine's thread may take the GIL
+    });
 }
 
 // The constrained weighted least squares of one point. With phi_d = delta - sum_{k<d} phi_k
@@ -122,7 +124,7 @@ void finalize_point(const Context& c, PointState& s, bool parallel) {
     Vector rhs = Vector::Zero(q);
     std::vector<Matrix> A_part(kWaveChunks);
     std::vector<Vector> rhs_part(kWaveChunks);
-    for_each_chunk(n, parallel,
+    for_each_chunk(c, n, parallel,
         [&](Index i, Index first, Index count, Interruption&) {
             RowMatrix U;
             Vector t;
@@ -164,7 +166,7 @@ void finalize_point(const Context& c, PointState& s, bool parallel) {
     Matrix meat = Matrix::Zero(q, q);
     std::vector<Matrix> meat_part(kWaveChunks);
     std::vector<char> unidentified(kWaveChunks);
-    for_each_chunk(n, parallel,
+    for_each_chunk(c, n, parallel,
         [&](Index i, Index first, Index count, Interruption&) {
             RowMatrix U;
             Vector t;

@@ -332,7 +332,7 @@ def onnxruntime_function(g: OnnxGraph, target: int | None) -> Any:
             "dynamic batch dimension"
         )
     options = ort.SessionOptions()
-    options.log_severity_level = 3
+    options.log_severity_level = 4  # its errors reach the caller as ValueErrors
     try:
         session = ort.InferenceSession(
             g.data, sess_options=options, providers=["CPUExecutionProvider"]
