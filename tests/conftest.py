@@ -28,6 +28,14 @@ class Recorder:
     def rows(self) -> np.ndarray:
         return np.concatenate(self.batches)
 
+    def perturbations(self, X) -> np.ndarray:
+        """The rows the method sampled: all but its last evaluation, f at the points X (for the
+        Explanation's fx), which is checked to be exactly that."""
+        points = np.atleast_2d(X)
+        rows = self.rows
+        np.testing.assert_array_equal(rows[-len(points) :], points)
+        return rows[: -len(points)]
+
 
 def printed_by_thread_count(script, *args):
     """Runs `python -c script *args` under OMP_NUM_THREADS=1 and 2. The script prints words, the

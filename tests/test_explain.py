@@ -34,7 +34,8 @@ def test_the_model_sees_one_set_of_draws():
     rec = Recorder(elementwise_model().f)
     model = gl.Model(rec, grad=elementwise_model().grad)
     gl.explain(model, np.zeros((2, 4)), n_samples=50, seed=1)
-    assert rec.rows.shape == (100, 4)  # once for all three methods, not three times
+    # once for all three methods, not three times (and f(x) once for their fx)
+    assert rec.perturbations(np.zeros((2, 4))).shape == (100, 4)
 
 
 @pytest.mark.parametrize("batch_size", [1, 7, 64, 150, 1000, 100000])
@@ -50,7 +51,7 @@ def test_batches_are_bounded_by_batch_size():
     rec = Recorder(lambda A: A.sum(axis=1))
     gl.stein(gl.Model(rec, batch_size=96), np.zeros((7, 3)), n_samples=100)
     assert max(len(b) for b in rec.batches) <= 96
-    assert sum(len(b) for b in rec.batches) == 700
+    assert sum(len(b) for b in rec.batches) == 700 + 7  # and f at the 7 points
 
 
 def test_kept_and_redrawn_normals_agree(rng):

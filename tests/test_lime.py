@@ -56,7 +56,7 @@ def test_equals_brute_force_weighted_ridge_on_the_rows_the_model_saw(rng):
     rec = Recorder(_nonlinear)
     model = gl.Model(rec, batch_size=128)  # batches straddle points
     E = gl.lime(model, X, n_samples=n, baseline=base, kernel_width=width, ridge=ridge, seed=11)
-    rows = rec.rows
+    rows = rec.perturbations(X)
     assert rows.shape == (N * n, d)
     for p in range(N):
         A = rows[p * n : (p + 1) * n]
@@ -129,7 +129,7 @@ def test_chunked_finalisation_matches_brute_force(rng):
     x = rng.normal(size=d)
     rec = Recorder(_nonlinear)
     E = gl.lime(rec, x, n_samples=n, baseline=-2.0, ridge=0.3)
-    A = rec.rows
+    A = rec.perturbations(x)
     Z = (A == x).astype(float)
     wts = np.exp(-np.linalg.norm(x - A, axis=1) / (0.75 * np.sqrt(d)) ** 2)
     _, c = _weighted_ridge(Z, _nonlinear(A), wts, 0.3)
@@ -216,7 +216,7 @@ def test_agrees_with_lime_package_weighted_least_squares(rng):
     x = rng.normal(size=d)
     rec = Recorder(_nonlinear)
     E = gl.lime(rec, x, n_samples=n, ridge=ridge, kernel_width=width, baseline=0.5, seed=9)
-    A = rec.rows
+    A = rec.perturbations(x)
     Z = (A == x).astype(float)
     dist = np.linalg.norm(x - A, axis=1)
     base = lime_base.LimeBase(lambda dd: np.exp(-dd / width**2))
@@ -278,7 +278,7 @@ def test_ctrl_c_stops_a_native_call(tmp_path, rng):
     [
         ({"baseline": [0.0, 1.0]}, ValueError, r"baseline must be a scalar or have shape \(3,\)"),
         ({"baseline": [0.0, np.nan, 1.0]}, ValueError, "baseline contains NaN"),
-        ({"baseline": "zero"}, TypeError, "baseline must be a number"),
+        ({"baseline": "zero"}, TypeError, "baseline must be an array of numbers"),
         ({"ridge": -1.0}, ValueError, "ridge must be finite and >= 0"),
         ({"ridge": "a lot"}, TypeError, "ridge must be a number"),
         ({"kernel_width": 0.0}, ValueError, "kernel_width must be finite and > 0"),

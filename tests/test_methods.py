@@ -99,7 +99,7 @@ def test_perturbations_have_the_requested_distribution(sigma, cov):
     x = np.array([1.0, -2.0, 0.5])
     kw = {"cov": cov} if cov is not None else {"sigma": sigma}
     gl.clime(rec, x, n_samples=40000, seed=1, **kw)
-    eps = rec.rows - x
+    eps = rec.perturbations(x) - x
     target = np.asarray(cov) if cov is not None else np.diag(np.broadcast_to(sigma, 3) ** 2)
     assert (np.abs(eps.mean(axis=0)) <= 5 * np.sqrt(np.diag(target) / 40000)).all()
     # The sample covariance's entries have sd about sqrt((s_ii s_jj + s_ij^2) / n).
@@ -119,7 +119,7 @@ def test_clime_and_stein_against_brute_force(rng):
     E = gl.explain(
         rec, x, methods=("clime", "stein"), sigma=sigma, ridge=ridge, n_samples=n, seed=4
     )
-    A = rec.rows
+    A = rec.perturbations(x)
     assert A.shape == (n, 3)
     e, y = A - x, f(A)
     ec, yc = e - e.mean(axis=0), y - y.mean()
@@ -158,7 +158,8 @@ def test_clime_against_brute_force_for_every_covariance(rng, noise, d):
 
     rec = Recorder(f)
     E = gl.clime(rec, x, ridge=ridge, n_samples=n, seed=9, **kw)
-    e, y = rec.rows - x, f(rec.rows)
+    A = rec.perturbations(x)
+    e, y = A - x, f(A)
     ec, yc = e - e.mean(axis=0), y - y.mean()
     M = ec.T @ ec + n * ridge * np.eye(d)
     w = np.linalg.solve(M, ec.T @ yc)

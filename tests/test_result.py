@@ -35,24 +35,24 @@ def test_every_method_fills_data_fx_and_base_values(name, X):
     np.testing.assert_array_equal(E.data, X)
     assert E.data.shape == E.values.shape == E.stderr.shape == X.shape
     f = X @ W + 0.3
-    if name in WITH_FX:
-        np.testing.assert_allclose(E.fx, f, rtol=1e-14)
-        assert np.shape(E.fx) == np.shape(f)
-    else:
-        assert E.fx is None
-    if name in WITH_BASE:
+    np.testing.assert_allclose(E.fx, f, rtol=1e-14)
+    assert np.shape(E.fx) == np.shape(f)
+    # every method: base_values + sum == fx, exactly for methods that define base as the rest
+    np.testing.assert_allclose(E.base_values + E.values.sum(-1), E.fx, rtol=1e-12, atol=1e-12)
+    assert np.shape(E.base_values) == np.shape(f)
+    if name in WITH_BASE:  # KernelSHAP's is the expected value over the background
         np.testing.assert_allclose(E.base_values, np.full(np.shape(f), 0.3), rtol=1e-14)
-        np.testing.assert_allclose(E.base_values + E.values.sum(-1), E.fx, rtol=1e-12)
-    else:
-        assert E.base_values is None
+    if name in ("gradient", "integrated_gradients"):  # linear f: IG sums to f(x) - f(0)
+        expected = np.full(np.shape(f), 0.3) if name == "integrated_gradients" else f - W.sum()
+        np.testing.assert_allclose(E.base_values, expected, rtol=1e-12, atol=1e-12)
 
 
 def test_explain_fills_data_for_every_estimator():
     X = np.ones((2, 3))
     for E in gl.explain(linear_model(), X, n_samples=20).values():
         np.testing.assert_array_equal(E.data, X)
-        assert E.fx is None
-        assert E.base_values is None
+        np.testing.assert_allclose(E.fx, X @ W + 0.3, rtol=1e-14)
+        np.testing.assert_allclose(E.base_values + E.values.sum(-1), E.fx, rtol=1e-12)
 
 
 def test_explanation_is_frozen_and_keyword_only():

@@ -108,11 +108,18 @@ def one_pass(
     for name in estimators:
         values, stderr = raw[name]
         _check_estimate(name, values, stderr, scale_name if full_cov is None else "cov")
+        samples: np.ndarray | int = np.asarray(raw["samples"], dtype=np.int64)
         if single:
-            values, stderr = values[0], stderr[0]
+            values, stderr, samples = values[0], stderr[0], int(raw["samples"][0])
         p = dict(params, ridge=lam) if name == "clime" else dict(params)
         out[name] = Explanation(
-            values=values, stderr=stderr, data=data, method=name, n_samples=n, params=p
+            values=values,
+            stderr=stderr,
+            data=data,
+            method=name,
+            n_samples=n,
+            params=p,
+            samples_per_point=samples,
         )
     return out
 

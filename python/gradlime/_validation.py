@@ -25,8 +25,32 @@ def check_real(value: Any, name: str) -> None:
         raise TypeError(f"{name} must be real numbers; got {_NOT_REAL[kind]} values")
 
 
+def is_frame(obj: Any) -> bool:
+    kind = type(obj).__module__.split(".")[0], type(obj).__name__
+    return kind in (("pandas", "DataFrame"), ("pandas", "Series"))
+
+
+def frame_values(obj: Any, name: str) -> Any:
+    """A DataFrame's or Series' numbers as float64 (a TypeError naming the first column that
+    holds none); anything else unchanged."""
+    if not is_frame(obj):
+        return obj
+    if type(obj).__name__ == "DataFrame":
+        for column, dtype in obj.dtypes.items():
+            if dtype.kind not in "biuf":
+                raise TypeError(
+                    f"{name}'s column {column!r} holds {dtype}, not numbers: encode it first "
+                    "(for example with a scikit-learn pipeline inside the model)"
+                )
+    elif obj.dtype.kind not in "biuf":
+        raise TypeError(f"{name} holds {obj.dtype}, not numbers")
+    return obj.to_numpy(dtype=np.float64)
+
+
 def real_array(value: Any, name: str) -> np.ndarray:
-    """`value` as float64, or a TypeError naming `name` for what is not real numbers."""
+    """`value` as float64 (a pandas DataFrame or Series too), or a TypeError naming `name` for
+    what is not real numbers."""
+    value = frame_values(value, name)
     check_real(value, name)
     try:
         return np.asarray(value, dtype=np.float64)
@@ -155,13 +179,7 @@ def positive_float(value: Any, name: str) -> float:
 
 def as_baseline(baseline: Any, d: int) -> np.ndarray:
     """The baseline as a C-contiguous float64 (d,) array: a scalar is repeated."""
-    check_real(baseline, "baseline")
-    try:
-        b = np.asarray(baseline, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(
-            f"baseline must be a number or an array of {d} numbers; got {type(baseline).__name__}"
-        ) from exc
+    b = real_array(baseline, "baseline")
     if b.ndim == 0:
         b = np.full(d, float(b))
     elif b.shape != (d,):

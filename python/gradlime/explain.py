@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from ._engine import one_pass
+from ._labels import labelled
 from .registry import REGISTRY
 from .result import Explanation
 
@@ -15,6 +16,7 @@ __all__ = ["METHODS", "explain"]
 METHODS = tuple(s.name for s in REGISTRY.values() if s.family == "gaussian" and s.estimator)
 
 
+@labelled
 def explain(
     model: Any,
     X: Any,

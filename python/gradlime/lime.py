@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from . import _core
+from ._labels import labelled
 from ._validation import (
     as_baseline,
     as_points,
@@ -24,6 +25,7 @@ from .result import Explanation
 __all__ = ["lime"]
 
 
+@labelled
 def lime(
     model: Any,
     X: Any,

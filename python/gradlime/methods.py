@@ -6,11 +6,13 @@ import dataclasses
 from typing import Any
 
 from ._engine import one_pass
+from ._labels import labelled
 from .result import Explanation
 
 __all__ = ["clime", "smoothgrad", "stein", "unigrad"]
 
 
+@labelled
 def smoothgrad(
     model: Any, X: Any, *, sigma: Any = 1.0, cov: Any = None, n_samples: int = 1000, seed: int = 0
 ) -> Explanation:
@@ -34,6 +36,7 @@ def smoothgrad(
     )["smoothgrad"]
 
 
+@labelled
 def clime(
     model: Any,
     X: Any,
@@ -63,6 +66,7 @@ def clime(
     )["clime"]
 
 
+@labelled
 def stein(
     model: Any, X: Any, *, sigma: Any = 1.0, cov: Any = None, n_samples: int = 1000, seed: int = 0
 ) -> Explanation:
@@ -82,6 +86,7 @@ def stein(
     ]
 
 
+@labelled
 def unigrad(
     model: Any, X: Any, *, radius: Any = 1.0, n_samples: int = 1000, seed: int = 0
 ) -> Explanation:

@@ -224,17 +224,27 @@ class Model:
         cls, estimator: Any, *, target: int | None = None, batch_size: int | None = None
     ) -> Model:
         """A model from a fitted scikit-learn estimator: ``predict_proba`` (column ``target``)
-        when it has one, else ``predict``. No gradient: use ``clime`` or ``stein``."""
+        when it has one, else ``predict``. No gradient: use ``clime`` or ``stein``. An
+        estimator fitted on a DataFrame is called with DataFrames of its own column names
+        (``feature_names_in_``), so it sees what it was fitted on."""
         predict = getattr(estimator, "predict_proba", None) or getattr(estimator, "predict", None)
         if predict is None:
             raise TypeError(f"{type(estimator).__name__} has neither predict_proba nor predict")
+        columns = getattr(estimator, "feature_names_in_", None)
+        frame = None
+        if columns is not None:
+            import pandas as pd  # scikit-learn only has feature names when pandas gave them
+
+            frame = pd.DataFrame
 
         def f(A: np.ndarray) -> np.ndarray:
-            out = np.asarray(predict(A), dtype=np.float64).reshape(len(A), -1)
+            batch = A if frame is None else frame(A, columns=columns, copy=False)
+            out = np.asarray(predict(batch), dtype=np.float64).reshape(len(A), -1)
             return out[:, select_column(out.shape[1], target)]
 
         model = cls(f, batch_size=batch_size)
         model.engine = "sklearn"
+        model.n_features = getattr(estimator, "n_features_in_", None)
         model.no_gradient_reason = (
             "a scikit-learn estimator has no gradient; use gl.clime or gl.stein, "
             "which need only values"

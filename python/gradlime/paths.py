@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from ._labels import labelled
 from ._quadrature import check_steps, quadrature
 from ._validation import as_points, default_batch_rows, positive_int, real_array
 from .models import Model, as_model, in_batches
@@ -30,7 +31,9 @@ def _result(
     method: str,
     params: dict[str, Any],
     fx: np.ndarray | None = None,
+    evaluations: int = 1,
 ) -> Explanation:
+    """The Explanation of a deterministic method, `evaluations` gradients per point."""
     if single:
         values, points = values[0], points[0]
         fx = None if fx is None else fx[0]
@@ -42,9 +45,11 @@ def _result(
         method=method,
         n_samples=0,
         params=params,
+        samples_per_point=evaluations if single else np.full(len(points), evaluations),
     )
 
 
+@labelled
 def gradient(model: Any, X: Any) -> Explanation:
     """The plain gradient of the model at each point (not sampled: ``stderr`` is zero).
 
@@ -60,6 +65,7 @@ def gradient(model: Any, X: Any) -> Explanation:
     return _result(_gradients(m, points), points, single, "gradient", {})
 
 
+@labelled
 def grad_x_input(model: Any, X: Any) -> Explanation:
     """Gradient times input, element-wise, at each point.
 
@@ -75,6 +81,7 @@ def grad_x_input(model: Any, X: Any) -> Explanation:
     return _result(_gradients(m, points) * points, points, single, "grad_x_input", {})
 
 
+@labelled
 def integrated_gradients(
     model: Any, X: Any, *, baseline: Any = 0.0, n_steps: int = 50, rule: str = "gauss_legendre"
 ) -> Explanation:
@@ -137,4 +144,4 @@ def integrated_gradients(
         "rule": rule,
         "completeness_gap": gap[0] if single else gap,
     }
-    return _result(phi, points, single, "integrated_gradients", params, fx)
+    return _result(phi, points, single, "integrated_gradients", params, fx, len(alpha))

@@ -29,8 +29,17 @@ class Explanation:
         The model's output at each point, where the method evaluates it (``kernel_shap``,
         ``integrated_gradients``); else None.
     base_values : ndarray (N,) or float, optional
-        What the attributions start from, so that ``base_values + values.sum(-1) = fx``: for
-        ``kernel_shap`` the expected value E f(background), one per point; else None.
+        What the attributions start from, so that ``base_values + values.sum(-1) == fx``: for
+        ``kernel_shap`` the expected value E f(background), one per point; for every other
+        method f(x) minus the attributions' sum (what they leave unexplained: for SmoothGrad the
+        gap of a first-order Taylor model, for Integrated Gradients f(baseline) plus the
+        quadrature's completeness gap).
+    feature_names : tuple of str, optional
+        The features' names: a DataFrame's columns, a Series' index, or ``feature_names=``.
+    index : pandas.Index, optional
+        The explained DataFrame's row index.
+    samples_per_point : ndarray (N,) or int, optional
+        The model evaluations each point used (perturbations, coalitions, path nodes).
     method : str
         Which method produced it ("smoothgrad", "clime", "kernel_shap", ...).
     n_samples : int
@@ -38,7 +47,9 @@ class Explanation:
     params : mapping
         The settings that produced it (sigma or cov, seed, ...).
 
-    ``np.asarray(E)`` gives ``E.values``.
+    ``np.asarray(E)`` gives ``E.values``. ``E[i]`` (or a slice, or an index array) is the
+    Explanation of those points; ``E[:, "age"]`` or ``E[i, ["age", "income"]]`` keeps only those
+    features (their base values unchanged); ``E["age"]`` is that feature's values.
 
     Examples
     --------
@@ -61,6 +72,9 @@ class Explanation:
     method: str
     n_samples: int
     params: Mapping[str, Any] = field(default_factory=dict)
+    feature_names: tuple[str, ...] | None = None
+    index: Any = None
+    samples_per_point: np.ndarray | int | None = None
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         if copy:
@@ -70,6 +84,38 @@ class Explanation:
     @property
     def shape(self) -> tuple[int, ...]:
         return tuple(self.values.shape)
+
+    def __getitem__(self, key: Any) -> Any:
+        from ._export import select
+
+        return select(self, key)
+
+    def to_pandas(self, *, stderr: bool = True) -> Any:
+        """A DataFrame: a column of values per feature (named), its standard errors beside it
+        as "<name> stderr", then "fx" and "base_value" where known; the explained rows' index."""
+        from ._export import to_pandas
+
+        return to_pandas(self, stderr=stderr)
+
+    def to_shap(self) -> Any:
+        """A ``shap.Explanation`` (values, base_values, data, feature_names, error_std, and
+        95% bounds from the standard errors) for shap's plots: waterfall, beeswarm, bar."""
+        from ._export import to_shap
+
+        return to_shap(self)
+
+    def save(self, path: Any) -> None:
+        """Writes the Explanation to ``path`` (a .npz file of its arrays and settings)."""
+        from ._export import save
+
+        save(self, path)
+
+    @classmethod
+    def load(cls, path: Any) -> Explanation:
+        """Reads what ``save`` wrote."""
+        from ._export import load
+
+        return load(path)
 
     def __repr__(self) -> str:
         return (

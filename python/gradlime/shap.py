@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from . import _core
+from ._labels import labelled
 from ._validation import (
     as_background,
     as_points,
@@ -33,6 +34,7 @@ def _plan(d: int, n_samples: Any) -> tuple[bool, int]:
     return (True, all_coalitions) if n >= all_coalitions else (False, n)
 
 
+@labelled
 def kernel_shap(
     model: Any, X: Any, *, baseline: Any = 0.0, n_samples: int | None = None, seed: int = 0
 ) -> Explanation:
