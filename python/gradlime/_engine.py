@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _core
+from . import _core, _progress
 from ._validation import (
     as_points,
     as_seed,
@@ -86,6 +86,7 @@ def one_pass(
     raw = _core.run(
         points,
         **m._engine_args(),
+        progress=_progress.callback(),
         stddev=stddev,
         cov=full_cov,
         smoothgrad="smoothgrad" in estimators,

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from . import _progress
 from ._validation import is_frame
 from .result import Explanation
 
@@ -70,15 +71,19 @@ def _with_labels(E: Explanation, labels: Labels, fx: Any) -> Explanation:
 
 
 def labelled(fn: F) -> F:
-    """Wraps a public method ``fn(model, X, ...)``: a ``feature_names=`` keyword, and names, the
-    index, f(x) and base values on its Explanation (or on each of a dict of them). The method
-    itself reads DataFrames as numbers (``_validation.real_array``)."""
+    """Wraps a public method ``fn(model, X, ...)``: ``feature_names=`` and ``progress=``
+    keywords (``_progress``), and names, the index, f(x) and base values on its Explanation (or
+    on each of a dict of them). The method itself reads DataFrames as numbers
+    (``_validation.real_array``)."""
     from .models import as_model, in_batches
 
     @functools.wraps(fn)
-    def wrapper(model: Any, X: Any, *args: Any, feature_names: Any = None, **kw: Any) -> Any:
+    def wrapper(
+        model: Any, X: Any, *args: Any, feature_names: Any = None, progress: Any = None, **kw: Any
+    ) -> Any:
         labels = read_labels(X, feature_names)
-        out = fn(model, X, *args, **kw)
+        with _progress.reporting(progress, fn.__name__):
+            out = fn(model, X, *args, **kw)
         results = out.values() if isinstance(out, dict) else (out,)
         fx = None
         if any(E.fx is None for E in results):  # one evaluation of f at the points, shared
@@ -93,9 +98,10 @@ def labelled(fn: F) -> F:
 
     sig = inspect.signature(fn)
     params = list(sig.parameters.values())
-    extra = inspect.Parameter(
-        "feature_names", inspect.Parameter.KEYWORD_ONLY, default=None, annotation="Any"
-    )
+    extra = [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation="Any")
+        for name in ("feature_names", "progress")
+    ]
     at = next((i for i, p in enumerate(params) if p.kind is p.VAR_KEYWORD), len(params))
-    wrapper.__signature__ = sig.replace(parameters=[*params[:at], extra, *params[at:]])  # type: ignore[attr-defined]
+    wrapper.__signature__ = sig.replace(parameters=[*params[:at], *extra, *params[at:]])  # type: ignore[attr-defined]
     return wrapper  # type: ignore[return-value]

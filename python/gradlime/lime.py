@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _core
+from . import _core, _progress
 from ._labels import labelled
 from ._validation import (
     as_baseline,
@@ -115,6 +115,7 @@ def lime(
         points,
         base,
         **m._engine_args(),
+        progress=_progress.callback(),
         n_samples=n,
         kernel_width=width,
         ridge=lam,

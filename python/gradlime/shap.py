@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _core
+from . import _core, _progress
 from ._labels import labelled
 from ._validation import (
     as_background,
@@ -114,6 +114,7 @@ def kernel_shap(
         points,
         background,
         **m._engine_args(),
+        progress=_progress.callback(),
         exact=exact,
         n_samples=n,
         seed=s,
