@@ -22,7 +22,7 @@ except ImportError as exc:  # pragma: no cover - only on a broken install
         "`pip install .` from the source tree (did the C++ build run?)"
     ) from exc
 
-from . import theory
+from . import plots, theory
 from .explain import METHODS, explain
 from .lime import lime
 from .lipschitz import LipschitzResult, lipschitz
@@ -53,6 +53,7 @@ __all__ = [
     "kernel_shap",
     "lime",
     "lipschitz",
+    "plots",
     "smoothed",
     "smoothgrad",
     "stein",

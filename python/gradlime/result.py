@@ -104,6 +104,16 @@ class Explanation:
 
         return to_shap(self)
 
+    def plot(self, i: int | None = None, **kwargs: Any) -> Any:
+        """Point i's attributions as bars with 95% error bars (``gl.plots.attributions``); with
+        several points and no i, all of them per feature (``gl.plots.summary``). Needs
+        matplotlib; returns the Axes."""
+        from . import plots
+
+        if i is None and self.values.ndim == 2 and len(self.values) > 1:
+            return plots.summary(self, **kwargs)
+        return plots.attributions(self, i, **kwargs)
+
     def save(self, path: Any) -> None:
         """Writes the Explanation to ``path`` (a .npz file of its arrays and settings)."""
         from ._export import save

@@ -43,23 +43,9 @@ class TradeoffResult:
 
         Needs matplotlib; returns the axes.
         """
-        try:
-            import matplotlib.pyplot as plt
-        except ImportError as exc:
-            raise ImportError(
-                "TradeoffResult.plot needs matplotlib: `pip install matplotlib`"
-            ) from exc
-        if ax is None:
-            _, ax = plt.subplots()
-        ax.plot(self.lipschitz, self.faithfulness, "o-")
-        for s, x, y in zip(self.sigmas, self.lipschitz, self.faithfulness, strict=True):
-            ax.annotate(f"{s:.3g}", (x, y), textcoords="offset points", xytext=(4, 4))
-        best = int(np.argmax(self.faithfulness))
-        ax.plot(self.lipschitz[best], self.faithfulness[best], "r*", markersize=14)
-        ax.set_xlabel("mean local Lipschitz (lower is more robust)")
-        ax.set_ylabel("mean faithfulness")
-        ax.set_title(f"{self.params.get('method', '')}: robustness-faithfulness trade-off")
-        return ax
+        from . import plots
+
+        return plots.tradeoff(self, ax=ax)
 
 
 def tradeoff(
