@@ -86,7 +86,17 @@ def test_public_api_is_listed():
 
 def test_demo_runs():
     res = subprocess.run(
-        [sys.executable, "-m", "gradlime", "demo", "--points", "2", "--n-samples", "500"],
+        [
+            sys.executable,
+            "-m",
+            "gradlime",
+            "demo",
+            "--points",
+            "2",
+            "--n-samples",
+            "500",
+            "--no-png",
+        ],
         capture_output=True,
         text=True,
         check=True,
@@ -95,3 +105,29 @@ def test_demo_runs():
     assert "clime" in res.stdout
     assert "stein" in res.stdout
     assert "agreement" in res.stdout
+    assert "s5_ltg" in res.stdout  # the features by name
+    assert "predicted progression" in res.stdout
+
+
+def test_demo_draws_its_picture(tmp_path):
+    pytest.importorskip("matplotlib")
+    png = tmp_path / "demo.png"
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "gradlime",
+            "demo",
+            "--points",
+            "1",
+            "--n-samples",
+            "300",
+            "--png",
+            str(png),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert f"wrote {png}" in res.stdout
+    assert png.stat().st_size > 10_000

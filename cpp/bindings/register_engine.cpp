@@ -5,6 +5,7 @@
 #include "gradlime/mlp.hpp"
 #include "gradlime/parallel.hpp"
 #include "gradlime/sampling.hpp"
+#include "gradlime/simd/isa.hpp"
 #include "pybind.hpp"
 #include "python_model.hpp"
 
@@ -62,4 +63,6 @@ void register_engine(py::module_& m) {
 #else
     m.attr("openmp") = false;
 #endif
+    m.attr("simd") = GRADLIME_SIMD_PATH;  // the vector path compiled in (simd/isa.hpp)
+    m.attr("cuda") = false;               // no CUDA backend in this build (the CUDA issue adds it)
 }

@@ -22,7 +22,7 @@ except ImportError as exc:  # pragma: no cover - only on a broken install
         "`pip install .` from the source tree (did the C++ build run?)"
     ) from exc
 
-from . import plots, theory
+from . import datasets, plots, theory
 from .explain import METHODS, explain
 from .lime import lime
 from .lipschitz import LipschitzResult, lipschitz
@@ -45,6 +45,7 @@ __all__ = [
     "TradeoffResult",
     "__version__",
     "clime",
+    "datasets",
     "explain",
     "faithfulness",
     "grad_x_input",

@@ -12,7 +12,7 @@ import numpy as np
 
 from .result import Explanation
 
-__all__ = ["load", "save", "select", "to_pandas", "to_shap"]
+__all__ = ["load", "save", "select", "table", "to_pandas", "to_shap"]
 
 Z95 = 1.959963984540054  # the two-sided 95% normal quantile, for shap's bounds
 
@@ -94,23 +94,32 @@ def _pandas() -> Any:
     return pd
 
 
+def table(E: Explanation, *, stderr: bool = True) -> tuple[list[str], np.ndarray]:
+    """The columns of E as a table, a row per point: each feature (named), its standard error
+    beside it as "<name> stderr", then "fx" and "base_value" where known."""
+    values, se = np.atleast_2d(E.values), np.atleast_2d(E.stderr)
+    columns: list[str] = []
+    parts: list[np.ndarray] = []
+    for k, name in enumerate(names_of(E)):
+        columns.append(name)
+        parts.append(values[:, k])
+        if stderr:
+            columns.append(f"{name} stderr")
+            parts.append(se[:, k])
+    for name, v in (("fx", E.fx), ("base_value", E.base_values)):
+        if v is not None:
+            columns.append(name)
+            parts.append(np.atleast_1d(v))
+    return columns, np.column_stack(parts)
+
+
 def to_pandas(E: Explanation, *, stderr: bool = True) -> Any:
     pd = _pandas()
-    values, se = np.atleast_2d(E.values), np.atleast_2d(E.stderr)
-    names = names_of(E)
-    columns: dict[str, Any] = {}
-    for k, name in enumerate(names):
-        columns[name] = values[:, k]
-        if stderr:
-            columns[f"{name} stderr"] = se[:, k]
-    if E.fx is not None:
-        columns["fx"] = np.atleast_1d(E.fx)
-    if E.base_values is not None:
-        columns["base_value"] = np.atleast_1d(E.base_values)
+    columns, rows = table(E, stderr=stderr)
     index = E.index
     if index is not None and np.ndim(E.values) == 1:
         index = [index]
-    return pd.DataFrame(columns, index=index)
+    return pd.DataFrame(rows, columns=columns, index=index)
 
 
 def to_shap(E: Explanation) -> Any:

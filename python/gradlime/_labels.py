@@ -22,7 +22,7 @@ from .result import Explanation
 
 __all__ = ["Labels", "labelled", "read_labels"]
 
-F = TypeVar("F", bound=Callable[..., Any])
+R = TypeVar("R")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,7 +70,7 @@ def _with_labels(E: Explanation, labels: Labels, fx: Any) -> Explanation:
     )
 
 
-def labelled(fn: F) -> F:
+def labelled(fn: Callable[..., R]) -> Callable[..., R]:
     """Wraps a public method ``fn(model, X, ...)``: ``feature_names=`` and ``progress=``
     keywords (``_progress``), and names, the index, f(x) and base values on its Explanation (or
     on each of a dict of them). The method itself reads DataFrames as numbers
@@ -83,14 +83,14 @@ def labelled(fn: F) -> F:
     ) -> Any:
         labels = read_labels(X, feature_names)
         with _progress.reporting(progress, fn.__name__):
-            out = fn(model, X, *args, **kw)
-        results = out.values() if isinstance(out, dict) else (out,)
+            out: Any = fn(model, X, *args, **kw)
+        results: list[Explanation] = list(out.values()) if isinstance(out, dict) else [out]
         fx = None
         if any(E.fx is None for E in results):  # one evaluation of f at the points, shared
             m = as_model(model)
-            pts = np.atleast_2d(next(iter(results)).data)
+            pts = np.atleast_2d(results[0].data)
             fx = in_batches(m, m, np.ascontiguousarray(pts))
-            if np.ndim(next(iter(results)).data) == 1:
+            if np.ndim(results[0].data) == 1:
                 fx = fx[0]
         if isinstance(out, dict):
             return {k: _with_labels(E, labels, fx) for k, E in out.items()}
@@ -104,4 +104,4 @@ def labelled(fn: F) -> F:
     ]
     at = next((i for i, p in enumerate(params) if p.kind is p.VAR_KEYWORD), len(params))
     wrapper.__signature__ = sig.replace(parameters=[*params[:at], *extra, *params[at:]])  # type: ignore[attr-defined]
-    return wrapper  # type: ignore[return-value]
+    return wrapper

@@ -112,6 +112,7 @@ def convergence(
     feature: int | str = 0,
     sigma: Any = 1.0,
     seed: int = 0,
+    feature_names: Sequence[str] | None = None,
     ax: Any = None,
 ) -> Any:
     """One point's estimate of one feature's attribution against n, with 95% bands, for each
@@ -126,14 +127,11 @@ def convergence(
     engine = [m for m in methods if m in ("smoothgrad", "clime", "stein")]
     names = None
     for j, n in enumerate(ns):
-        found = (
-            dict(explain(model, x, engine, sigma=sigma, n_samples=int(n), seed=seed))
-            if engine
-            else {}
-        )
+        kw: dict[str, Any] = {"n_samples": int(n), "seed": seed, "feature_names": feature_names}
+        found = dict(explain(model, x, engine, sigma=sigma, **kw)) if engine else {}
         for m in methods:
             if m not in found:
-                found[m] = REGISTRY[m].function(model, x, n_samples=int(n), seed=seed)
+                found[m] = REGISTRY[m].function(model, x, **kw)
         for m in methods:
             E = found[m]
             names = _names(E)

@@ -22,6 +22,8 @@ class KernelShapRun(TypedDict):
 def max_threads() -> int: ...
 
 openmp: bool
+simd: str
+cuda: bool
 
 def run(
     X: npt.NDArray[np.float64],
