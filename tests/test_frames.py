@@ -160,7 +160,10 @@ def test_a_pipeline_fitted_on_a_dataframe_sees_dataframes():
     assert m.n_features == 3
     E = gl.kernel_shap(m, X.iloc[:3], n_samples=64)
     assert E.feature_names == tuple(NAMES)
-    np.testing.assert_allclose(E.fx, pipe.predict_proba(X.iloc[:3])[:, 1], rtol=1e-12)
+    assert m.engine == "native"  # the pipeline runs natively: no DataFrame is built at all
+    np.testing.assert_allclose(E.fx, pipe.predict_proba(X.iloc[:3])[:, 1], rtol=1e-6)
+    py = gl.Model.from_sklearn(pipe, target=1, engine="python")  # called with DataFrames
+    np.testing.assert_allclose(py(X.iloc[:3].to_numpy()), pipe.predict_proba(X.iloc[:3])[:, 1])
 
 
 def test_to_shap_renders_shaps_plots():
@@ -181,3 +184,13 @@ def test_to_shap_renders_shaps_plots():
     ):
         plot()
         plt.close("all")
+
+
+def test_background_is_shaps_name_for_the_baseline():
+    background = np.random.default_rng(3).normal(size=(5, 3))
+    by_name = gl.kernel_shap(model(), frame(), background=background)
+    np.testing.assert_array_equal(
+        by_name.values, gl.kernel_shap(model(), frame(), baseline=background).values
+    )
+    with pytest.raises(TypeError, match="not both"):
+        gl.kernel_shap(model(), frame(), baseline=background, background=background)

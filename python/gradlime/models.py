@@ -159,17 +159,7 @@ class Model:
         if engine == "native" and g.network is None:
             raise ValueError(f"engine='native' cannot run this graph: {g.not_native}")
         if g.network is not None and engine != "onnxruntime":
-            net = g.network
-            column = _onnx.select_column(net.output_dim, target)
-            model = cls(
-                lambda A: net.evaluate(A, column)[0],
-                grad=lambda A: net.evaluate(A, column, True)[1],
-                batch_size=batch_size,
-            )
-            model.engine, model._network, model._target = "native", net, column
-            model._layers = list(g.layers)
-            model.n_features = g.n_features
-            return model
+            return cls._native(g.network, g.layers, target, batch_size)
         f = _onnx.onnxruntime_function(g, target)
         model = cls(f, batch_size=batch_size)
         model.engine, model.n_features = "onnxruntime", g.n_features
@@ -178,6 +168,21 @@ class Model:
             f"this ONNX model runs through onnxruntime ({why}), which gives no exact gradient; "
             "use gl.clime or gl.stein, which need only values"
         )
+        return model
+
+    @classmethod
+    def _native(cls, net: Any, layers: Any, target: int | None, batch_size: int | None) -> Model:
+        """The model of a native network: evaluated and differentiated in C++, no Python per
+        batch on the engine's paths."""
+        column = select_column(net.output_dim, target)
+        model = cls(
+            lambda A: net.evaluate(A, column)[0],
+            grad=lambda A: net.evaluate(A, column, True)[1],
+            batch_size=batch_size,
+        )
+        model.engine, model._network, model._target = "native", net, column
+        model._layers = list(layers)
+        model.n_features = net.input_dim
         return model
 
     @classmethod
@@ -221,12 +226,53 @@ class Model:
 
     @classmethod
     def from_sklearn(
-        cls, estimator: Any, *, target: int | None = None, batch_size: int | None = None
+        cls,
+        estimator: Any,
+        *,
+        target: int | None = None,
+        engine: str = "auto",
+        batch_size: int | None = None,
     ) -> Model:
         """A model from a fitted scikit-learn estimator: ``predict_proba`` (column ``target``)
-        when it has one, else ``predict``. No gradient: use ``clime`` or ``stein``. An
-        estimator fitted on a DataFrame is called with DataFrames of its own column names
-        (``feature_names_in_``), so it sees what it was fitted on."""
+        when it has one, else ``predict``.
+
+        ``MLPRegressor``, ``MLPClassifier``, ``LogisticRegression`` and the linear regressors,
+        alone or after ``StandardScaler`` steps in a ``Pipeline``, run natively (in float32, as
+        native ONNX networks do) with exact gradients; ``engine="native"`` says why another
+        estimator cannot. Others (``engine="python"``, or "auto" for them) are called through
+        their own methods and have no gradient: use ``clime``, ``stein``, ``lime`` or
+        ``kernel_shap``. An estimator fitted on a DataFrame is then called with DataFrames of
+        its own column names (``feature_names_in_``), so it sees what it was fitted on.
+
+        Examples
+        --------
+        >>> import numpy as np, gradlime as gl
+        >>> from sklearn.linear_model import LinearRegression
+        >>> est = LinearRegression().fit([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]], [1.0, 3.0, -1.0])
+        >>> m = gl.Model.from_sklearn(est)
+        >>> m.engine, np.round(m.gradient(np.zeros((1, 2))), 6)
+        ('native', array([[ 2., -2.]]))
+        """
+        from . import _core, _sklearn
+
+        if engine not in ("auto", "native", "python"):
+            raise ValueError(f"engine must be 'auto', 'native' or 'python'; got {engine!r}")
+        if engine != "python":
+            try:
+                layers = _sklearn.layers_of(estimator)
+            except _sklearn.NotNative as exc:
+                if engine == "native":
+                    raise ValueError(f"engine='native' cannot run this estimator: {exc}") from exc
+            except AttributeError as exc:  # an unfitted estimator has no coef_ or coefs_
+                raise ValueError(f"{type(estimator).__name__} is not fitted: {exc}") from exc
+            else:
+                net = _core.FeedForwardNetwork(int(layers[0][1].shape[1]))
+                for layer in layers:
+                    if layer[0] == "dense":
+                        net.add_dense(np.ascontiguousarray(layer[1]), layer[2])
+                    else:
+                        net.add_activation(layer[1], layer[2], layer[3])
+                return cls._native(net, layers, target, batch_size)
         predict = getattr(estimator, "predict_proba", None) or getattr(estimator, "predict", None)
         if predict is None:
             raise TypeError(f"{type(estimator).__name__} has neither predict_proba nor predict")

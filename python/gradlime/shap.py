@@ -36,7 +36,13 @@ def _plan(d: int, n_samples: Any) -> tuple[bool, int]:
 
 @labelled
 def kernel_shap(
-    model: Any, X: Any, *, baseline: Any = 0.0, n_samples: int | None = None, seed: int = 0
+    model: Any,
+    X: Any,
+    *,
+    baseline: Any = 0.0,
+    background: Any = None,
+    n_samples: int | None = None,
+    seed: int = 0,
 ) -> Explanation:
     """Shapley values of the model at each point, by KernelSHAP.
 
@@ -74,6 +80,8 @@ def kernel_shap(
     baseline : float, array_like (d,) or (B, d)
         The value absent features take: a scalar, a reference point, or a background sample
         whose rows are averaged over.
+    background : array_like (B, d) or (d,), optional
+        The same, by shap's name for it (its background data); give one of the two.
     n_samples : int, optional
         Coalitions evaluated per point (model rows per baseline row), >= 2. None: exact when
         d <= 10, else 2048 + 2d sampled.
@@ -103,6 +111,10 @@ def kernel_shap(
     m = as_model(model)
     points, single = as_points(X)
     d = points.shape[1]
+    if background is not None:
+        if not (np.ndim(baseline) == 0 and np.all(np.asarray(baseline) == 0.0)):
+            raise TypeError("give the background as baseline= or as background=, not both")
+        baseline = background
     background = as_background(baseline, d)
     exact, n = _plan(d, n_samples)
     check_point_memory("kernel_shap", d, n)
