@@ -45,3 +45,44 @@ def test_a_bar_when_asked_and_nothing_otherwise(capsys):
 def test_progress_takes_only_what_it_understands():
     with pytest.raises(TypeError, match="progress must be None, True, False or a callable"):
         gl.clime(f, X, n_samples=64, progress="yes")
+
+
+def test_lipschitz_with_lime_is_one_bar_over_every_call(capsys):
+    """lipschitz explains x and each neighbour column by separate lime calls: one bar adds up
+    their points (3 points x (1 + 4 neighbours))."""
+    pytest.importorskip("tqdm")
+    gl.lipschitz(f, X[:3], "lime", n_neighbors=4, n_samples=32, progress=True)
+    err = capsys.readouterr().err
+    assert "lipschitz" in err
+    assert "15/15" in err
+    assert err.count("lipschitz") >= 1
+
+
+def test_lipschitz_and_tradeoff_report_to_a_callable():
+    seen = []
+    gl.lipschitz(
+        f, X[:2], "clime", n_neighbors=3, n_samples=32, progress=lambda d, t: seen.append(t)
+    )
+    assert seen[-1] == 2 * 4  # one engine pass over points and neighbours
+    seen.clear()
+    gl.tradeoff(
+        f,
+        X[:2],
+        "clime",
+        sigmas=[0.5, 1.0],
+        n_neighbors=3,
+        n_samples=32,
+        progress=lambda d, t: seen.append((d, t)),
+    )
+    assert seen.count((8, 8)) == 2  # one finished pass per sigma
+
+
+def test_a_call_inside_lipschitz_does_not_start_its_own_bar():
+    """The methods lipschitz calls are the registry's cores: no f(x) of their own either."""
+    from conftest import Recorder
+
+    rec = Recorder(f)
+    gl.lipschitz(
+        gl.Model(rec, grad=lambda A: 1 - np.tanh(A) ** 2), X[:2], "gradient", n_neighbors=3
+    )
+    assert sum(len(b) for b in rec.batches) == 0  # the gradient method never calls f

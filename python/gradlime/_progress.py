@@ -18,18 +18,20 @@ __all__ = ["AUTO_DELAY", "callback", "reporting"]
 
 AUTO_DELAY = 3.0  # seconds a call runs before the automatic bar appears
 
-_current: ContextVar[Callable[[int, int], None] | None] = ContextVar(
-    "gradlime_progress", default=None
-)
+# The current public call's reporter: a _Bar, the user's callable, or None.
+_current: ContextVar[Any] = ContextVar("gradlime_progress", default=None)
 
 
 def callback() -> Callable[[int, int], None] | None:
-    """What the driver calls with (finished, total) points in the current call, if anything."""
-    return _current.get()
+    """What one engine call reports its (finished, total) points to, if anything: a bar's part
+    for that call (a call such as lipschitz makes several), or the user's callable."""
+    report = _current.get()
+    return report.part() if isinstance(report, _Bar) else report
 
 
 class _Bar:
-    """A tqdm bar made at the first report, when the total is known."""
+    """One tqdm bar over every engine call made within a public call, made at the first report;
+    each call adds its points to the bar's total when it first reports."""
 
     def __init__(self, desc: str, delay: float) -> None:
         from tqdm.auto import tqdm
@@ -37,16 +39,21 @@ class _Bar:
         self._tqdm, self._desc, self._delay = tqdm, desc, delay
         self._bar: Any = None
 
-    def __call__(self, done: int, total: int) -> None:
-        if self._bar is None:
-            self._bar = self._tqdm(
-                total=total,
-                desc=self._desc,
-                unit="point",
-                delay=self._delay,
-                file=sys.stderr,
-            )
-        self._bar.update(done - self._bar.n)
+    def part(self) -> Callable[[int, int], None]:
+        start: list[int] = []  # the bar's count when this call began, set at its first report
+
+        def report(done: int, total: int) -> None:
+            if self._bar is None:
+                self._bar = self._tqdm(
+                    total=0, desc=self._desc, unit="point", delay=self._delay, file=sys.stderr
+                )
+            if not start:
+                start.append(self._bar.n)
+                self._bar.total += total
+                self._bar.refresh()
+            self._bar.update(start[0] + done - self._bar.n)
+
+        return report
 
     def close(self) -> None:
         if self._bar is not None:
@@ -77,7 +84,11 @@ def _reporter(progress: Any, desc: str) -> Any:
 
 @contextlib.contextmanager
 def reporting(progress: Any, desc: str) -> Iterator[None]:
-    """Within it, the driver's progress goes to what `progress` asks for."""
+    """Within it, the driver's progress goes to what `progress` asks for; a call inside another
+    (lipschitz explaining neighbours) reports to the outer one's unless it says otherwise."""
+    if progress is None and _current.get() is not None:
+        yield
+        return
     report = _reporter(progress, desc)
     token = _current.set(report)
     try:

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _core
+from . import _core, _progress
 from ._engine import one_pass
 from ._validation import as_points, as_seed, positive_float, positive_int
 from .models import Model, as_model
@@ -109,7 +109,7 @@ def _resolve(method: Any, params: dict[str, Any]) -> _Method:
             + (" (the seed is lipschitz's own seed=)" if "seed" in bad else "")
         )
     bound = {name: params.get(name, default) for name, default in takes.items()}
-    return _Method(method, spec.function, spec, bound)
+    return _Method(method, spec.core, spec, bound)
 
 
 def _explain_rows(
@@ -236,6 +236,7 @@ def lipschitz(
     ratio: bool = True,
     common_random_numbers: bool = True,
     seed: int = 0,
+    progress: Any = None,
     **method_params: Any,
 ) -> LipschitzResult:
     """Monte-Carlo local Lipschitz of an explanation at each point (paper 2, eq. (4)).
@@ -285,6 +286,8 @@ def lipschitz(
         draws, as in paper 1's figures, and the estimate includes the Monte-Carlo noise.
     seed : int
         Seeds both the neighbours and the method.
+    progress : None, bool or callable
+        A progress bar over the explained rows (points and neighbours), as every method's.
     **method_params
         Keyword parameters of the named method.
 
@@ -309,17 +312,18 @@ def lipschitz(
     >>> bool(0.0 < L.values < np.sqrt(2 / np.pi) * np.linalg.norm(w) / 0.5)  # paper 2, Thm C.7
     True
     """
-    result, _ = lipschitz_and_explanations(
-        model,
-        X,
-        method,
-        radius=radius,
-        n_neighbors=n_neighbors,
-        neighborhood=neighborhood,
-        distance=distance,
-        ratio=ratio,
-        common_random_numbers=common_random_numbers,
-        seed=seed,
-        method_params=method_params,
-    )
+    with _progress.reporting(progress, "lipschitz"):
+        result, _ = lipschitz_and_explanations(
+            model,
+            X,
+            method,
+            radius=radius,
+            n_neighbors=n_neighbors,
+            neighborhood=neighborhood,
+            distance=distance,
+            ratio=ratio,
+            common_random_numbers=common_random_numbers,
+            seed=seed,
+            method_params=method_params,
+        )
     return result

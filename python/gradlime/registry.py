@@ -34,7 +34,7 @@ __all__ = ["FAMILIES", "REGISTRY", "MethodSpec"]
 FAMILIES = ("gaussian", "uniform_cube", "binary_masks", "coalitions", "path", "none")
 _ENGINE_KERNELS = {"gaussian": "gaussian", "uniform_cube": "uniform"}
 _SCALES = ("sigma", "radius")
-_NOT_KEYWORDS = ("model", "X", "seed")
+_NOT_KEYWORDS = ("model", "X", "seed", "feature_names", "progress")  # the last two: every method's
 
 
 @dataclass(frozen=True)
@@ -89,6 +89,12 @@ class MethodSpec:
     def kernel(self) -> str | None:
         """The engine's kernel for an estimator method ("gaussian" or "uniform"), else None."""
         return _ENGINE_KERNELS[self.family] if self.estimator is not None else None
+
+    @property
+    def core(self) -> Callable[..., Explanation]:
+        """The method without its public wrapper (names, f(x) and progress: ``_labels``), for
+        the library's own calls on stacked rows (``lipschitz``)."""
+        return getattr(self.function, "__wrapped__", self.function)
 
     @property
     def keywords(self) -> Mapping[str, Any]:

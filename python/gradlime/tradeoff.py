@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from . import _progress
 from ._validation import as_points
 from .lipschitz import lipschitz_and_explanations
 from .metrics import faithfulness
@@ -59,6 +60,7 @@ def tradeoff(
     radius: float = 0.1,
     n_neighbors: int = 50,
     seed: int = 0,
+    progress: Any = None,
     **method_params: Any,
 ) -> TradeoffResult:
     """Robustness and faithfulness of an explanation as its smoothing sigma grows (paper 2, 6.3).
@@ -73,6 +75,8 @@ def tradeoff(
     ----------
     method : {"smoothgrad", "clime", "stein"} or callable
         A callable is called as ``method(model, X, sigma=s)``.
+    progress : None, bool or callable
+        One progress bar over every sigma's rows, as every method's.
     sigmas : sequence of float
         The smoothing scales to compare, each > 0.
 
@@ -99,31 +103,32 @@ def tradeoff(
     points, _ = as_points(X)
     m = as_model(model)
     lips, faiths = [], []
-    for s in grid:
-        if callable(method):
+    with _progress.reporting(progress, "tradeoff"):  # one bar over every sigma
+        for s in grid:
+            if callable(method):
 
-            def at_sigma(mm: Any, A: Any, _s: float = float(s)) -> Any:
-                return method(mm, A, sigma=_s, **method_params)
+                def at_sigma(mm: Any, A: Any, _s: float = float(s)) -> Any:
+                    return method(mm, A, sigma=_s, **method_params)
 
-            how, kw = at_sigma, {}
-        else:
-            how, kw = method, dict(method_params, sigma=float(s))
-        res, phi = lipschitz_and_explanations(
-            m,
-            points,
-            how,
-            radius=radius,
-            n_neighbors=n_neighbors,
-            neighborhood="gaussian",
-            distance="l2",
-            ratio=True,
-            common_random_numbers=True,
-            seed=seed,
-            method_params=kw,
-        )
-        lips.append(res.mean)
-        f = faithfulness(m, points, phi, reference=reference, similarity=similarity)
-        faiths.append(float(np.mean(f)))
+                how, kw = at_sigma, {}
+            else:
+                how, kw = method, dict(method_params, sigma=float(s))
+            res, phi = lipschitz_and_explanations(
+                m,
+                points,
+                how,
+                radius=radius,
+                n_neighbors=n_neighbors,
+                neighborhood="gaussian",
+                distance="l2",
+                ratio=True,
+                common_random_numbers=True,
+                seed=seed,
+                method_params=kw,
+            )
+            lips.append(res.mean)
+            f = faithfulness(m, points, phi, reference=reference, similarity=similarity)
+            faiths.append(float(np.mean(f)))
     faith = np.asarray(faiths)
     return TradeoffResult(
         sigmas=grid,
