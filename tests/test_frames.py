@@ -194,3 +194,11 @@ def test_background_is_shaps_name_for_the_baseline():
     )
     with pytest.raises(TypeError, match="not both"):
         gl.kernel_shap(model(), frame(), baseline=background, background=background)
+
+
+def test_explain_names_every_estimator():
+    out = gl.explain(model(), frame(), n_samples=40)
+    for E in out.values():
+        assert E.feature_names == tuple(NAMES)
+        assert E.index.equals(frame().index)
+        np.testing.assert_allclose(E.base_values + E.values.sum(-1), E.fx, rtol=1e-12)

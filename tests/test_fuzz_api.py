@@ -128,6 +128,17 @@ _scales = st.one_of(
     st.lists(_floats, min_size=0, max_size=5),
     st.sampled_from([None, "1", 1j, [1.0, 1j], np.array([[1.0]]), True]),
 )
+_labels = st.fixed_dictionaries(
+    {},
+    optional={
+        "feature_names": st.one_of(
+            st.none(),
+            st.lists(st.text(max_size=3), max_size=5),
+            st.sampled_from(["abc", [1, 2, 3], ("a", None)]),
+        ),
+        "progress": st.sampled_from([None, False, "yes", 1, lambda done, total: None]),
+    },
+)
 _seeds = st.one_of(
     st.integers(-(2**70), 2**70),
     st.sampled_from([None, 1.5, "0", np.uint64(7), True]),
@@ -146,7 +157,8 @@ def _call(data, name):
     scale = data.draw(_scales, label="scale")
     if name in ("smoothgrad", "clime", "stein"):
         cov = data.draw(st.one_of(st.none(), _arrays(max_dims=2)), label="cov")
-        return getattr(gl, name)(model, X, sigma=scale, cov=cov, n_samples=n, seed=seed)
+        labels = data.draw(_labels, label="feature_names / progress")
+        return getattr(gl, name)(model, X, sigma=scale, cov=cov, n_samples=n, seed=seed, **labels)
     if name == "explain":
         methods = data.draw(
             st.one_of(
