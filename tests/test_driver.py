@@ -158,16 +158,16 @@ def test_antithetic_pairs_are_e_and_minus_e():
         return A.sum(axis=1)
 
     X = _points(2)
-    _core.run(X, f, None, stddev=np.full(4, 0.3), clime=True, n_samples=101, batch_rows=37,
+    _core.run(X, f, None, stddev=np.full(4, 0.3), clime=True, n_samples=102, batch_rows=37,
               scheme="antithetic")  # fmt: skip
-    eps = np.concatenate(seen).reshape(2, 101, 4) - X[:, None, :]
+    eps = np.concatenate(seen).reshape(2, 102, 4) - X[:, None, :]
     # x + e and x - e, each rounded once: e and -e to a few ulps of x
-    np.testing.assert_allclose(eps[:, 1::2], -eps[:, 0:100:2], rtol=0, atol=1e-15)
+    np.testing.assert_allclose(eps[:, 1::2], -eps[:, 0::2], rtol=0, atol=1e-15)
     iid = []
     _core.run(X, lambda A: iid.append(A.copy()) or A.sum(axis=1), None, stddev=np.full(4, 0.3),
-              clime=True, n_samples=101)  # fmt: skip
+              clime=True, n_samples=102)  # fmt: skip
     np.testing.assert_array_equal(
-        eps[:, 0::2], (np.concatenate(iid).reshape(2, 101, 4) - X[:, None])[:, 0::2]
+        eps[:, 0::2], (np.concatenate(iid).reshape(2, 102, 4) - X[:, None])[:, 0::2]
     )
 
 
@@ -175,12 +175,17 @@ def test_antithetic_pairs_are_e_and_minus_e():
 def test_antithetic_has_the_same_bits_on_every_executor(cov):
     m = _native()
     X = _points()
-    kw = dict(GAUSSIAN, n_samples=129, scheme="antithetic", kept_normals_bytes=0)
+    kw = dict(GAUSSIAN, n_samples=130, scheme="antithetic", kept_normals_bytes=0)
     if cov is not None:
         kw.pop("stddev")
         kw["cov"] = cov
     ref = _bytes(_run(m, X, **kw))
-    for extra in ({"fused_network": False, "batch_rows": 50}, {"device": "host"}):
+    # batches of 37 rows cut pairs in two: the second row waits for its first across batches
+    for extra in (
+        {"fused_network": False, "batch_rows": 50},
+        {"fused_network": False, "batch_rows": 37},
+        {"device": "host"},
+    ):
         assert _bytes(_run(m, X, **kw, **extra)) == ref
 
 
@@ -199,6 +204,8 @@ def test_scheme_errors():
     with pytest.raises(ValueError, match="antithetic draws need the Gaussian kernel"):
         _run(m, _points(2), stddev=np.full(4, 0.3), kernel="uniform", smoothgrad=True,
              n_samples=10, scheme="antithetic")  # fmt: skip
+    with pytest.raises(ValueError, match="n_samples must be even; got 11"):
+        _run(m, _points(2), n_samples=11, **GAUSSIAN, scheme="antithetic")
 
 
 # (d) a global point offset: a chunk starting at global row k draws streams k + i

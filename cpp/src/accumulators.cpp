@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <vector>
 
 #include "gradlime/simd/vectors.hpp"
 
@@ -107,6 +108,46 @@ Vector GradientMoments::stderr_of_mean() const {
         se[k] = std::sqrt(var / n);
     }
     return se;
+}
+
+void SampleMoments::add_columns(const double* rows, Index m, Index d, Index c0, Index c1) {
+    if (!paired_) return moments_.add_columns(rows, m, d, c0, c1);
+    thread_local std::vector<double> pairs;  // this call's pair means, row-major, columns [c0, c1)
+    pairs.resize(static_cast<size_t>((m / 2 + 1) * d));
+    Index r = 0, n = 0;
+    if (samples_ % 2 == 1 && m > 0) {  // the second row of the waiting pair
+        for (Index k = c0; k < c1; ++k) pairs[static_cast<size_t>(k)] = 0.5 * (pending_[k] + rows[k]);
+        r = n = 1;
+    }
+    for (; r + 1 < m; r += 2, ++n)
+        for (Index k = c0; k < c1; ++k)
+            pairs[static_cast<size_t>(n * d + k)] = 0.5 * (rows[r * d + k] + rows[(r + 1) * d + k]);
+    if (r < m)
+        for (Index k = c0; k < c1; ++k) pending_[k] = rows[r * d + k];
+    moments_.add_columns(pairs.data(), n, d, c0, c1);
+}
+
+void SampleMoments::finish_rows(Index m) {
+    if (!paired_) return moments_.finish_rows(m);
+    moments_.finish_rows((samples_ + m) / 2 - samples_ / 2);  // the pairs these rows completed
+    samples_ += m;
+}
+
+bool SampleMoments::add_feature_major(const float* g, Index ld, Index m) {
+    if (!paired_) return moments_.add_feature_major(g, ld, m);
+    // The fused path's blocks start at even samples and hold whole pairs (n is even): the pair
+    // means in double, as add_columns makes them from the same rows.
+    const Index d = pending_.size(), n = m / 2;
+    thread_local std::vector<double> pairs;
+    pairs.resize(static_cast<size_t>(n * d));
+    for (Index k = 0; k < d; ++k)
+        for (Index i = 0; i < n; ++i)
+            pairs[static_cast<size_t>(i * d + k)] =
+                0.5 * (static_cast<double>(g[k * ld + 2 * i]) + static_cast<double>(g[k * ld + 2 * i + 1]));
+    moments_.add_columns(pairs.data(), n, d, 0, d);
+    moments_.finish_rows(n);
+    samples_ += m;
+    return moments_.finite();
 }
 
 ColumnMoments ColumnMoments::of_block(const RowMatrix& U) {

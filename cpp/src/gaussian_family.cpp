@@ -31,7 +31,7 @@ constexpr Index kWaveChunks = 8;    // chunks whose partial statistics are held 
 struct GaussianState {
     Vector values;      // f at each of the point's samples (C-LIME and Stein need a second look)
     RowMatrix normals;  // the point's standard normals, when kept
-    GradientMoments gradients;
+    SampleMoments gradients;  // over antithetic pairs when the draws are paired
 };
 
 class GaussianFamily : public MethodParts {
@@ -50,7 +50,7 @@ public:
     void begin(State& s, Index, bool, Index kept_bytes) const {
         if (values()) s.values.resize(n_);
         if (values() && n_ * d_ * Index(sizeof(double)) <= kept_bytes) s.normals.resize(n_, d_);
-        if (gradients()) s.gradients = GradientMoments(d_);
+        if (gradients()) s.gradients = SampleMoments(d_, opt_.scheme == SampleScheme::Antithetic);
     }
 
     // Rows of one point are consecutive samples: drawn in one call (short rows share vector
@@ -183,6 +183,7 @@ void GaussianFamily::finalize(State& s, Index p, Index taken, bool parallel) con
     };
 
     const double fbar = n == n_ ? s.values.mean() : s.values.head(n).mean();
+    const bool paired = opt_.scheme == SampleScheme::Antithetic;
     // C-LIME reads kept normals in place, others from Z (drawn there unless Stein did).
     auto clime_normals = [&](Index first, Index rows, RowMatrix& Z) -> const double* {
         if (Z.size()) return Z.data();
@@ -206,6 +207,11 @@ void GaussianFamily::finalize(State& s, Index p, Index taken, bool parallel) con
                 // Sigma^-1 (a - x)(f(a) - mean f): the Stein form of E[grad f] (paper 1, Lemma 1/2).
                 sampler_.dual_rows(Z, E);
                 E.array().colwise() *= (f.array() - fbar);
+                if (paired) {  // antithetic pairs are the independent units: their mean rows
+                    const Index G = rows / 2;
+                    for (Index g = 0; g < G; ++g) E.row(g) = 0.5 * (E.row(2 * g) + E.row(2 * g + 1));
+                    E.conservativeResize(G, Eigen::NoChange);
+                }
                 dual_part[static_cast<size_t>(i)] = ColumnMoments::of_block(E);
             }
         },
@@ -216,16 +222,18 @@ void GaussianFamily::finalize(State& s, Index p, Index taken, bool parallel) con
 
     if (opt_.stein) {
         // Dividing by n - 1 makes the estimate unbiased: centring by the sample mean of f shrinks
-        // E[(a - x)(f - mean f)] by (n - 1) / n.
-        const double scale = nd / (nd - 1.0);
+        // E[(a - x)(f - mean f)] by (n - 1) / n. Antithetic pairs sum to zero, so there the
+        // centring takes nothing away (scale 1), and the units of the spread are the pairs.
+        const double scale = paired ? 1.0 : nd / (nd - 1.0);
+        const double units = paired ? nd / 2.0 : nd;
         out_.stein.values.row(p) = (dual.mean * scale).transpose();
-        out_.stein.stderr_.row(p) = ((dual.m2 / ((nd - 1.0) * nd)).cwiseSqrt() * scale).transpose();
+        out_.stein.stderr_.row(p) = ((dual.m2 / ((units - 1.0) * units)).cwiseSqrt() * scale).transpose();
     }
     if (!opt_.clime) return;
 
     // Least squares of f on [1, a - x] with an unpenalised intercept (the ridge form of paper 1,
     // Lemma 6) and HC1 standard errors, summed in z space (least_squares.hpp).
-    const GaussianLeastSquares fit(cross, sampler_, opt_.ridge, fbar);
+    const GaussianLeastSquares fit(cross, sampler_, opt_.ridge, fbar, paired);
     if (!fit.solved())
         throw std::invalid_argument("clime: the perturbation design is singular at point " + std::to_string(p) +
                                     "; use more samples or ridge > 0");
@@ -257,6 +265,9 @@ void validate(const RowMatrix& X, const NoiseSampler& sampler, const BatchModel&
     if (opt.scheme == SampleScheme::Antithetic && !sampler.is_gaussian())
         throw std::invalid_argument("antithetic draws need the Gaussian kernel");
     if (opt.n_samples < 2) throw std::invalid_argument("n_samples must be >= 2 (a standard error needs two samples)");
+    if (opt.scheme == SampleScheme::Antithetic && opt.n_samples % 2 != 0)
+        throw std::invalid_argument("antithetic draws come in pairs: n_samples must be even; got " +
+                                    std::to_string(opt.n_samples));
     if (opt.clime && opt.n_samples < d + 2)
         throw std::invalid_argument("clime needs n_samples >= d + 2 = " + std::to_string(d + 2) +
                                     " to fit an intercept and d slopes with a standard error; got " +

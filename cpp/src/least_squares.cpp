@@ -209,8 +209,8 @@ void LeastSquaresSums::merge(const LeastSquaresSums& other) {
 }
 
 GaussianLeastSquares::GaussianLeastSquares(const LeastSquaresSums& sums, const NoiseSampler& noise, double ridge,
-                                           double fbar)
-    : noise_(noise), d_(sums.gram.rows() - 1), n_(static_cast<double>(sums.count)), fbar_(fbar) {
+                                           double fbar, bool paired)
+    : noise_(noise), d_(sums.gram.rows() - 1), n_(static_cast<double>(sums.count)), fbar_(fbar), paired_(paired) {
     const Index d = d_;
     // Centring removes the intercept (Frisch-Waugh): S_zz = sum z z^T - (sum z)(sum z)^T / n, and
     // likewise S_zg; the ridge closed form is (S_ee + n lambda I)^-1 S_eg, the sample version of
@@ -269,14 +269,25 @@ Matrix GaussianLeastSquares::meat_of_rows(const double* Z, const double* f, Inde
             for (Index j = 0; j < S; ++j) store(c + j * kWidth, load(c + j * kWidth) * load(r + j * kWidth));
         }
     }
+    Index units = rows;
+    if (paired_) {  // each pair's two rows summed in place: a column of rows / 2 cluster scores
+        units = rows / 2;
+        for (Index k = 0; k < d; ++k) {
+            double* c = buf + k * ld;
+            for (Index i = 0; i < units; ++i) c[i] = c[2 * i] + c[2 * i + 1];
+            std::fill(c + units, c + ld, 0.0);
+        }
+    }
     Matrix M;
-    lower_gram(column_pointers(buf, d, ld).data(), d, rows, M, stop);
+    lower_gram(column_pointers(buf, d, ld).data(), d, units, M, stop);
     return M;
 }
 
 Vector GaussianLeastSquares::stderr_of(const Matrix& meat, const std::function<void()>& check) const {
     // HC1: A^-1 [L M_z L^T] A^-1 n / (n - p), p = d + 1 coefficients with the intercept.
-    return sandwich_stderr(bread_, to_e_space(noise_, meat), n_ / (n_ - static_cast<double>(d_) - 1.0), check);
+    const double p = static_cast<double>(d_) + 1.0, G = n_ / 2.0;
+    const double scale = paired_ ? G / (G - 1.0) * (n_ - 1.0) / (n_ - p) : n_ / (n_ - p);
+    return sandwich_stderr(bread_, to_e_space(noise_, meat), scale, check);
 }
 
 }  // namespace gradlime

@@ -42,6 +42,7 @@ def one_pass(
     cov: Any = None,
     n_samples: Any,
     ridge: Any = 0.0,
+    antithetic: Any = False,
     seed: Any,
     scale_name: str = "sigma",
     common_draws: bool = False,
@@ -68,6 +69,12 @@ def one_pass(
             f"and a standard error); got {n}"
         )
     lam = nonnegative_float(ridge, "ridge")
+    if not isinstance(antithetic, (bool, np.bool_)):
+        raise TypeError(f"antithetic must be True or False; got {antithetic!r}")
+    if antithetic and kernel != "gaussian":
+        raise ValueError("antithetic=True needs the Gaussian neighbourhood")
+    if antithetic and n % 2:
+        raise ValueError(f"antithetic draws come in pairs: n_samples must be even; got {n}")
     for name in ("clime", "stein"):
         if name in estimators:
             check_point_memory(name, d, n)
@@ -98,8 +105,11 @@ def one_pass(
         batch_rows=batch,
         kernel=kernel,
         common_draws=common_draws,
+        scheme="antithetic" if antithetic else "iid",
     )
     params: dict[str, Any] = {"seed": s, "batch_size": batch}
+    if antithetic:
+        params["antithetic"] = True
     if full_cov is not None:
         params["cov"] = full_cov.copy()
     elif stddev is not None:

@@ -14,13 +14,20 @@ __all__ = ["clime", "smoothgrad", "stein", "unigrad"]
 
 @labelled
 def smoothgrad(
-    model: Any, X: Any, *, sigma: Any = 1.0, cov: Any = None, n_samples: int = 1000, seed: int = 0
+    model: Any,
+    X: Any,
+    *,
+    sigma: Any = 1.0,
+    cov: Any = None,
+    n_samples: int = 1000,
+    antithetic: bool = False,
+    seed: int = 0,
 ) -> Explanation:
     """SmoothGrad: the mean gradient over Gaussian perturbations, E[grad f(a)], a ~ N(x, Sigma).
 
-    The standard error is the per-coordinate spread of the sampled gradients over sqrt(n).
-    Needs a model with a gradient (``gl.Model(f, grad=...)``). See ``gl.explain`` for the
-    parameters.
+    The standard error is the per-coordinate spread of the sampled gradients over sqrt(n) (of
+    the pairs' means over sqrt(n / 2) with ``antithetic=True``). Needs a model with a gradient
+    (``gl.Model(f, grad=...)``). See ``gl.explain`` for the parameters.
 
     Examples
     --------
@@ -32,7 +39,14 @@ def smoothgrad(
     True
     """
     return one_pass(
-        model, X, ("smoothgrad",), scale=sigma, cov=cov, n_samples=n_samples, seed=seed
+        model,
+        X,
+        ("smoothgrad",),
+        scale=sigma,
+        cov=cov,
+        n_samples=n_samples,
+        antithetic=antithetic,
+        seed=seed,
     )["smoothgrad"]
 
 
@@ -45,6 +59,7 @@ def clime(
     cov: Any = None,
     n_samples: int = 1000,
     ridge: float = 0.0,
+    antithetic: bool = False,
     seed: int = 0,
 ) -> Explanation:
     """C-LIME: least squares of f(a) on [1, a - x] over Gaussian perturbations (paper 1, Sec. 2.3).
@@ -62,13 +77,28 @@ def clime(
     array([ 3., -1.])
     """
     return one_pass(
-        model, X, ("clime",), scale=sigma, cov=cov, n_samples=n_samples, ridge=ridge, seed=seed
+        model,
+        X,
+        ("clime",),
+        scale=sigma,
+        cov=cov,
+        n_samples=n_samples,
+        ridge=ridge,
+        antithetic=antithetic,
+        seed=seed,
     )["clime"]
 
 
 @labelled
 def stein(
-    model: Any, X: Any, *, sigma: Any = 1.0, cov: Any = None, n_samples: int = 1000, seed: int = 0
+    model: Any,
+    X: Any,
+    *,
+    sigma: Any = 1.0,
+    cov: Any = None,
+    n_samples: int = 1000,
+    antithetic: bool = False,
+    seed: int = 0,
 ) -> Explanation:
     """Gradient-free SmoothGrad: Sigma^-1 mean((a - x)(f(a) - mean f)) (Stein's lemma; paper 1, Thm 1).
 
@@ -81,9 +111,16 @@ def stein(
     >>> bool(abs(E.values[0] - 0.99) < 5 * E.stderr[0])
     True
     """
-    return one_pass(model, X, ("stein",), scale=sigma, cov=cov, n_samples=n_samples, seed=seed)[
-        "stein"
-    ]
+    return one_pass(
+        model,
+        X,
+        ("stein",),
+        scale=sigma,
+        cov=cov,
+        n_samples=n_samples,
+        antithetic=antithetic,
+        seed=seed,
+    )["stein"]
 
 
 @labelled

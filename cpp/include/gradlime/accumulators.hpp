@@ -40,6 +40,28 @@ private:
     RowMatrix sum_, sumsq_;  // (kLanes, d)
 };
 
+// SmoothGrad's moments over the samples, or over antithetic pairs (samples 2k and 2k + 1, the
+// independent units when the second is the first's mirror image): each pair's mean gradient goes
+// to the moments, so the mean is the samples' and the standard error is the pairs' (their
+// correlation included). Rows come in sample order, as to GradientMoments; a pair cut by a batch
+// boundary waits for its second row. Unpaired, every call is GradientMoments' own (same bits).
+class SampleMoments {
+public:
+    explicit SampleMoments(Index d = 0, bool paired = false) : moments_(d), pending_(paired ? d : 0), paired_(paired) {}
+    void add_columns(const double* rows, Index m, Index d, Index c0, Index c1);
+    void finish_rows(Index m);
+    bool add_feature_major(const float* g, Index ld, Index m);
+    Vector mean() const { return moments_.mean(); }
+    Vector stderr_of_mean() const { return moments_.stderr_of_mean(); }
+    bool finite() const { return moments_.finite(); }
+
+private:
+    GradientMoments moments_;
+    Vector pending_;  // paired: the first row of a pair whose second has not come yet
+    Index samples_ = 0;
+    bool paired_;
+};
+
 // Mean and centred second moment per column (Chan, Golub & LeVeque pairwise update).
 struct ColumnMoments {
     Index count = 0;
