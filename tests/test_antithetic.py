@@ -15,7 +15,10 @@ SIGMA = 0.4
 
 
 def sine():
-    return gl.Model(lambda A: np.sin(A @ A_VEC), grad=lambda A: np.cos(A @ A_VEC)[:, None] * A_VEC)
+    return gl.Model(
+        lambda A: np.sin((A * A_VEC).sum(axis=1)),
+        grad=lambda A: np.cos((A * A_VEC).sum(axis=1))[:, None] * A_VEC,
+    )
 
 
 def sine_truth(x, sigma):

@@ -32,6 +32,7 @@ struct GaussianState {
     Vector values;      // f at each of the point's samples (C-LIME and Stein need a second look)
     RowMatrix normals;  // the point's standard normals, when kept
     SampleMoments gradients;  // over antithetic pairs when the draws are paired
+    Index point = 0;
 };
 
 class GaussianFamily : public MethodParts {
@@ -47,7 +48,8 @@ public:
     bool values() const { return opt_.clime || opt_.stein; }
     bool gradients() const { return opt_.smoothgrad; }
 
-    void begin(State& s, Index, bool, Index kept_bytes) const {
+    void begin(State& s, Index point, bool, Index kept_bytes) const {
+        s.point = point;
         if (values()) s.values.resize(n_);
         if (values() && n_ * d_ * Index(sizeof(double)) <= kept_bytes) s.normals.resize(n_, d_);
         if (gradients()) s.gradients = SampleMoments(d_, opt_.scheme == SampleScheme::Antithetic);
@@ -134,8 +136,26 @@ public:
     }
 
     bool stops() const { return opt_.stop_tol > 0.0; }
+    // Every requested estimator's standard errors <= stop_tol, after 2 stop blocks at least.
+    // SmoothGrad's come from its running moments; Stein's are computed from the point's values
+    // when `taken` is 2 blocks times a power of two (O(n d) over all the checks).
     bool stop(const State& s, Index taken) const {
-        return taken >= 2 * kStopBlock && s.gradients.stderr_of_mean().maxCoeff() <= opt_.stop_tol;
+        if (taken < 2 * kStopBlock) return false;
+        if (opt_.smoothgrad && s.gradients.stderr_of_mean().maxCoeff() > opt_.stop_tol) return false;
+        if (opt_.stein) {
+            const Index k = taken / (2 * kStopBlock);
+            if (taken % (2 * kStopBlock) != 0 || (k & (k - 1)) != 0) return false;
+            ColumnMoments dual;
+            const double fbar = s.values.head(taken).mean();
+            for (Index first = 0; first < taken; first += kChunkRows) {
+                RowMatrix Z;
+                const Index rows = std::min(kChunkRows, taken - first);
+                point_normals(s, s.point, first, rows, Z);
+                dual.merge(stein_terms(Z, s.values.data() + first, fbar));
+            }
+            if (stein_stderr(dual, taken).maxCoeff() > opt_.stop_tol) return false;
+        }
+        return true;
     }
 
     void finalize(State& s, Index point, Index taken, bool parallel) const;
@@ -146,6 +166,28 @@ private:
         return opt_.common_draws ? 0u : point_stream(opt_.driver, point);
     }
     void point_normals(const State& s, Index point, Index first, Index rows, RowMatrix& Z) const;
+    bool paired() const { return opt_.scheme == SampleScheme::Antithetic; }
+    // One chunk's Stein terms Sigma^-1 (a - x)(f(a) - fbar) (paper 1, Lemma 1/2), from its
+    // standard normals Z and values f: per sample, or per antithetic pair (their mean rows).
+    ColumnMoments stein_terms(const RowMatrix& Z, const double* f, double fbar) const {
+        RowMatrix E;
+        sampler_.dual_rows(Z, E);
+        E.array().colwise() *= (Eigen::Map<const Vector>(f, Z.rows()).array() - fbar);
+        if (paired()) {  // antithetic pairs are the independent units: their mean rows
+            const Index G = E.rows() / 2;
+            for (Index g = 0; g < G; ++g) E.row(g) = 0.5 * (E.row(2 * g) + E.row(2 * g + 1));
+            E.conservativeResize(G, Eigen::NoChange);
+        }
+        return ColumnMoments::of_block(E);
+    }
+    // Stein's standard errors from its n samples' terms. Dividing by n - 1 makes the estimate
+    // unbiased: centring by the sample mean of f shrinks E[(a - x)(f - mean f)] by (n - 1) / n.
+    // Antithetic pairs sum to zero, so there the centring takes nothing away (scale 1).
+    double stein_scale(Index n) const { return paired() ? 1.0 : static_cast<double>(n) / (n - 1.0); }
+    Vector stein_stderr(const ColumnMoments& dual, Index n) const {
+        const double units = paired() ? static_cast<double>(n) / 2.0 : static_cast<double>(n);
+        return (dual.m2 / ((units - 1.0) * units)).cwiseSqrt() * stein_scale(n);
+    }
 
     const RowMatrix& X_;
     const NoiseSampler& sampler_;
@@ -167,7 +209,6 @@ void GaussianFamily::point_normals(const State& s, Index point, Index first, Ind
 
 void GaussianFamily::finalize(State& s, Index p, Index taken, bool parallel) const {
     const Index d = d_, n = taken;
-    const double nd = static_cast<double>(n);
     out_.samples[static_cast<size_t>(p)] = n;
     if (opt_.smoothgrad) {
         out_.smoothgrad.values.row(p) = s.gradients.mean().transpose();
@@ -183,7 +224,7 @@ void GaussianFamily::finalize(State& s, Index p, Index taken, bool parallel) con
     };
 
     const double fbar = n == n_ ? s.values.mean() : s.values.head(n).mean();
-    const bool paired = opt_.scheme == SampleScheme::Antithetic;
+    const bool paired = this->paired();
     // C-LIME reads kept normals in place, others from Z (drawn there unless Stein did).
     auto clime_normals = [&](Index first, Index rows, RowMatrix& Z) -> const double* {
         if (Z.size()) return Z.data();
@@ -197,23 +238,13 @@ void GaussianFamily::finalize(State& s, Index p, Index taken, bool parallel) con
     std::vector<ColumnMoments> dual_part(kWaveChunks);
     for_each_chunk(
         [&](Index i, Index first, Index rows, Interruption& stop) {
-            RowMatrix Z, E;
+            RowMatrix Z;
             if (opt_.stein) point_normals(s, p, first, rows, Z);
             const auto f = s.values.segment(first, rows);
             if (opt_.clime)
                 cross_part[static_cast<size_t>(i)] =
                     LeastSquaresSums::of_rows(clime_normals(first, rows, Z), f.data(), rows, d, fbar, &stop);
-            if (opt_.stein) {
-                // Sigma^-1 (a - x)(f(a) - mean f): the Stein form of E[grad f] (paper 1, Lemma 1/2).
-                sampler_.dual_rows(Z, E);
-                E.array().colwise() *= (f.array() - fbar);
-                if (paired) {  // antithetic pairs are the independent units: their mean rows
-                    const Index G = rows / 2;
-                    for (Index g = 0; g < G; ++g) E.row(g) = 0.5 * (E.row(2 * g) + E.row(2 * g + 1));
-                    E.conservativeResize(G, Eigen::NoChange);
-                }
-                dual_part[static_cast<size_t>(i)] = ColumnMoments::of_block(E);
-            }
+            if (opt_.stein) dual_part[static_cast<size_t>(i)] = stein_terms(Z, f.data(), fbar);
         },
         [&](Index i) {
             if (opt_.clime) cross.merge(cross_part[static_cast<size_t>(i)]);
@@ -221,13 +252,8 @@ void GaussianFamily::finalize(State& s, Index p, Index taken, bool parallel) con
         });
 
     if (opt_.stein) {
-        // Dividing by n - 1 makes the estimate unbiased: centring by the sample mean of f shrinks
-        // E[(a - x)(f - mean f)] by (n - 1) / n. Antithetic pairs sum to zero, so there the
-        // centring takes nothing away (scale 1), and the units of the spread are the pairs.
-        const double scale = paired ? 1.0 : nd / (nd - 1.0);
-        const double units = paired ? nd / 2.0 : nd;
-        out_.stein.values.row(p) = (dual.mean * scale).transpose();
-        out_.stein.stderr_.row(p) = ((dual.m2 / ((units - 1.0) * units)).cwiseSqrt() * scale).transpose();
+        out_.stein.values.row(p) = (dual.mean * stein_scale(n)).transpose();
+        out_.stein.stderr_.row(p) = stein_stderr(dual, n).transpose();
     }
     if (!opt_.clime) return;
 
@@ -276,7 +302,9 @@ void validate(const RowMatrix& X, const NoiseSampler& sampler, const BatchModel&
     if (opt.smoothgrad && !model.has_gradient())
         throw std::invalid_argument("smoothgrad needs the model's gradient: pass grad= to gl.Model, or use clime/stein, which need only values");
     if (!(std::isfinite(opt.stop_tol) && opt.stop_tol >= 0.0)) throw std::invalid_argument("tol must be finite and >= 0");
-    if (opt.stop_tol > 0.0 && !opt.smoothgrad) throw std::invalid_argument("an adaptive sample size needs smoothgrad's running moments");
+    // C-LIME may ride along (its fit uses the samples taken), but the stop is SmoothGrad's or Stein's.
+    if (opt.stop_tol > 0.0 && !(opt.smoothgrad || opt.stein))
+        throw std::invalid_argument("an adaptive sample size needs smoothgrad's or stein's standard errors");
 }
 
 }  // namespace

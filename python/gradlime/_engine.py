@@ -21,6 +21,7 @@ from ._validation import (
     default_batch_rows,
     noise_spec,
     nonnegative_float,
+    positive_float,
     positive_int,
 )
 from .models import as_model
@@ -43,6 +44,8 @@ def one_pass(
     n_samples: Any,
     ridge: Any = 0.0,
     antithetic: Any = False,
+    tol: Any = None,
+    max_samples: Any = None,
     seed: Any,
     scale_name: str = "sigma",
     common_draws: bool = False,
@@ -73,6 +76,18 @@ def one_pass(
         raise TypeError(f"antithetic must be True or False; got {antithetic!r}")
     if antithetic and kernel != "gaussian":
         raise ValueError("antithetic=True needs the Gaussian neighbourhood")
+    stop_tol = 0.0
+    if tol is not None:
+        stop_tol = positive_float(tol, "tol")
+        if "clime" in estimators:
+            raise ValueError(
+                "tol= bounds SmoothGrad's and Stein's standard errors as the samples come; "
+                "C-LIME's needs its whole fit: give clime a fixed n_samples"
+            )
+        if max_samples is not None:
+            n = positive_int(max_samples, "max_samples", minimum=2)
+    elif max_samples is not None:
+        raise ValueError("max_samples= caps an adaptive sample size: give tol= with it")
     if antithetic and n % 2:
         raise ValueError(f"antithetic draws come in pairs: n_samples must be even; got {n}")
     for name in ("clime", "stein"):
@@ -106,10 +121,13 @@ def one_pass(
         kernel=kernel,
         common_draws=common_draws,
         scheme="antithetic" if antithetic else "iid",
+        stop_tol=stop_tol,
     )
     params: dict[str, Any] = {"seed": s, "batch_size": batch}
     if antithetic:
         params["antithetic"] = True
+    if tol is not None:
+        params["tol"] = stop_tol
     if full_cov is not None:
         params["cov"] = full_cov.copy()
     elif stddev is not None:

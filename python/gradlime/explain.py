@@ -27,6 +27,8 @@ def explain(
     n_samples: int = 1000,
     ridge: float = 0.0,
     antithetic: bool = False,
+    tol: float | None = None,
+    max_samples: int | None = None,
     seed: int = 0,
 ) -> dict[str, Explanation]:
     """Several Gaussian-neighbourhood estimators from one shared set of perturbations.
@@ -55,9 +57,19 @@ def explain(
     antithetic : bool
         Draw the perturbations in pairs e, -e (``n_samples`` even). Every estimator stays
         unbiased; the pairs are the standard errors' independent units (C-LIME's sandwich is
-        clustered by pair). What is odd in f around x then cancels within each pair: SmoothGrad of
-        a quadratic and C-LIME of a linear-plus-even f are exact, and the odd terms of Stein's
-        products vanish.
+        clustered by pair). SmoothGrad loses what is odd in the gradient around x (it is exact
+        for a quadratic f), C-LIME what is even in f (exact for a linear-plus-even f), Stein what
+        is even in f; but Stein's terms are even in e where f is near linear, so a pair is one
+        unit where two draws were two, and there it does worse (bench/RESULTS.md).
+    tol : float, optional
+        An adaptive sample size: each point stops as soon as every attribution's standard error
+        is <= tol (SmoothGrad's, read after every 64 samples; Stein's, after 128 x 2^k), after
+        128 samples at least, and at ``max_samples`` (default ``n_samples``) at the most.
+        ``E.samples_per_point`` says what each used. Not with C-LIME, whose standard error
+        needs its whole fit. The stop is a function of the point's own draws: the same bits for
+        any thread count, batch size or chunking.
+    max_samples : int, optional
+        The most samples a point may take with ``tol``.
     seed : int
         Seed of the counter-based generator; results are bitwise reproducible from it.
 
@@ -91,6 +103,8 @@ def explain(
         n_samples=n_samples,
         ridge=ridge,
         antithetic=antithetic,
+        tol=tol,
+        max_samples=max_samples,
         seed=seed,
     )
     return {name: out[est] for name, est in zip(wanted, estimators, strict=True)}

@@ -21,6 +21,8 @@ def smoothgrad(
     cov: Any = None,
     n_samples: int = 1000,
     antithetic: bool = False,
+    tol: float | None = None,
+    max_samples: int | None = None,
     seed: int = 0,
 ) -> Explanation:
     """SmoothGrad: the mean gradient over Gaussian perturbations, E[grad f(a)], a ~ N(x, Sigma).
@@ -46,6 +48,8 @@ def smoothgrad(
         cov=cov,
         n_samples=n_samples,
         antithetic=antithetic,
+        tol=tol,
+        max_samples=max_samples,
         seed=seed,
     )["smoothgrad"]
 
@@ -98,6 +102,8 @@ def stein(
     cov: Any = None,
     n_samples: int = 1000,
     antithetic: bool = False,
+    tol: float | None = None,
+    max_samples: int | None = None,
     seed: int = 0,
 ) -> Explanation:
     """Gradient-free SmoothGrad: Sigma^-1 mean((a - x)(f(a) - mean f)) (Stein's lemma; paper 1, Thm 1).
@@ -119,13 +125,22 @@ def stein(
         cov=cov,
         n_samples=n_samples,
         antithetic=antithetic,
+        tol=tol,
+        max_samples=max_samples,
         seed=seed,
     )["stein"]
 
 
 @labelled
 def unigrad(
-    model: Any, X: Any, *, radius: Any = 1.0, n_samples: int = 1000, seed: int = 0
+    model: Any,
+    X: Any,
+    *,
+    radius: Any = 1.0,
+    n_samples: int = 1000,
+    tol: float | None = None,
+    max_samples: int | None = None,
+    seed: int = 0,
 ) -> Explanation:
     """UniGrad: the mean gradient over the uniform cube x + [-radius, radius]^d.
 
@@ -148,6 +163,8 @@ def unigrad(
         kernel="uniform",
         scale=radius,
         n_samples=n_samples,
+        tol=tol,
+        max_samples=max_samples,
         seed=seed,
         scale_name="radius",
     )["smoothgrad"]

@@ -1,0 +1,77 @@
+"""tol=: an adaptive sample size. Each point stops once every attribution's standard error meets
+the tolerance (or at the cap), easy points sooner; the result of a stopped point is the fixed-n
+result at the count it used; the same bits on every batch size."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import gradlime as gl
+
+W = np.array([3.0, -1.0, 0.5])
+
+
+def steep():
+    """tanh(3 a.x): flat far from the plane a.x = 0, steep near it. a.x is summed row by row
+    (a BLAS matmul may round a row differently in batches of other shapes)."""
+
+    def dot(A):
+        return (A * W).sum(axis=1)
+
+    return gl.Model(
+        lambda A: np.tanh(3 * dot(A)),
+        grad=lambda A: (3 * (1 - np.tanh(3 * dot(A)) ** 2))[:, None] * W,
+    )
+
+
+X = np.array([[0.05, 0.0, 0.0], [0.2, 0.1, 0.0], [2.0, -1.0, 0.5], [-3.0, 1.0, 0.0]])
+
+
+@pytest.mark.parametrize("method", ["smoothgrad", "stein", "unigrad"])
+def test_each_point_meets_the_tolerance_and_easy_ones_stop_sooner(method):
+    fn = getattr(gl, method)
+    scale = {"radius": 0.3} if method == "unigrad" else {"sigma": 0.3}
+    tol = 0.02 if method != "stein" else 0.2
+    E = fn(steep(), X, tol=tol, max_samples=200_000, seed=2, **scale)
+    used = np.asarray(E.samples_per_point)
+    assert np.all(used < 200_000)
+    assert np.all(E.stderr.max(axis=1) <= tol)
+    assert used[2] < used[0]  # the flat points need fewer samples
+    assert used[3] < used[0]
+    assert E.params["tol"] == tol
+    for i, u in enumerate(used):  # a stopped point is the fixed-n run at its count
+        fixed = fn(steep(), X, n_samples=int(u), seed=2, **scale)
+        assert fixed.values[i].tobytes() == E.values[i].tobytes()
+        assert fixed.stderr[i].tobytes() == E.stderr[i].tobytes()
+
+
+def test_the_cap_and_the_bits_over_batch_sizes():
+    E = gl.smoothgrad(steep(), X, sigma=0.3, tol=1e-9, max_samples=640, seed=1)
+    # the steep points cannot meet 1e-9 and stop at the cap; the saturated ones have gradients
+    # of exactly 0 and stop at the first look
+    assert list(E.samples_per_point) == [640, 640, 128, 128]
+    ref = gl.explain(steep(), X, ("smoothgrad", "stein"), sigma=0.3, tol=0.05, seed=3)
+    for b in (1, 33, 4096):
+        m = gl.Model(steep().f, grad=steep().grad, batch_size=b)
+        got = gl.explain(m, X, ("smoothgrad", "stein"), sigma=0.3, tol=0.05, seed=3)
+        for k in ref:
+            assert got[k].values.tobytes() == ref[k].values.tobytes()
+            np.testing.assert_array_equal(got[k].samples_per_point, ref[k].samples_per_point)
+
+
+def test_antithetic_and_adaptive_together():
+    E = gl.smoothgrad(steep(), X, sigma=0.3, tol=0.02, max_samples=100_000, antithetic=True)
+    assert np.all(E.stderr.max(axis=1) <= 0.02)
+    assert np.all(np.asarray(E.samples_per_point) % 2 == 0)
+
+
+def test_arguments():
+    with pytest.raises(TypeError):  # clime takes no tol
+        gl.clime(steep(), X, tol=0.1)
+    with pytest.raises(ValueError, match="C-LIME's needs its whole fit"):
+        gl.explain(steep(), X, tol=0.1)
+    with pytest.raises(ValueError, match="give tol= with it"):
+        gl.smoothgrad(steep(), X, max_samples=100)
+    with pytest.raises(ValueError, match="tol"):
+        gl.smoothgrad(steep(), X, tol=-1.0)
