@@ -139,6 +139,14 @@ _labels = st.fixed_dictionaries(
         "progress": st.sampled_from([None, False, "yes", 1, lambda done, total: None]),
     },
 )
+_schemes = st.fixed_dictionaries(
+    {},
+    optional={
+        "antithetic": st.sampled_from([False, True, "yes", 1, None]),
+        "tol": st.one_of(st.none(), _floats, st.sampled_from(["0.1", 1j, 1e-300])),
+        "max_samples": st.one_of(st.none(), st.integers(-2, 300), st.sampled_from([2**63, 2.5])),
+    },
+)
 _seeds = st.one_of(
     st.integers(-(2**70), 2**70),
     st.sampled_from([None, 1.5, "0", np.uint64(7), True]),
@@ -158,7 +166,13 @@ def _call(data, name):
     if name in ("smoothgrad", "clime", "stein"):
         cov = data.draw(st.one_of(st.none(), _arrays(max_dims=2)), label="cov")
         labels = data.draw(_labels, label="feature_names / progress")
-        return getattr(gl, name)(model, X, sigma=scale, cov=cov, n_samples=n, seed=seed, **labels)
+        scheme = data.draw(_schemes, label="antithetic / tol / max_samples")
+        if name == "clime":
+            scheme.pop("tol", None)
+            scheme.pop("max_samples", None)
+        return getattr(gl, name)(
+            model, X, sigma=scale, cov=cov, n_samples=n, seed=seed, **labels, **scheme
+        )
     if name == "explain":
         methods = data.draw(
             st.one_of(

@@ -108,7 +108,9 @@ def stein(
 ) -> Explanation:
     """Gradient-free SmoothGrad: Sigma^-1 mean((a - x)(f(a) - mean f)) (Stein's lemma; paper 1, Thm 1).
 
-    Unbiased for E[grad f(a)]; the standard error is the spread of the per-sample terms.
+    Unbiased for E[grad f(a)]; the standard error is the spread of the per-sample terms (of the
+    pairs' with ``antithetic=True``). ``antithetic``, ``tol`` and ``max_samples``: see
+    ``gl.explain``.
 
     Examples
     --------
@@ -146,7 +148,8 @@ def unigrad(
 
     SmoothGrad with the uniform kernel (paper 2, Thm 4.3: any kernel with a total-variation bound
     makes the explanation more robust). ``radius`` is a scalar or one half-width per feature. The
-    standard error is the per-sample spread over sqrt(n). Needs a model with a gradient.
+    standard error is the per-sample spread over sqrt(n). Needs a model with a gradient. ``tol``
+    and ``max_samples``: an adaptive sample size, as ``gl.explain``'s.
 
     Examples
     --------
