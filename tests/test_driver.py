@@ -103,10 +103,12 @@ def test_stops_do_not_depend_on_batches_or_executors(name):
         assert _bytes(_run(m, X, **kw, **extra)) == ref, extra
 
 
-def test_stop_needs_the_running_moments():
+def test_clime_alone_stops_at_its_looks():
+    """C-LIME's standard error needs its fit: it is looked at after 128 x 2^k samples."""
     m = elementwise_model()
-    with pytest.raises(ValueError, match="adaptive sample size needs smoothgrad"):
-        _run(m, _points(2), stddev=np.full(4, 0.3), clime=True, n_samples=100, stop_tol=0.1)
+    out = _run(m, _points(2), stddev=np.full(4, 0.3), clime=True, n_samples=5000, stop_tol=0.05)
+    assert all(u in (128, 256, 512, 1024, 2048, 4096, 5000) for u in out["samples"])
+    assert np.all(out["clime"][1][out["samples"] < 5000] <= 0.05)
 
 
 # (b) a progress callback (points finished / total), at a bounded rate, with the GIL

@@ -137,28 +137,28 @@ public:
 
     bool stops() const { return opt_.stop_tol > 0.0; }
     // Every requested estimator's standard errors <= stop_tol, after 2 stop blocks at least.
-    // SmoothGrad's come from its running moments; Stein's are computed from the point's values
-    // when `taken` is 2 blocks times a power of two (O(n d) over all the checks).
+    // SmoothGrad's come from its running moments, after every block; Stein's and C-LIME's need a
+    // pass over the point's samples (C-LIME's a fit), made when `taken` is 2 blocks times a power
+    // of two: O(n d) (C-LIME: O(n d^2)) over all the looks.
     bool stop(const State& s, Index taken) const {
         if (taken < 2 * kStopBlock) return false;
         if (opt_.smoothgrad && s.gradients.stderr_of_mean().maxCoeff() > opt_.stop_tol) return false;
-        if (opt_.stein) {
-            const Index k = taken / (2 * kStopBlock);
-            if (taken % (2 * kStopBlock) != 0 || (k & (k - 1)) != 0) return false;
-            ColumnMoments dual;
-            const double fbar = s.values.head(taken).mean();
-            for (Index first = 0; first < taken; first += kChunkRows) {
-                RowMatrix Z;
-                const Index rows = std::min(kChunkRows, taken - first);
-                point_normals(s, s.point, first, rows, Z);
-                dual.merge(stein_terms(Z, s.values.data() + first, fbar));
-            }
-            if (stein_stderr(dual, taken).maxCoeff() > opt_.stop_tol) return false;
-        }
-        return true;
+        if (!(opt_.stein || opt_.clime)) return true;
+        const Index k = taken / (2 * kStopBlock);
+        if (taken % (2 * kStopBlock) != 0 || (k & (k - 1)) != 0) return false;
+        if (opt_.clime && taken < d_ + 2) return false;
+        const Estimates e = estimate(s, s.point, taken, false);
+        if (opt_.stein && e.stein_se.maxCoeff() > opt_.stop_tol) return false;
+        return !opt_.clime || (e.clime_solved && e.clime_se.maxCoeff() <= opt_.stop_tol);
     }
 
     void finalize(State& s, Index point, Index taken, bool parallel) const;
+
+    struct Estimates {
+        Vector smoothgrad, smoothgrad_se, stein, stein_se, clime, clime_se;
+        bool clime_solved = true;
+    };
+    Estimates estimate(const State& s, Index point, Index n, bool parallel) const;
 
 private:
     // Point p draws from stream offset + p, or every point from stream 0 (common random numbers).
@@ -208,13 +208,30 @@ void GaussianFamily::point_normals(const State& s, Index point, Index first, Ind
 }
 
 void GaussianFamily::finalize(State& s, Index p, Index taken, bool parallel) const {
-    const Index d = d_, n = taken;
-    out_.samples[static_cast<size_t>(p)] = n;
+    out_.samples[static_cast<size_t>(p)] = taken;
+    const Estimates e = estimate(s, p, taken, parallel);
+    if (opt_.clime && !e.clime_solved)
+        throw std::invalid_argument("clime: the perturbation design is singular at point " + std::to_string(p) +
+                                    "; use more samples or ridge > 0");
+    auto put = [p](Estimate& rows, const Vector& v, const Vector& se) {
+        rows.values.row(p) = v.transpose();
+        rows.stderr_.row(p) = se.transpose();
+    };
+    if (opt_.smoothgrad) put(out_.smoothgrad, e.smoothgrad, e.smoothgrad_se);
+    if (opt_.stein) put(out_.stein, e.stein, e.stein_se);
+    if (opt_.clime) put(out_.clime, e.clime, e.clime_se);
+}
+
+// Every requested estimate and its standard errors from the point's first n samples. The
+// finalisation (parallel inside when the driver says so) and the stop rule's looks share it.
+GaussianFamily::Estimates GaussianFamily::estimate(const State& s, Index p, Index n, bool parallel) const {
+    const Index d = d_;
+    Estimates e;
     if (opt_.smoothgrad) {
-        out_.smoothgrad.values.row(p) = s.gradients.mean().transpose();
-        out_.smoothgrad.stderr_.row(p) = s.gradients.stderr_of_mean().transpose();
+        e.smoothgrad = s.gradients.mean();
+        e.smoothgrad_se = s.gradients.stderr_of_mean();
     }
-    if (!(opt_.clime || opt_.stein)) return;
+    if (!(opt_.clime || opt_.stein)) return e;
     // Runs body(chunk, first_row, rows) for every finalisation chunk, kWaveChunks at a time, then
     // merge(chunk) in chunk order; only the driver's thread may take the GIL (Ctrl-C).
     auto for_each_chunk = [&](auto&& body, auto&& merge) {
@@ -252,18 +269,17 @@ void GaussianFamily::finalize(State& s, Index p, Index taken, bool parallel) con
         });
 
     if (opt_.stein) {
-        out_.stein.values.row(p) = (dual.mean * stein_scale(n)).transpose();
-        out_.stein.stderr_.row(p) = stein_stderr(dual, n).transpose();
+        e.stein = dual.mean * stein_scale(n);
+        e.stein_se = stein_stderr(dual, n);
     }
-    if (!opt_.clime) return;
+    if (!opt_.clime) return e;
 
     // Least squares of f on [1, a - x] with an unpenalised intercept (the ridge form of paper 1,
     // Lemma 6) and HC1 standard errors, summed in z space (least_squares.hpp).
     const GaussianLeastSquares fit(cross, sampler_, opt_.ridge, fbar, paired);
-    if (!fit.solved())
-        throw std::invalid_argument("clime: the perturbation design is singular at point " + std::to_string(p) +
-                                    "; use more samples or ridge > 0");
-    out_.clime.values.row(p) = fit.slopes().transpose();
+    e.clime_solved = fit.solved();
+    if (!e.clime_solved) return e;
+    e.clime = fit.slopes();
     Matrix meat = Matrix::Zero(d, d);
     std::vector<Matrix> meat_part(kWaveChunks);
     for_each_chunk(
@@ -273,10 +289,12 @@ void GaussianFamily::finalize(State& s, Index p, Index taken, bool parallel) con
                 fit.meat_of_rows(clime_normals(first, rows, Z), s.values.data() + first, rows, &stop);
         },
         [&](Index i) { meat += meat_part[static_cast<size_t>(i)]; });
-    out_.clime.stderr_.row(p) = fit.stderr_of(meat, [&] {
-                                 if (parallel) model_.check_interrupt();
-                             }).transpose();
+    e.clime_se = fit.stderr_of(meat, [&] {
+        if (parallel) model_.check_interrupt();
+    });
+    return e;
 }
+
 
 void validate(const RowMatrix& X, const NoiseSampler& sampler, const BatchModel& model, const EngineOptions& opt) {
     const Index d = X.cols();
@@ -302,9 +320,6 @@ void validate(const RowMatrix& X, const NoiseSampler& sampler, const BatchModel&
     if (opt.smoothgrad && !model.has_gradient())
         throw std::invalid_argument("smoothgrad needs the model's gradient: pass grad= to gl.Model, or use clime/stein, which need only values");
     if (!(std::isfinite(opt.stop_tol) && opt.stop_tol >= 0.0)) throw std::invalid_argument("tol must be finite and >= 0");
-    // C-LIME may ride along (its fit uses the samples taken), but the stop is SmoothGrad's or Stein's.
-    if (opt.stop_tol > 0.0 && !(opt.smoothgrad || opt.stein))
-        throw std::invalid_argument("an adaptive sample size needs smoothgrad's or stein's standard errors");
 }
 
 }  // namespace

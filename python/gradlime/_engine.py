@@ -79,11 +79,6 @@ def one_pass(
     stop_tol = 0.0
     if tol is not None:
         stop_tol = positive_float(tol, "tol")
-        if "clime" in estimators:
-            raise ValueError(
-                "tol= bounds SmoothGrad's and Stein's standard errors as the samples come; "
-                "C-LIME's needs its whole fit: give clime a fixed n_samples"
-            )
         if max_samples is not None:
             n = positive_int(max_samples, "max_samples", minimum=2)
     elif max_samples is not None:

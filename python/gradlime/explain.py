@@ -62,12 +62,12 @@ def explain(
         is even in f; but Stein's terms are even in e where f is near linear, so a pair is one
         unit where two draws were two, and there it does worse (bench/RESULTS.md).
     tol : float, optional
-        An adaptive sample size: each point stops as soon as every attribution's standard error
-        is <= tol (SmoothGrad's, read after every 64 samples; Stein's, after 128 x 2^k), after
-        128 samples at least, and at ``max_samples`` (default ``n_samples``) at the most.
-        ``E.samples_per_point`` says what each used. Not with C-LIME, whose standard error
-        needs its whole fit. The stop is a function of the point's own draws: the same bits for
-        any thread count, batch size or chunking.
+        An adaptive sample size: each point stops as soon as every requested estimator's
+        standard errors are <= tol (SmoothGrad's are read after every 64 samples; Stein's and
+        C-LIME's, which need a pass over the point's samples, after 128 x 2^k), after 128
+        samples at least, and at ``max_samples`` (default ``n_samples``) at the most.
+        ``E.samples_per_point`` says what each used. The stop is a function of the point's own
+        draws: the same bits for any thread count, batch size or chunking.
     max_samples : int, optional
         The most samples a point may take with ``tol``.
     seed : int

@@ -64,6 +64,8 @@ def clime(
     n_samples: int = 1000,
     ridge: float = 0.0,
     antithetic: bool = False,
+    tol: float | None = None,
+    max_samples: int | None = None,
     seed: int = 0,
 ) -> Explanation:
     """C-LIME: least squares of f(a) on [1, a - x] over Gaussian perturbations (paper 1, Sec. 2.3).
@@ -71,7 +73,7 @@ def clime(
     Gradient-free. With ``ridge`` = lambda > 0 it solves (S + n lambda I) w = s, the sample form of
     (Sigma + lambda I)^-1 cov(a, f(a)) (paper 1, Lemma 6). Standard errors come from the
     heteroscedasticity-consistent (HC1) sandwich covariance of the fit. Needs
-    ``n_samples >= d + 2``.
+    ``n_samples >= d + 2``. ``antithetic``, ``tol`` and ``max_samples``: see ``gl.explain``.
 
     Examples
     --------
@@ -89,6 +91,8 @@ def clime(
         n_samples=n_samples,
         ridge=ridge,
         antithetic=antithetic,
+        tol=tol,
+        max_samples=max_samples,
         seed=seed,
     )["clime"]
 
