@@ -102,3 +102,22 @@ def test_antithetic_and_adaptive_bits_do_not_depend_on_threads():
 
     out = printed_by_thread_count(SCRIPT, os.path.dirname(__file__))
     assert out["1"] == out["2"]
+
+
+def test_lime_stops_each_point_once_its_fit_meets_the_tolerance():
+    """LIME's fit is looked at after 128 x 2^k masks; a point near the baseline, where f is
+    nearly linear in the masks, stops sooner than one whose masks cross tanh's steep part."""
+    E = gl.lime(steep(), X, tol=0.01, max_samples=50_000, baseline=0.0, seed=4)
+    used = np.asarray(E.samples_per_point)
+    assert all(
+        int(u) in (128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768, 50_000) for u in used
+    )
+    assert np.all(E.stderr[used < 50_000].max(axis=1) <= 0.01)
+    assert used[0] < used[2]
+    for i, u in enumerate(used):
+        fixed = gl.lime(steep(), X, n_samples=int(u), baseline=0.0, seed=4)
+        assert fixed.values[i].tobytes() == E.values[i].tobytes()
+    for b in (1, 100):
+        m = gl.Model(steep().f, batch_size=b)
+        got = gl.lime(m, X, tol=0.01, max_samples=50_000, baseline=0.0, seed=4)
+        assert got.values.tobytes() == E.values.tobytes()

@@ -12,7 +12,8 @@ using gradlime::Index;
 
 py::tuple lime(const DoubleArray& X, const DoubleArray& baseline, py::object f, py::object grad,
                const gradlime::FeedForwardNetwork* network, Index target, Index n_samples, double kernel_width,
-               double ridge, std::uint64_t seed, Index kept_mask_bytes, Index batch_rows, bool fused_network,
+               double ridge, std::uint64_t seed, Index kept_mask_bytes, double stop_tol, Index batch_rows,
+               bool fused_network,
                std::uint64_t point_offset, const py::object& progress, double progress_interval,
                const std::string& device) {
     if (baseline.ndim() != 1) throw py::value_error("baseline must be 1-D (d,)");
@@ -23,11 +24,13 @@ py::tuple lime(const DoubleArray& X, const DoubleArray& baseline, py::object f, 
     opt.n_samples = n_samples;
     opt.kernel_width = kernel_width;
     opt.ridge = ridge;
+    opt.stop_tol = stop_tol;
     opt.driver = driver_options(batch_rows, fused_network, kept_mask_bytes, point_offset, progress,
                                 progress_interval, device);
     BoundModel model = bind_model(std::move(f), std::move(grad), network, target);
-    gradlime::Estimate result = without_gil([&] { return gradlime::run_lime(Xm, b, model.get(), opt); });
-    return py::make_tuple(std::move(result.values), std::move(result.stderr_));
+    gradlime::LimeResult result = without_gil([&] { return gradlime::run_lime(Xm, b, model.get(), opt); });
+    py::array_t<Index> samples(static_cast<py::ssize_t>(result.samples.size()), result.samples.data());
+    return py::make_tuple(std::move(result.estimate.values), std::move(result.estimate.stderr_), samples);
 }
 
 }  // namespace
@@ -35,8 +38,8 @@ py::tuple lime(const DoubleArray& X, const DoubleArray& baseline, py::object f, 
 void register_lime(py::module_& m, py::module_& testing) {
     m.def("lime", &lime, "X"_a, "baseline"_a, "f"_a, "grad"_a, "network"_a = nullptr, "target"_a = 0,
           "n_samples"_a = 1000, "kernel_width"_a = 1.0, "ridge"_a = 1.0, "seed"_a = 0,
-          "kept_mask_bytes"_a = gradlime::DriverOptions{}.kept_bytes, GRADLIME_DRIVER_KWARGS,
-          "LIME with binary masks over a Python or native model; returns (values, stderr).");
+          "kept_mask_bytes"_a = gradlime::DriverOptions{}.kept_bytes, "stop_tol"_a = 0.0, GRADLIME_DRIVER_KWARGS,
+          "LIME with binary masks over a Python or native model; returns (values, stderr, samples per point).");
     testing.def(
         "lime_masks",
         [](std::uint64_t seed, std::uint32_t point, std::uint64_t first, Index m, Index d) {

@@ -45,6 +45,7 @@ struct Context {
     BatchModel& model;
     const LimeOptions& opt;
     Estimate& out;
+    std::vector<Index>& samples;  // per point: the samples its fit used
     Index d, n;
     Key key;
     Index blocks;  // Philox blocks per mask
@@ -61,6 +62,7 @@ void validate(const RowMatrix& X, const Vector& baseline, const BatchModel& mode
     if (!baseline.allFinite()) throw std::invalid_argument("baseline contains NaN or inf");
     if (opt.n_samples < 2) throw std::invalid_argument("n_samples must be >= 2");
     if (!(std::isfinite(opt.ridge) && opt.ridge >= 0.0)) throw std::invalid_argument("ridge must be finite and >= 0");
+    if (!(std::isfinite(opt.stop_tol) && opt.stop_tol >= 0.0)) throw std::invalid_argument("tol must be finite and >= 0");
     if (!(std::isfinite(opt.kernel_width) && opt.kernel_width > 0.0))
         throw std::invalid_argument("kernel_width must be finite and > 0");
 }
@@ -123,14 +125,21 @@ struct MeatSums {
 // Runs body(chunk, first_row, rows) for every finalisation chunk of a point, kWaveChunks at a time,
 // then merge(i) in chunk order.
 template <class Body, class Merge>
-void for_each_chunk(const Context& c, bool parallel, Body&& body, Merge&& merge) {
-    for_each_chunk_in_waves(c.n, kChunkRows, kWaveChunks, parallel, body, merge, [&] {
+void for_each_chunk(const Context& c, Index n, bool parallel, Body&& body, Merge&& merge) {
+    for_each_chunk_in_waves(n, kChunkRows, kWaveChunks, parallel, body, merge, [&] {
         if (parallel) c.model.check_interrupt();  // only the engine's thread may take the GIL
     });
 }
 
-void finalize_point(const Context& c, PointState& s, bool parallel) {
-    const Index p = s.point, d = c.d, n = c.n, L = lanes::kLanes;
+// The fit and its standard errors from the point's first n samples (the finalisation's n = all of
+// them; the stop rule's looks fewer). Writes the samples' kernel weights into s.weights.
+struct LimeFit {
+    Vector coef, stderr_;
+};
+
+LimeFit fit_point(const Context& c, PointState& s, Index n, bool parallel) {
+    const Index p = s.point, d = c.d, L = lanes::kLanes;
+    LimeFit out;
     const Vector gap2 = (c.X.row(p).transpose() - c.baseline).array().square().matrix();
     const double inv_width2 = 1.0 / (c.opt.kernel_width * c.opt.kernel_width);
     const double y0 = s.values[0];
@@ -141,7 +150,7 @@ void finalize_point(const Context& c, PointState& s, bool parallel) {
     fit.P.setZero(d, d);
     fit.Q.setZero(d);
     std::vector<FitSums> fit_part(kWaveChunks);
-    for_each_chunk(c, parallel,
+    for_each_chunk(c, n, parallel,
         [&](Index i, Index first, Index rows, Interruption& stop) {
             thread_local std::vector<std::uint8_t> scratch;
             thread_local std::vector<double> w, wy;
@@ -206,7 +215,7 @@ void finalize_point(const Context& c, PointState& s, bool parallel) {
         throw std::invalid_argument("lime: the weighted mask design is singular at point " + std::to_string(p) +
                                     "; use more samples or ridge > 0");
     const Vector coef = llt.solve(fit.Q - Sz * (fit.Y / fit.W));
-    c.out.values.row(p) = coef.transpose();
+    out.coef = coef;
 
     // Weighted HC1 sandwich A^-1 [sum w_i^2 r_i^2 (z_i - zbar)(z_i - zbar)^T] A^-1 n / (n - d - 1),
     // r_i = y_i - b - z_i . c: the residuals of a nonlinear f are heteroscedastic in z. Expanded in
@@ -215,7 +224,7 @@ void finalize_point(const Context& c, PointState& s, bool parallel) {
     MeatSums meat_sums;
     meat_sums.R.setZero(d, d);
     std::vector<MeatSums> meat_part(kWaveChunks);
-    for_each_chunk(c, parallel,
+    for_each_chunk(c, n, parallel,
         [&](Index i, Index first, Index rows, Interruption& stop) {
             thread_local std::vector<std::uint8_t> scratch;
             thread_local std::vector<double> u;
@@ -251,8 +260,8 @@ void finalize_point(const Context& c, PointState& s, bool parallel) {
         [&](Index i) { meat_sums.merge(meat_part[static_cast<size_t>(i)]); });
     const double nd = static_cast<double>(n);
     if (n <= d + 1) {  // no degrees of freedom left for the residuals
-        c.out.stderr_.row(p).setConstant(std::numeric_limits<double>::quiet_NaN());
-        return;
+        out.stderr_ = Vector::Constant(d, std::numeric_limits<double>::quiet_NaN());
+        return out;
     }
     // sum u (z - m)(z - m)^T = R - m Ru^T - Ru m^T + U m m^T, Ru = diag R = sum u z.
     const Matrix& R = meat_sums.R;
@@ -260,9 +269,17 @@ void finalize_point(const Context& c, PointState& s, bool parallel) {
     for (Index k = 0; k < d; ++k)
         for (Index l = 0; l <= k; ++l)
             meat(k, l) = ((R(k, l) - mean_z[k] * R(l, l)) - R(k, k) * mean_z[l]) + meat_sums.U * mean_z[k] * mean_z[l];
-    c.out.stderr_.row(p) = sandwich_stderr(llt, meat, nd / (nd - static_cast<double>(d) - 1.0), [&] {
-                                 if (parallel) c.model.check_interrupt();
-                             }).transpose();
+    out.stderr_ = sandwich_stderr(llt, meat, nd / (nd - static_cast<double>(d) - 1.0), [&] {
+        if (parallel) c.model.check_interrupt();
+    });
+    return out;
+}
+
+void finalize_point(const Context& c, PointState& s, Index n, bool parallel) {
+    const LimeFit fit = fit_point(c, s, n, parallel);
+    c.out.values.row(s.point) = fit.coef.transpose();
+    c.out.stderr_.row(s.point) = fit.stderr_.transpose();
+    c.samples[static_cast<size_t>(s.point)] = n;
 }
 
 // LIME's parts for the streaming driver (driver.hpp).
@@ -344,7 +361,24 @@ public:
         return ok;
     }
 
-    void finalize(State& s, Index, Index, bool parallel) const { finalize_point(c_, s, parallel); }
+    void finalize(State& s, Index, Index taken, bool parallel) const { finalize_point(c_, s, taken, parallel); }
+
+    // An adaptive sample size (LimeOptions::stop_tol): the fit on the samples so far, looked at
+    // after 128 x 2^k of them (O(n d^2) over all looks), on a copy of the state (the fit writes
+    // the kernel weights). A look whose fit fails (every weight underflowing) does not stop.
+    bool stops() const { return c_.opt.stop_tol > 0.0; }
+    bool stop(const State& s, Index taken) const {
+        const Index k = taken / (2 * kStopBlock);
+        if (taken < 2 * kStopBlock || taken % (2 * kStopBlock) != 0 || (k & (k - 1)) != 0) return false;
+        if (taken <= c_.d + 1) return false;
+        PointState look = s;
+        try {
+            const Vector se = fit_point(c_, look, taken, false).stderr_;
+            return se.allFinite() && se.maxCoeff() <= c_.opt.stop_tol;
+        } catch (const std::invalid_argument&) {
+            return false;
+        }
+    }
 
 private:
     const Context& c_;
@@ -358,11 +392,20 @@ void lime_masks(std::uint64_t seed, std::uint32_t point, std::uint64_t first, In
     for (Index i = 0; i < m; ++i) lime_mask_row(key, point, first + static_cast<std::uint64_t>(i), d, Z.row(i).data());
 }
 
-Estimate run_lime(const RowMatrix& X, const Vector& baseline, BatchModel& model, const LimeOptions& opt) {
+LimeResult run_lime(const RowMatrix& X, const Vector& baseline, BatchModel& model, const LimeOptions& opt) {
     validate(X, baseline, model, opt);
     const Index N = X.rows(), d = X.cols();
-    Estimate out{RowMatrix::Zero(N, d), RowMatrix::Zero(N, d)};
-    const Context c{X, baseline, model, opt, out, d, opt.n_samples, key_from_seed(opt.seed), lime_mask_blocks(d)};
+    LimeResult out{{RowMatrix::Zero(N, d), RowMatrix::Zero(N, d)}, std::vector<Index>(static_cast<size_t>(N), 0)};
+    const Context c{X,
+                    baseline,
+                    model,
+                    opt,
+                    out.estimate,
+                    out.samples,
+                    d,
+                    opt.n_samples,
+                    key_from_seed(opt.seed),
+                    lime_mask_blocks(d)};
     run_driver(Lime(c), model, N, opt.driver);
     return out;
 }

@@ -15,13 +15,13 @@ import numpy as np
 
 from . import _core, _progress
 from ._validation import (
+    adaptive,
     as_points,
     as_seed,
     check_point_memory,
     default_batch_rows,
     noise_spec,
     nonnegative_float,
-    positive_float,
     positive_int,
 )
 from .models import as_model
@@ -76,13 +76,7 @@ def one_pass(
         raise TypeError(f"antithetic must be True or False; got {antithetic!r}")
     if antithetic and kernel != "gaussian":
         raise ValueError("antithetic=True needs the Gaussian neighbourhood")
-    stop_tol = 0.0
-    if tol is not None:
-        stop_tol = positive_float(tol, "tol")
-        if max_samples is not None:
-            n = positive_int(max_samples, "max_samples", minimum=2)
-    elif max_samples is not None:
-        raise ValueError("max_samples= caps an adaptive sample size: give tol= with it")
+    stop_tol, n = adaptive(tol, max_samples, n)
     if antithetic and n % 2:
         raise ValueError(f"antithetic draws come in pairs: n_samples must be even; got {n}")
     for name in ("clime", "stein"):

@@ -258,3 +258,16 @@ def check_point_memory(method: str, d: int, n_samples: int) -> None:
         f"{need / 2**30:.3g} GiB per point ({' and '.join(parts)}); this machine has "
         f"{have / 2**30:.3g} GiB: use fewer samples, or fewer features (group them)"
     )
+
+
+def adaptive(tol: Any, max_samples: Any, n_samples: int) -> tuple[float, int]:
+    """(the engine's stop tolerance, 0 for none; the most samples a point takes) from ``tol=``
+    and ``max_samples=`` (which caps an adaptive sample size, n_samples by default)."""
+    if tol is None:
+        if max_samples is not None:
+            raise ValueError("max_samples= caps an adaptive sample size: give tol= with it")
+        return 0.0, n_samples
+    stop_tol = positive_float(tol, "tol")
+    if max_samples is None:
+        return stop_tol, n_samples
+    return stop_tol, positive_int(max_samples, "max_samples", minimum=2)

@@ -10,6 +10,7 @@ import numpy as np
 from . import _core, _progress
 from ._labels import labelled
 from ._validation import (
+    adaptive,
     as_baseline,
     as_points,
     as_seed,
@@ -34,6 +35,8 @@ def lime(
     baseline: Any = 0.0,
     kernel_width: float | None = None,
     ridge: float = 1.0,
+    tol: float | None = None,
+    max_samples: int | None = None,
     seed: int = 0,
 ) -> Explanation:
     """LIME: a weighted ridge fit of the model on random binary masks of the features.
@@ -72,6 +75,12 @@ def lime(
     ridge : float
         L2 penalty on the d coefficients (not on the intercept), on the weighted sum of squares;
         1.0, as in ``lime``.
+    tol : float, optional
+        An adaptive sample size: each point stops once every coefficient's standard error is
+        <= tol (its fit looked at after 128 x 2^k samples), at ``max_samples`` (default
+        ``n_samples``) at the most; ``E.samples_per_point`` says what each used.
+    max_samples : int, optional
+        The most samples a point may take with ``tol``.
     seed : int
         Seed of the counter-based generator.
 
@@ -105,13 +114,14 @@ def lime(
         else positive_float(kernel_width, "kernel_width")
     )
     lam = nonnegative_float(ridge, "ridge")
+    stop_tol, n = adaptive(tol, max_samples, n)
     check_point_memory("lime", d, n)
     s = as_seed(seed)
     if m.n_features is not None and m.n_features != d:
         raise ValueError(f"X has {d} features but the model takes {m.n_features}")
     batch = m.batch_size or default_batch_rows(d)
 
-    values, stderr = _core.lime(
+    values, stderr, samples = _core.lime(
         points,
         base,
         **m._engine_args(),
@@ -120,10 +130,12 @@ def lime(
         kernel_width=width,
         ridge=lam,
         seed=s,
+        stop_tol=stop_tol,
         batch_rows=batch,
     )
+    used: np.ndarray | int = np.asarray(samples, dtype=np.int64)
     if single:
-        values, stderr = values[0], stderr[0]
+        values, stderr, used = values[0], stderr[0], int(samples[0])
     params: dict[str, Any] = {
         "baseline": float(base[0]) if np.all(base == base[0]) else base.copy(),
         "kernel_width": width,
@@ -131,6 +143,8 @@ def lime(
         "seed": s,
         "batch_size": batch,
     }
+    if tol is not None:
+        params["tol"] = stop_tol
     return Explanation(
         values=values,
         stderr=stderr,
@@ -138,4 +152,5 @@ def lime(
         method="lime",
         n_samples=n,
         params=params,
+        samples_per_point=used,
     )

@@ -17,6 +17,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "gradlime/engine.hpp"
 #include "gradlime/model.hpp"
@@ -31,6 +32,9 @@ struct LimeOptions {
     Index n_samples = 1000;
     double kernel_width = 1.0;  // sigma of pi_x(z) = exp(-||x - x~|| / sigma^2); > 0
     double ridge = 1.0;         // penalty on the d coefficients (not on the intercept); >= 0
+    // > 0: each point stops once its fit's standard errors are all <= stop_tol (looked at after
+    // 128 x 2^k samples), at n_samples at the most.
+    double stop_tol = 0.0;
     // Batches, the fused native path, the kept-masks budget, the point offset, progress.
     DriverOptions driver;
 };
@@ -39,9 +43,14 @@ struct LimeOptions {
 // definition; the engine uses lime_mask_words, which tests pin to it).
 void lime_masks(std::uint64_t seed, std::uint32_t point, std::uint64_t first, Index m, Index d, RowMatrix& Z);
 
+struct LimeResult {
+    Estimate estimate;           // coefficients and their standard errors, (N, d) each
+    std::vector<Index> samples;  // per point: the samples its fit used
+};
+
 // Coefficients c (values) and their weighted HC1 sandwich standard errors, (N, d) each. `baseline`
 // has d entries. Throws std::invalid_argument on bad options, a model returning NaN/inf (naming the
 // point), kernel weights that all underflow, or a singular design with ridge = 0.
-Estimate run_lime(const RowMatrix& X, const Vector& baseline, BatchModel& model, const LimeOptions& options);
+LimeResult run_lime(const RowMatrix& X, const Vector& baseline, BatchModel& model, const LimeOptions& options);
 
 }  // namespace gradlime

@@ -80,13 +80,14 @@ def lime(
     ridge: float = 1.0,
     seed: int = 0,
     kept_mask_bytes: int = ...,
+    stop_tol: float = 0.0,
     batch_rows: int = 8192,
     fused_network: bool = True,
     point_offset: int = 0,
     progress: Progress | None = None,
     progress_interval: float = 0.1,
     device: str = "cpu",
-) -> Estimate: ...
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.int64]]: ...
 
 class FeedForwardNetwork:
     def __init__(self, input_dim: int) -> None: ...
