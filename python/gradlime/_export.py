@@ -14,7 +14,7 @@ from .result import Explanation
 
 __all__ = ["load", "save", "select", "table", "to_pandas", "to_shap"]
 
-Z95 = 1.959963984540054  # the two-sided 95% normal quantile, for shap's bounds
+Z95 = 1.959963984540054  # the two-sided 95% normal quantile: shap's bounds, the plots' bars
 
 _ARRAYS = ("values", "stderr", "data", "fx", "base_values", "samples_per_point")
 

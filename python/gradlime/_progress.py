@@ -63,7 +63,7 @@ class _Bar:
 def _reporter(progress: Any, desc: str) -> Any:
     if progress is False:
         return None
-    if callable(progress) and progress is not True:
+    if callable(progress):
         return progress
     if progress is None:  # automatic: a terminal only, and only once the call runs long
         if not (hasattr(sys.stderr, "isatty") and sys.stderr.isatty()):

@@ -18,11 +18,11 @@ from typing import Any
 
 import numpy as np
 
+from ._export import Z95, names_of
 from .result import Explanation
 
 __all__ = ["attributions", "convergence", "summary", "tradeoff"]
 
-Z95 = 1.959963984540054
 POSITIVE, NEGATIVE, NEUTRAL = "#d6604d", "#4393c3", "#555555"  # shared with every plot here
 
 
@@ -46,11 +46,6 @@ def _style(ax: Any, title: str, xlabel: str, ylabel: str = "") -> Any:
     return ax
 
 
-def _names(E: Explanation) -> list[str]:
-    d = E.values.shape[-1]
-    return list(E.feature_names) if E.feature_names is not None else [f"x{k}" for k in range(d)]
-
-
 def attributions(
     E: Explanation, i: int | None = None, *, max_features: int = 20, ax: Any = None
 ) -> Any:
@@ -62,7 +57,7 @@ def attributions(
                 raise ValueError(f"this Explanation has {len(values)} points: say which, plot(i)")
             i = 0
         values, stderr = values[i], stderr[i]
-    names = _names(E)
+    names = names_of(E)
     order = np.argsort(-np.abs(values), kind="stable")[:max_features][::-1]
     ax = _axes(ax, (6.4, 1.2 + 0.32 * len(order)))
     colours = [POSITIVE if values[k] >= 0 else NEGATIVE for k in order]
@@ -86,7 +81,7 @@ def attributions(
 def summary(E: Explanation, *, max_features: int = 20, ax: Any = None) -> Any:
     """Every point's attribution of each feature, features ordered by mean |attribution|."""
     values, data = np.atleast_2d(E.values), np.atleast_2d(E.data)
-    names = _names(E)
+    names = names_of(E)
     order = np.argsort(-np.abs(values).mean(axis=0), kind="stable")[:max_features][::-1]
     ax = _axes(ax, (6.4, 1.2 + 0.32 * len(order)))
     rng = np.random.default_rng(0)  # jitter only: the same picture every time
@@ -134,7 +129,7 @@ def convergence(
                 found[m] = REGISTRY[m].function(model, x, **kw)
         for m in methods:
             E = found[m]
-            names = _names(E)
+            names = names_of(E)
             k = names.index(feature) if isinstance(feature, str) else int(feature)
             estimates[m][j] = np.atleast_2d(E.values)[0, k]
             bands[m][j] = Z95 * np.atleast_2d(E.stderr)[0, k]
