@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <exception>
@@ -60,15 +61,19 @@ public:
     Interruption(std::function<void()> check, Index every)
         : check_(std::move(check)), every_(every), owner_(std::this_thread::get_id()) {}
     bool poll() {
-        if (std::this_thread::get_id() == owner_ && ++polls_ % every_ == 0 && !stop_.load(std::memory_order_relaxed)) {
-            try {
-                check_();
-            } catch (...) {
-                error_ = std::current_exception();
-                stop_.store(true, std::memory_order_relaxed);
-            }
-        }
+        if (std::this_thread::get_id() == owner_ && ++polls_ % every_ == 0) check_now();
         return stop_.load(std::memory_order_relaxed);
+    }
+    // The check at once, whatever the count (the owner, waiting for the other threads); nothing
+    // on another thread.
+    void check_now() {
+        if (std::this_thread::get_id() != owner_ || stop_.load(std::memory_order_relaxed)) return;
+        try {
+            check_();
+        } catch (...) {
+            error_ = std::current_exception();
+            stop_.store(true, std::memory_order_relaxed);
+        }
     }
     void rethrow() const {
         if (error_) std::rethrow_exception(error_);
@@ -82,10 +87,45 @@ private:
     std::exception_ptr error_;
 };
 
+// parallel_for whose calling thread, once no index is left for it, keeps running
+// interruption.check_now() (every kIdlePollMs) until the other threads are done: only that thread
+// may take the GIL, so a long body left to another thread would otherwise not see Ctrl-C.
+constexpr int kIdlePollMs = 2;
+
+template <class Body>
+void parallel_for_polled(Index n, Body&& body, Interruption& interruption, bool parallel = true) {
+#ifdef GRADLIME_HAVE_OPENMP
+    if (parallel && n > 1 && max_threads() > 1) {
+        std::atomic<Index> next{0}, done{0};
+        std::exception_ptr error = nullptr;
+#pragma omp parallel
+        {
+            for (Index i = next.fetch_add(1); i < n; i = next.fetch_add(1)) {
+                try {
+                    body(i);
+                } catch (...) {
+#pragma omp critical(gradlime_parallel_error)
+                    if (!error) error = std::current_exception();
+                }
+                done.fetch_add(1);
+            }
+            if (omp_get_thread_num() == 0)
+                while (done.load() < n) {
+                    interruption.check_now();
+                    std::this_thread::sleep_for(std::chrono::milliseconds(kIdlePollMs));
+                }
+        }
+        if (error) std::rethrow_exception(error);
+        return;
+    }
+#endif
+    parallel_for(n, body, false);
+}
+
 // The fused native paths: points [0, N) each run whole by body(point, interruption) on one thread,
 // points in parallel, in waves of about kFusedWaveRows rows (rows_per_point each). check() (Ctrl-C;
 // it may take the GIL) runs on the calling thread between waves and, every kFusedPollEvery polls
-// of `interruption` by that thread, inside them. A point's exception is rethrown after its wave;
+// of `interruption` by that thread, inside them (and while it waits for the others' points). A point's exception is rethrown after its wave;
 // of several, the lowest point's, whatever the threads did first. Waves are long (a point is a
 // task; the last points of a wave leave threads idle: measured 3% of KernelSHAP's time at 2^20
 // rows, 50 points of 41,561 rows), and bound only the work done after a point fails.
@@ -100,13 +140,13 @@ void for_each_point_in_waves(Index N, Index rows_per_point, const std::function<
         const Index pn = std::min(wave, N - p0);
         std::vector<std::exception_ptr> error(static_cast<size_t>(pn));
         Interruption interruption(check, kFusedPollEvery);
-        parallel_for(pn, [&](Index i) {
+        parallel_for_polled(pn, [&](Index i) {
             try {
                 body(p0 + i, interruption);
             } catch (...) {
                 error[static_cast<size_t>(i)] = std::current_exception();
             }
-        });
+        }, interruption);
         interruption.rethrow();
         for (const std::exception_ptr& e : error)
             if (e) std::rethrow_exception(e);
@@ -189,7 +229,7 @@ private:
 // `wave` chunks at a time (in parallel when asked), then merge(i) in chunk order. check() (Ctrl-C;
 // it may take the GIL) runs on the calling thread before each chunk that thread takes, at each
 // interruption.poll() it makes inside one (a body may poll, and return early when told to stop),
-// and after each wave: a chunk of O(d^2) work per sample (large d) need not run to its end. The chunking and the merge
+// while it waits for the other threads' chunks, and after each wave: a chunk of O(d^2) work per sample (large d) need not run to its end. The chunking and the merge
 // order are part of the arithmetic: they never depend on threads.
 template <class Body, class Merge>
 void for_each_chunk_in_waves(Index n, Index chunk_rows, Index wave, bool parallel, Body&& body, Merge&& merge,
@@ -198,11 +238,11 @@ void for_each_chunk_in_waves(Index n, Index chunk_rows, Index wave, bool paralle
     for (Index w0 = 0; w0 < chunks; w0 += wave) {
         const Index wn = std::min(wave, chunks - w0);
         Interruption interruption(check, 1);
-        parallel_for(wn, [&](Index i) {
+        parallel_for_polled(wn, [&](Index i) {
             if (interruption.poll()) return;
             const Index first = (w0 + i) * chunk_rows;
             body(i, first, std::min(chunk_rows, n - first), interruption);
-        }, parallel);
+        }, interruption, parallel);
         interruption.rethrow();
         for (Index i = 0; i < wn; ++i) merge(i);
         check();
