@@ -163,7 +163,7 @@ def test_antithetic_pairs_are_e_and_minus_e():
 
     X = _points(2)
     _core.run(X, f, None, stddev=np.full(4, 0.3), clime=True, n_samples=102, batch_rows=37,
-              scheme="antithetic")  # fmt: skip
+              antithetic=True)  # fmt: skip
     eps = np.concatenate(seen).reshape(2, 102, 4) - X[:, None, :]
     # x + e and x - e, each rounded once: e and -e to a few ulps of x
     np.testing.assert_allclose(eps[:, 1::2], -eps[:, 0::2], rtol=0, atol=1e-15)
@@ -179,7 +179,7 @@ def test_antithetic_pairs_are_e_and_minus_e():
 def test_antithetic_has_the_same_bits_on_every_executor(cov):
     m = _native()
     X = _points()
-    kw = dict(GAUSSIAN, n_samples=130, scheme="antithetic", kept_normals_bytes=0)
+    kw = dict(GAUSSIAN, n_samples=130, antithetic=True, kept_normals_bytes=0)
     if cov is not None:
         kw.pop("stddev")
         kw["cov"] = cov
@@ -197,19 +197,21 @@ def test_antithetic_smoothgrad_of_a_quadratic_is_exact():
     A = np.array([[2.0, 1.0], [0.0, 3.0]])
     m = gl.Model(lambda X: np.einsum("mi,ij,mj->m", X, A, X), grad=lambda X: X @ (A + A.T))
     out = _run(m, np.array([[1.0, -1.0]]), stddev=np.full(2, 0.5), smoothgrad=True,
-               n_samples=10, scheme="antithetic")  # fmt: skip
+               n_samples=10, antithetic=True)  # fmt: skip
     np.testing.assert_allclose(out["smoothgrad"][0][0], (A + A.T) @ [1.0, -1.0], rtol=1e-14)
 
 
 def test_scheme_errors():
     m = elementwise_model()
-    with pytest.raises(ValueError, match="scheme must be 'iid' or 'antithetic'"):
-        _run(m, _points(2), n_samples=10, **GAUSSIAN, scheme="sobol")
+    with pytest.raises(ValueError, match="qmc needs 2, 4, 8, 16 or 32 scrambles"):
+        _run(m, _points(2), n_samples=12, **GAUSSIAN, qmc=3)
+    with pytest.raises(ValueError, match="needs n_samples .and max_samples. a multiple of 16; got 24"):
+        _run(m, _points(2), n_samples=24, **GAUSSIAN, qmc=8, antithetic=True)
     with pytest.raises(ValueError, match="antithetic draws need the Gaussian kernel"):
         _run(m, _points(2), stddev=np.full(4, 0.3), kernel="uniform", smoothgrad=True,
-             n_samples=10, scheme="antithetic")  # fmt: skip
+             n_samples=10, antithetic=True)  # fmt: skip
     with pytest.raises(ValueError, match="n_samples must be even; got 11"):
-        _run(m, _points(2), n_samples=11, **GAUSSIAN, scheme="antithetic")
+        _run(m, _points(2), n_samples=11, **GAUSSIAN, antithetic=True)
 
 
 # (d) a global point offset: a chunk starting at global row k draws streams k + i

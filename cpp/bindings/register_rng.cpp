@@ -2,6 +2,8 @@
 
 #include "gradlime/rng/layouts.hpp"
 #include "gradlime/rng/philox.hpp"
+#include "gradlime/rng/inverse_normal.hpp"
+#include "gradlime/rng/sobol.hpp"
 #include "pybind.hpp"
 
 namespace {
@@ -48,4 +50,34 @@ void register_rng(py::module_& m) {
         },
         "seed"_a, "stream"_a, "first"_a, "m"_a, "d"_a,
         "The uniforms in (0, 1) behind the uniform and Laplace kernels, from gaussian_rows' counters.");
+    m.def(
+        "qmc_draws",
+        [](std::uint64_t seed, std::uint32_t stream, int scrambles, bool antithetic, std::uint64_t first, Index m,
+           Index d, bool gaussian) {
+            if (scrambles < 1) throw std::invalid_argument("scrambles must be >= 1");
+            gradlime::SampleScheme scheme{antithetic, scrambles};
+            return drawn(m, d, m, d, [&](double* z) {
+                gradlime::qmc_draws(seed, stream, scheme, first, m, d, gaussian, z, d, 1);
+            });
+        },
+        "seed"_a, "stream"_a, "scrambles"_a, "antithetic"_a, "first"_a, "m"_a, "d"_a, "gaussian"_a = true,
+        "The QMC scheme's draws for samples [first, first + m) of point `stream`: normals, or uniforms.");
+    m.def(
+        "inverse_normal_cdf",
+        [](const std::vector<double>& u) {
+            std::vector<double> z(u.size());
+            for (size_t i = 0; i < u.size(); ++i) z[i] = gradlime::inverse_normal_cdf(u[i]);
+            return z;
+        },
+        "u"_a, "Phi^-1 as the QMC scheme computes it (AS 241), for u in [2^-53, 1 - 2^-53].");
+    m.def("primitive_polynomials", &gradlime::primitive_polynomials, "count"_a,
+          "The first primitive polynomials over GF(2), as bits.");
+    m.def(
+        "sobol_search",
+        [](Index dims, int candidates) {
+            return without_gil([&] { return gradlime::search_initial_numbers(dims, candidates); });
+        },
+        "dims"_a, "candidates"_a, "The greedy search's initial direction numbers for coordinates 1 .. dims - 1.");
+    m.def("sobol_t_value", &gradlime::sobol_pair_t_value, "a"_a, "b"_a, "m"_a,
+          "The t-value of coordinates (a, b)'s projection of 2^m Sobol' points.");
 }

@@ -22,17 +22,20 @@ void register_sampling(py::module_& m) {
     m.def(
         "noise_rows",
         [](const std::string& kernel, const std::optional<DoubleArray>& scale, const std::optional<DoubleArray>& cov,
-           std::uint64_t seed, std::uint32_t stream, std::uint64_t first, gradlime::Index m) {
+           std::uint64_t seed, std::uint32_t stream, std::uint64_t first, gradlime::Index m, bool antithetic, int qmc) {
             const gradlime::NoiseSampler sampler = make_sampler(kernel, scale, cov);
             if (m < 0) throw py::value_error("m must be >= 0");
+            const gradlime::SampleScheme scheme{antithetic, qmc};
+            gradlime::validate_scheme(scheme, scheme.round());
+            if (antithetic && !sampler.is_gaussian()) throw py::value_error("antithetic draws need the Gaussian kernel");
             const gradlime::Index d = sampler.dim();
             gradlime::RowMatrix Z(m, d), E(m, d);
             without_gil([&] {  // pure C++ on locals
-                sampler.draw(seed, stream, first, m, Z.data());
+                sampler.draw(seed, stream, first, m, Z.data(), scheme);
                 for (gradlime::Index t = 0; t < m; ++t) sampler.perturb(Z.row(t).data(), E.row(t).data());
             });
             return E;
         },
         "kernel"_a, "scale"_a = py::none(), "cov"_a = py::none(), "seed"_a = 0, "stream"_a = 0, "first"_a = 0,
-        "m"_a = 1, "The perturbations eps the engine adds for samples [first, first + m) of point `stream`.");
+        "m"_a = 1, "antithetic"_a = false, "qmc"_a = 0, "The perturbations eps the engine adds for samples [first, first + m) of point `stream`.");
 }

@@ -110,8 +110,26 @@ Vector GradientMoments::stderr_of_mean() const {
     return se;
 }
 
+SampleMoments::SampleMoments(Index d, const SampleScheme& scheme)
+    : moments_(d), pending_(scheme.antithetic && !scheme.qmc() ? d : 0), scheme_(scheme) {
+    if (scheme.qmc()) {
+        shift_ = Vector::Zero(d);
+        scrambles_ = RowMatrix::Zero(scheme.scrambles, d);
+    }
+}
+
 void SampleMoments::add_columns(const double* rows, Index m, Index d, Index c0, Index c1) {
-    if (!paired_) return moments_.add_columns(rows, m, d, c0, c1);
+    if (scheme_.qmc()) {
+        moments_.add_columns(rows, m, d, c0, c1);
+        if (m > 0 && samples_ == 0)
+            for (Index k = c0; k < c1; ++k) shift_[k] = rows[k];
+        for (Index r = 0; r < m; ++r) {
+            double* sum = scrambles_.row(scheme_.cluster_of(samples_ + r)).data();
+            for (Index k = c0; k < c1; ++k) sum[k] += rows[r * d + k] - shift_[k];
+        }
+        return;
+    }
+    if (!paired()) return moments_.add_columns(rows, m, d, c0, c1);
     thread_local std::vector<double> pairs;  // this call's pair means, row-major, columns [c0, c1)
     pairs.resize(static_cast<size_t>((m / 2 + 1) * d));
     Index r = 0, n = 0;
@@ -128,13 +146,27 @@ void SampleMoments::add_columns(const double* rows, Index m, Index d, Index c0, 
 }
 
 void SampleMoments::finish_rows(Index m) {
-    if (!paired_) return moments_.finish_rows(m);
-    moments_.finish_rows((samples_ + m) / 2 - samples_ / 2);  // the pairs these rows completed
+    if (!paired()) moments_.finish_rows(m);
+    else moments_.finish_rows((samples_ + m) / 2 - samples_ / 2);  // the pairs these rows completed
     samples_ += m;
 }
 
 bool SampleMoments::add_feature_major(const float* g, Index ld, Index m) {
-    if (!paired_) return moments_.add_feature_major(g, ld, m);
+    if (scheme_.qmc()) {
+        const Index d = shift_.size();
+        if (m > 0 && samples_ == 0)
+            for (Index k = 0; k < d; ++k) shift_[k] = static_cast<double>(g[k * ld]);
+        for (Index r = 0; r < m; ++r) {
+            double* sum = scrambles_.row(scheme_.cluster_of(samples_ + r)).data();
+            for (Index k = 0; k < d; ++k) sum[k] += static_cast<double>(g[k * ld + r]) - shift_[k];
+        }
+        samples_ += m;
+        return moments_.add_feature_major(g, ld, m);
+    }
+    if (!paired()) {
+        samples_ += m;
+        return moments_.add_feature_major(g, ld, m);
+    }
     // The fused path's blocks start at even samples and hold whole pairs (n is even): the pair
     // means in double, as add_columns makes them from the same rows.
     const Index d = pending_.size(), n = m / 2;
@@ -148,6 +180,25 @@ bool SampleMoments::add_feature_major(const float* g, Index ld, Index m) {
     moments_.finish_rows(n);
     samples_ += m;
     return moments_.finite();
+}
+
+Vector SampleMoments::stderr_of_mean() const {
+    if (!scheme_.qmc()) return moments_.stderr_of_mean();
+    // Each scramble holds samples_ / R samples (the driver stops at whole rounds).
+    const double per = static_cast<double>(samples_ / scheme_.scrambles);
+    return stderr_of_cluster_means(scrambles_ / per);
+}
+
+Vector stderr_of_cluster_means(const RowMatrix& means) {
+    const Index R = means.rows();
+    const Vector centre = means.colwise().mean().transpose();
+    Vector se(means.cols());
+    for (Index k = 0; k < se.size(); ++k) {
+        double ss = 0.0;
+        for (Index r = 0; r < R; ++r) ss += (means(r, k) - centre[k]) * (means(r, k) - centre[k]);
+        se[k] = std::sqrt(ss / (static_cast<double>(R) * (R - 1.0)));
+    }
+    return se;
 }
 
 ColumnMoments ColumnMoments::of_block(const RowMatrix& U) {

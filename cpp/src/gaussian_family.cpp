@@ -52,7 +52,7 @@ public:
         s.point = point;
         if (values()) s.values.resize(n_);
         if (values() && n_ * d_ * Index(sizeof(double)) <= kept_bytes) s.normals.resize(n_, d_);
-        if (gradients()) s.gradients = SampleMoments(d_, opt_.scheme == SampleScheme::Antithetic);
+        if (gradients()) s.gradients = SampleMoments(d_, opt_.scheme);
     }
 
     // Rows of one point are consecutive samples: drawn in one call (short rows share vector
@@ -102,8 +102,7 @@ public:
         eps.resize(d_);
         const auto s0 = static_cast<std::uint64_t>(first);
         if (diagonal) {
-            gaussian_columns(opt_.seed, stream(point), s0, count, d_, Z.data(), B);
-            apply_scheme_columns(opt_.scheme, s0, count, d_, Z.data(), B);
+            sampler_.draw_columns(opt_.seed, stream(point), s0, count, Z.data(), B, opt_.scheme);
             const Vector& scale = sampler_.scale();
             for (Index k = 0; k < d_; ++k) {
                 const double xk = X_(point, k), sk = scale[k];
@@ -166,7 +165,8 @@ private:
         return opt_.common_draws ? 0u : point_stream(opt_.driver, point);
     }
     void point_normals(const State& s, Index point, Index first, Index rows, RowMatrix& Z) const;
-    bool paired() const { return opt_.scheme == SampleScheme::Antithetic; }
+    // Antithetic pairs as the units (under QMC the scrambles are, pairs and all).
+    bool paired() const { return opt_.scheme.antithetic && !opt_.scheme.qmc(); }
     // One chunk's Stein terms Sigma^-1 (a - x)(f(a) - fbar) (paper 1, Lemma 1/2), from its
     // standard normals Z and values f: per sample, or per antithetic pair (their mean rows).
     ColumnMoments stein_terms(const RowMatrix& Z, const double* f, double fbar) const {
@@ -187,6 +187,39 @@ private:
     Vector stein_stderr(const ColumnMoments& dual, Index n) const {
         const double units = paired() ? static_cast<double>(n) / 2.0 : static_cast<double>(n);
         return (dual.m2 / ((units - 1.0) * units)).cwiseSqrt() * stein_scale(n);
+    }
+
+    // QMC: one chunk's sums per scramble of [Sigma^-1 e (f - fbar), Sigma^-1 e, f - fbar] for
+    // samples [first, first + rows), (R, 2d + 1).
+    ClusterSums stein_scramble_sums(const RowMatrix& Z, const double* f, double fbar, Index first) const {
+        RowMatrix D;
+        sampler_.dual_rows(Z, D);
+        ClusterSums c;
+        c.sums = RowMatrix::Zero(opt_.scheme.scrambles, 2 * d_ + 1);
+        for (Index t = 0; t < Z.rows(); ++t) {
+            double* row = c.sums.row(opt_.scheme.cluster_of(first + t)).data();
+            const double g = f[t] - fbar;
+            for (Index k = 0; k < d_; ++k) {
+                row[k] += D(t, k) * g;
+                row[d_ + k] += D(t, k);
+            }
+            row[2 * d_] += g;
+        }
+        return c;
+    }
+    // Stein under QMC from the scrambles' sums: scramble r's estimate centres f by the mean over
+    // the other scrambles, which is independent of r's points, so each is exactly unbiased
+    // (E[Sigma^-1 e] = 0); the estimate is their mean, the standard error their spread.
+    void stein_from_scrambles(const ClusterSums& c, Index n, Vector& value, Vector& se) const {
+        const Index R = opt_.scheme.scrambles;
+        const double per = static_cast<double>(n / R), total = c.sums.col(2 * d_).sum();
+        RowMatrix T(R, d_);
+        for (Index r = 0; r < R; ++r) {
+            const double others = (total - c.sums(r, 2 * d_)) / (static_cast<double>(n) - per);
+            for (Index k = 0; k < d_; ++k) T(r, k) = (c.sums(r, k) - others * c.sums(r, d_ + k)) / per;
+        }
+        value = T.colwise().mean().transpose();
+        se = stderr_of_cluster_means(T);
     }
 
     const RowMatrix& X_;
@@ -241,7 +274,6 @@ GaussianFamily::Estimates GaussianFamily::estimate(const State& s, Index p, Inde
     };
 
     const double fbar = n == n_ ? s.values.mean() : s.values.head(n).mean();
-    const bool paired = this->paired();
     // C-LIME reads kept normals in place, others from Z (drawn there unless Stein did).
     auto clime_normals = [&](Index first, Index rows, RowMatrix& Z) -> const double* {
         if (Z.size()) return Z.data();
@@ -249,10 +281,13 @@ GaussianFamily::Estimates GaussianFamily::estimate(const State& s, Index p, Inde
         point_normals(s, p, first, rows, Z);
         return Z.data();
     };
+    const bool qmc = opt_.scheme.qmc();
     LeastSquaresSums cross;
     ColumnMoments dual;
+    ClusterSums scrambles;
     std::vector<LeastSquaresSums> cross_part(kWaveChunks);
     std::vector<ColumnMoments> dual_part(kWaveChunks);
+    std::vector<ClusterSums> scramble_part(kWaveChunks);
     for_each_chunk(
         [&](Index i, Index first, Index rows, Interruption& stop) {
             RowMatrix Z;
@@ -261,14 +296,18 @@ GaussianFamily::Estimates GaussianFamily::estimate(const State& s, Index p, Inde
             if (opt_.clime)
                 cross_part[static_cast<size_t>(i)] =
                     LeastSquaresSums::of_rows(clime_normals(first, rows, Z), f.data(), rows, d, fbar, &stop);
-            if (opt_.stein) dual_part[static_cast<size_t>(i)] = stein_terms(Z, f.data(), fbar);
+            if (opt_.stein && qmc) scramble_part[static_cast<size_t>(i)] = stein_scramble_sums(Z, f.data(), fbar, first);
+            else if (opt_.stein) dual_part[static_cast<size_t>(i)] = stein_terms(Z, f.data(), fbar);
         },
         [&](Index i) {
             if (opt_.clime) cross.merge(cross_part[static_cast<size_t>(i)]);
-            if (opt_.stein) dual.merge(dual_part[static_cast<size_t>(i)]);
+            if (opt_.stein && qmc) scrambles.merge(scramble_part[static_cast<size_t>(i)]);
+            else if (opt_.stein) dual.merge(dual_part[static_cast<size_t>(i)]);
         });
 
-    if (opt_.stein) {
+    if (opt_.stein && qmc) {
+        stein_from_scrambles(scrambles, n, e.stein, e.stein_se);
+    } else if (opt_.stein) {
         e.stein = dual.mean * stein_scale(n);
         e.stein_se = stein_stderr(dual, n);
     }
@@ -276,17 +315,17 @@ GaussianFamily::Estimates GaussianFamily::estimate(const State& s, Index p, Inde
 
     // Least squares of f on [1, a - x] with an unpenalised intercept (the ridge form of paper 1,
     // Lemma 6) and HC1 standard errors, summed in z space (least_squares.hpp).
-    const GaussianLeastSquares fit(cross, sampler_, opt_.ridge, fbar, paired);
+    const GaussianLeastSquares fit(cross, sampler_, opt_.ridge, fbar, opt_.scheme);
     e.clime_solved = fit.solved();
     if (!e.clime_solved) return e;
     e.clime = fit.slopes();
-    Matrix meat = Matrix::Zero(d, d);
+    Matrix meat = fit.meat_zero();
     std::vector<Matrix> meat_part(kWaveChunks);
     for_each_chunk(
         [&](Index i, Index first, Index rows, Interruption& stop) {
             RowMatrix Z;
             meat_part[static_cast<size_t>(i)] =
-                fit.meat_of_rows(clime_normals(first, rows, Z), s.values.data() + first, rows, &stop);
+                fit.meat_of_rows(clime_normals(first, rows, Z), s.values.data() + first, rows, first, &stop);
         },
         [&](Index i) { meat += meat_part[static_cast<size_t>(i)]; });
     e.clime_se = fit.stderr_of(meat, [&] {
@@ -306,12 +345,10 @@ void validate(const RowMatrix& X, const NoiseSampler& sampler, const BatchModel&
     // C-LIME = SmoothGrad and the Stein form rest on Stein's lemma, which is Gaussian (paper 1, Lemma 1).
     if ((opt.clime || opt.stein) && !sampler.is_gaussian())
         throw std::invalid_argument("clime and stein need Gaussian noise; other kernels support the mean gradient only");
-    if (opt.scheme == SampleScheme::Antithetic && !sampler.is_gaussian())
+    if (opt.scheme.antithetic && !sampler.is_gaussian())
         throw std::invalid_argument("antithetic draws need the Gaussian kernel");
     if (opt.n_samples < 2) throw std::invalid_argument("n_samples must be >= 2 (a standard error needs two samples)");
-    if (opt.scheme == SampleScheme::Antithetic && opt.n_samples % 2 != 0)
-        throw std::invalid_argument("antithetic draws come in pairs: n_samples must be even; got " +
-                                    std::to_string(opt.n_samples));
+    validate_scheme(opt.scheme, opt.n_samples);
     if (opt.clime && opt.n_samples < d + 2)
         throw std::invalid_argument("clime needs n_samples >= d + 2 = " + std::to_string(d + 2) +
                                     " to fit an intercept and d slopes with a standard error; got " +

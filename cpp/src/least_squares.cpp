@@ -209,8 +209,8 @@ void LeastSquaresSums::merge(const LeastSquaresSums& other) {
 }
 
 GaussianLeastSquares::GaussianLeastSquares(const LeastSquaresSums& sums, const NoiseSampler& noise, double ridge,
-                                           double fbar, bool paired)
-    : noise_(noise), d_(sums.gram.rows() - 1), n_(static_cast<double>(sums.count)), fbar_(fbar), paired_(paired) {
+                                           double fbar, const SampleScheme& scheme)
+    : noise_(noise), d_(sums.gram.rows() - 1), n_(static_cast<double>(sums.count)), fbar_(fbar), scheme_(scheme) {
     const Index d = d_;
     // Centring removes the intercept (Frisch-Waugh): S_zz = sum z z^T - (sum z)(sum z)^T / n, and
     // likewise S_zg; the ridge closed form is (S_ee + n lambda I)^-1 S_eg, the sample version of
@@ -237,7 +237,12 @@ GaussianLeastSquares::GaussianLeastSquares(const LeastSquaresSums& sums, const N
     else v_ = noise.factor().triangularView<Eigen::Lower>().transpose() * w_;
 }
 
-Matrix GaussianLeastSquares::meat_of_rows(const double* Z, const double* f, Index rows, Interruption* stop) const {
+Matrix GaussianLeastSquares::meat_zero() const {
+    return scheme_.qmc() ? Matrix::Zero(scheme_.scrambles, d_) : Matrix::Zero(d_, d_);
+}
+
+Matrix GaussianLeastSquares::meat_of_rows(const double* Z, const double* f, Index rows, Index first,
+                                          Interruption* stop) const {
     const Index d = d_, span = strips_of(rows) * kStrip, ld = column_stride(rows);
     double* buf = chunk_columns(d, ld);
     thread_local std::vector<double> res;
@@ -269,8 +274,16 @@ Matrix GaussianLeastSquares::meat_of_rows(const double* Z, const double* f, Inde
             for (Index j = 0; j < S; ++j) store(c + j * kWidth, load(c + j * kWidth) * load(r + j * kWidth));
         }
     }
+    if (scheme_.qmc()) {  // the scores summed per scramble, in sample order
+        Matrix U = Matrix::Zero(scheme_.scrambles, d);
+        for (Index k = 0; k < d; ++k) {
+            const double* c = buf + k * ld;
+            for (Index t = 0; t < rows; ++t) U(scheme_.cluster_of(first + t), k) += c[t];
+        }
+        return U;
+    }
     Index units = rows;
-    if (paired_) {  // each pair's two rows summed in place: a column of rows / 2 cluster scores
+    if (scheme_.antithetic) {  // each pair's two rows summed in place: a column of rows / 2 cluster scores
         units = rows / 2;
         for (Index k = 0; k < d; ++k) {
             double* c = buf + k * ld;
@@ -285,8 +298,12 @@ Matrix GaussianLeastSquares::meat_of_rows(const double* Z, const double* f, Inde
 
 Vector GaussianLeastSquares::stderr_of(const Matrix& meat, const std::function<void()>& check) const {
     // HC1: A^-1 [L M_z L^T] A^-1 n / (n - p), p = d + 1 coefficients with the intercept.
-    const double p = static_cast<double>(d_) + 1.0, G = n_ / 2.0;
-    const double scale = paired_ ? G / (G - 1.0) * (n_ - 1.0) / (n_ - p) : n_ / (n_ - p);
+    const double p = static_cast<double>(d_) + 1.0, G = static_cast<double>(scheme_.clusters(static_cast<Index>(n_)));
+    const double scale = scheme_.iid() ? n_ / (n_ - p) : G / (G - 1.0) * (n_ - 1.0) / (n_ - p);
+    if (scheme_.qmc()) {  // M = U^T U over the scrambles' score sums
+        const Matrix M = meat.transpose() * meat;
+        return sandwich_stderr(bread_, to_e_space(noise_, M), scale, check);
+    }
     return sandwich_stderr(bread_, to_e_space(noise_, meat), scale, check);
 }
 

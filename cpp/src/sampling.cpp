@@ -1,6 +1,7 @@
 #include "gradlime/sampling.hpp"
 
 #include "gradlime/rng/layouts.hpp"
+#include "gradlime/rng/sobol.hpp"
 
 #include <Eigen/Cholesky>
 #include <cmath>
@@ -55,10 +56,11 @@ NoiseSampler NoiseSampler::independent(NoiseKind kind, const Vector& scale) {
 }
 
 void NoiseSampler::draw(std::uint64_t seed, std::uint32_t stream, std::uint64_t first, Index m, double* out,
-                        SampleScheme scheme) const {
+                        const SampleScheme& scheme) const {
+    if (scheme.qmc()) return qmc_draws(seed, stream, scheme, first, m, dim_, is_gaussian(), out, dim_, 1);
     if (kind_ == NoiseKind::Gaussian) gaussian_rows(seed, stream, first, m, dim_, out, dim_);
     else uniform_rows(seed, stream, first, m, dim_, out, dim_);
-    if (scheme == SampleScheme::Iid || m == 0) return;
+    if (!scheme.antithetic || m == 0) return;
     // Antithetic: odd samples negate the draw of the even one before them, drawn here when it lies
     // outside [first, first + m).
     std::vector<double> before;
@@ -73,10 +75,14 @@ void NoiseSampler::draw(std::uint64_t seed, std::uint32_t stream, std::uint64_t 
     }
 }
 
-void apply_scheme_columns(SampleScheme scheme, std::uint64_t first, Index m, Index d, double* out, Index ld) {
-    if (scheme == SampleScheme::Iid) return;
-    if (first % 2 != 0) throw std::logic_error("apply_scheme_columns: blocks start at an even sample");
-    for (Index k = 0; k < d; ++k)
+void NoiseSampler::draw_columns(std::uint64_t seed, std::uint32_t stream, std::uint64_t first, Index m, double* out,
+                                Index ld, const SampleScheme& scheme) const {
+    if (scheme.qmc()) return qmc_draws(seed, stream, scheme, first, m, dim_, is_gaussian(), out, 1, ld);
+    if (!is_gaussian()) throw std::logic_error("draw_columns: Monte Carlo columns are Gaussian only");
+    gaussian_columns(seed, stream, first, m, dim_, out, ld);
+    if (!scheme.antithetic) return;
+    if (first % 2 != 0) throw std::logic_error("draw_columns: antithetic blocks start at an even sample");
+    for (Index k = 0; k < dim_; ++k)
         for (Index t = 1; t < m; t += 2) out[k * ld + t] = -out[k * ld + t - 1];
 }
 
@@ -111,6 +117,21 @@ void NoiseSampler::dual_rows(const RowMatrix& Z, RowMatrix& T) const {
         T = Z;
         chol_.triangularView<Eigen::Lower>().solveInPlace<Eigen::OnTheRight>(T);
     }
+}
+
+void validate_scheme(const SampleScheme& scheme, Index n_samples) {
+    const int R = scheme.scrambles;
+    if (R != 0 && (R < 2 || R > kMaxQmcScrambles || (R & (R - 1)) != 0))
+        throw std::invalid_argument("qmc needs 2, 4, 8, 16 or 32 scrambles (independent randomisations); got " +
+                                    std::to_string(R));
+    if (!scheme.qmc() && scheme.antithetic && n_samples % 2 != 0)
+        throw std::invalid_argument("antithetic draws come in pairs: n_samples must be even; got " +
+                                    std::to_string(n_samples));
+    if (scheme.qmc() && n_samples % scheme.round() != 0)
+        throw std::invalid_argument("qmc with " + std::to_string(R) + " scrambles" +
+                                    (scheme.antithetic ? " of antithetic pairs" : "") +
+                                    " needs n_samples (and max_samples) a multiple of " +
+                                    std::to_string(scheme.round()) + "; got " + std::to_string(n_samples));
 }
 
 }  // namespace gradlime

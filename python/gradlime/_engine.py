@@ -23,6 +23,7 @@ from ._validation import (
     noise_spec,
     nonnegative_float,
     positive_int,
+    qmc_scrambles,
 )
 from .models import as_model
 from .result import Explanation
@@ -44,6 +45,7 @@ def one_pass(
     n_samples: Any,
     ridge: Any = 0.0,
     antithetic: Any = False,
+    qmc: Any = False,
     tol: Any = None,
     max_samples: Any = None,
     seed: Any,
@@ -76,6 +78,7 @@ def one_pass(
         raise TypeError(f"antithetic must be True or False; got {antithetic!r}")
     if antithetic and kernel != "gaussian":
         raise ValueError("antithetic=True needs the Gaussian neighbourhood")
+    scrambles = qmc_scrambles(qmc)
     stop_tol, n = adaptive(tol, max_samples, n)
     if antithetic and n % 2:
         raise ValueError(f"antithetic draws come in pairs: n_samples must be even; got {n}")
@@ -109,12 +112,15 @@ def one_pass(
         batch_rows=batch,
         kernel=kernel,
         common_draws=common_draws,
-        scheme="antithetic" if antithetic else "iid",
+        antithetic=bool(antithetic),
+        qmc=scrambles,
         stop_tol=stop_tol,
     )
     params: dict[str, Any] = {"seed": s, "batch_size": batch}
     if antithetic:
         params["antithetic"] = True
+    if scrambles:
+        params["qmc"] = scrambles
     if tol is not None:
         params["tol"] = stop_tol
     if full_cov is not None:

@@ -271,3 +271,22 @@ def adaptive(tol: Any, max_samples: Any, n_samples: int) -> tuple[float, int]:
     if max_samples is None:
         return stop_tol, n_samples
     return stop_tol, positive_int(max_samples, "max_samples", minimum=2)
+
+
+#: Independent scrambles of ``qmc=True``: the standard errors' units (t with 7 degrees of freedom).
+DEFAULT_SCRAMBLES = 8
+_SCRAMBLES = (2, 4, 8, 16, 32)
+
+
+def qmc_scrambles(qmc: Any) -> int:
+    """The engine's number of QMC scrambles from ``qmc=``: 0 (off) for False, 8 for True, or the
+    number asked for (2, 4, 8, 16 or 32)."""
+    if qmc is None or (isinstance(qmc, (bool, np.bool_)) and not qmc):
+        return 0
+    if isinstance(qmc, (bool, np.bool_)):
+        return DEFAULT_SCRAMBLES
+    if isinstance(qmc, (int, np.integer)) and int(qmc) in _SCRAMBLES:
+        return int(qmc)
+    raise ValueError(
+        f"qmc must be True, False or a number of independent scrambles in {_SCRAMBLES}; got {qmc!r}"
+    )

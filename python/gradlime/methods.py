@@ -21,6 +21,7 @@ def smoothgrad(
     cov: Any = None,
     n_samples: int = 1000,
     antithetic: bool = False,
+    qmc: bool | int = False,
     tol: float | None = None,
     max_samples: int | None = None,
     seed: int = 0,
@@ -28,7 +29,8 @@ def smoothgrad(
     """SmoothGrad: the mean gradient over Gaussian perturbations, E[grad f(a)], a ~ N(x, Sigma).
 
     The standard error is the per-coordinate spread of the sampled gradients over sqrt(n) (of
-    the pairs' means over sqrt(n / 2) with ``antithetic=True``). Needs a model with a gradient
+    the pairs' means over sqrt(n / 2) with ``antithetic=True``, of the R scrambles' means over
+    sqrt(R) with ``qmc``). Needs a model with a gradient
     (``gl.Model(f, grad=...)``). See ``gl.explain`` for the parameters.
 
     Examples
@@ -48,6 +50,7 @@ def smoothgrad(
         cov=cov,
         n_samples=n_samples,
         antithetic=antithetic,
+        qmc=qmc,
         tol=tol,
         max_samples=max_samples,
         seed=seed,
@@ -64,6 +67,7 @@ def clime(
     n_samples: int = 1000,
     ridge: float = 0.0,
     antithetic: bool = False,
+    qmc: bool | int = False,
     tol: float | None = None,
     max_samples: int | None = None,
     seed: int = 0,
@@ -73,7 +77,8 @@ def clime(
     Gradient-free. With ``ridge`` = lambda > 0 it solves (S + n lambda I) w = s, the sample form of
     (Sigma + lambda I)^-1 cov(a, f(a)) (paper 1, Lemma 6). Standard errors come from the
     heteroscedasticity-consistent (HC1) sandwich covariance of the fit. Needs
-    ``n_samples >= d + 2``. ``antithetic``, ``tol`` and ``max_samples``: see ``gl.explain``.
+    ``n_samples >= d + 2``. ``antithetic``, ``qmc``, ``tol`` and ``max_samples``: see
+    ``gl.explain``.
 
     Examples
     --------
@@ -91,6 +96,7 @@ def clime(
         n_samples=n_samples,
         ridge=ridge,
         antithetic=antithetic,
+        qmc=qmc,
         tol=tol,
         max_samples=max_samples,
         seed=seed,
@@ -106,6 +112,7 @@ def stein(
     cov: Any = None,
     n_samples: int = 1000,
     antithetic: bool = False,
+    qmc: bool | int = False,
     tol: float | None = None,
     max_samples: int | None = None,
     seed: int = 0,
@@ -113,8 +120,8 @@ def stein(
     """Gradient-free SmoothGrad: Sigma^-1 mean((a - x)(f(a) - mean f)) (Stein's lemma; paper 1, Thm 1).
 
     Unbiased for E[grad f(a)]; the standard error is the spread of the per-sample terms (of the
-    pairs' with ``antithetic=True``). ``antithetic``, ``tol`` and ``max_samples``: see
-    ``gl.explain``.
+    pairs' with ``antithetic=True``, of the scrambles' with ``qmc``). ``antithetic``, ``qmc``,
+    ``tol`` and ``max_samples``: see ``gl.explain``.
 
     Examples
     --------
@@ -131,6 +138,7 @@ def stein(
         cov=cov,
         n_samples=n_samples,
         antithetic=antithetic,
+        qmc=qmc,
         tol=tol,
         max_samples=max_samples,
         seed=seed,
@@ -144,6 +152,7 @@ def unigrad(
     *,
     radius: Any = 1.0,
     n_samples: int = 1000,
+    qmc: bool | int = False,
     tol: float | None = None,
     max_samples: int | None = None,
     seed: int = 0,
@@ -152,8 +161,8 @@ def unigrad(
 
     SmoothGrad with the uniform kernel (paper 2, Thm 4.3: any kernel with a total-variation bound
     makes the explanation more robust). ``radius`` is a scalar or one half-width per feature. The
-    standard error is the per-sample spread over sqrt(n). Needs a model with a gradient. ``tol``
-    and ``max_samples``: an adaptive sample size, as ``gl.explain``'s.
+    standard error is the per-sample spread over sqrt(n). Needs a model with a gradient. ``qmc``
+    (scrambled Sobol' points on the cube), ``tol`` and ``max_samples``: as ``gl.explain``'s.
 
     Examples
     --------
@@ -170,6 +179,7 @@ def unigrad(
         kernel="uniform",
         scale=radius,
         n_samples=n_samples,
+        qmc=qmc,
         tol=tol,
         max_samples=max_samples,
         seed=seed,

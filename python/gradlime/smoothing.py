@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from . import _core
-from ._validation import as_seed, default_batch_rows, noise_spec, positive_int
+from ._validation import as_seed, default_batch_rows, noise_spec, positive_int, qmc_scrambles
 from .models import Model, as_model
 
 __all__ = ["smoothed"]
@@ -20,6 +20,7 @@ def smoothed(
     scale: Any = 1.0,
     cov: Any = None,
     n_samples: int = 100,
+    qmc: bool | int = False,
     seed: int = 0,
 ) -> Model:
     """The model composed with a smoothing kernel: f_mu(x) = E_z[f(x + z)], as a ``gl.Model``.
@@ -38,8 +39,10 @@ def smoothed(
         (density exp(-|z|/b)/(2b) per coordinate).
     cov : array (d, d), optional
         A full covariance for the Gaussian kernel (overrides ``scale``).
-    n_samples, seed
-        The fixed draws: the same as those of ``gl.smoothgrad`` for a single point with this seed.
+    n_samples, qmc, seed
+        The fixed draws: the same as those of ``gl.smoothgrad`` for a single point with this seed
+        and ``qmc`` (scrambled Sobol' points, ``gl.explain``; ``n_samples`` a multiple of the
+        scrambles).
 
     Examples
     --------
@@ -52,6 +55,9 @@ def smoothed(
     """
     base = as_model(model)
     n = positive_int(n_samples, "n_samples")
+    scrambles = qmc_scrambles(qmc)
+    if scrambles and n % scrambles:
+        raise ValueError(f"qmc with {scrambles} scrambles needs n_samples a multiple of {scrambles}; got {n}")
     s = as_seed(seed)
     draws: dict[int, np.ndarray] = {}
 
@@ -59,7 +65,7 @@ def smoothed(
         if d not in draws:
             scale_d, cov_d = noise_spec(scale, cov, d, kernel=kernel, name="scale")
             draws[d] = _core.noise_rows(
-                kernel, scale=scale_d, cov=cov_d, seed=s, stream=0, first=0, m=n
+                kernel, scale=scale_d, cov=cov_d, seed=s, stream=0, first=0, m=n, qmc=scrambles
             )
         return draws[d]
 

@@ -6,6 +6,7 @@
 
 #include <Eigen/Cholesky>
 
+#include "gradlime/sample_scheme.hpp"
 #include "gradlime/types.hpp"
 
 namespace gradlime {
@@ -40,27 +41,43 @@ private:
     RowMatrix sum_, sumsq_;  // (kLanes, d)
 };
 
-// SmoothGrad's moments over the samples, or over antithetic pairs (samples 2k and 2k + 1, the
-// independent units when the second is the first's mirror image): each pair's mean gradient goes
-// to the moments, so the mean is the samples' and the standard error is the pairs' (their
-// correlation included). Rows come in sample order, as to GradientMoments; a pair cut by a batch
-// boundary waits for its second row. Unpaired, every call is GradientMoments' own (same bits).
+// SmoothGrad's moments with the standard error over a scheme's independent units
+// (sample_scheme.hpp). The mean is always the samples'. Antithetic pairs: each pair's mean
+// gradient goes to the moments (their correlation included), a pair cut by a batch boundary
+// waiting for its second row. QMC: the samples' moments give the mean, and per-scramble sums the
+// standard error (the spread of the R scrambles' means). Monte Carlo: GradientMoments' own (same
+// bits). Rows come in sample order, as to GradientMoments.
 class SampleMoments {
 public:
-    explicit SampleMoments(Index d = 0, bool paired = false) : moments_(d), pending_(paired ? d : 0), paired_(paired) {}
+    explicit SampleMoments(Index d = 0, const SampleScheme& scheme = {});
     void add_columns(const double* rows, Index m, Index d, Index c0, Index c1);
     void finish_rows(Index m);
     bool add_feature_major(const float* g, Index ld, Index m);
     Vector mean() const { return moments_.mean(); }
-    Vector stderr_of_mean() const { return moments_.stderr_of_mean(); }
+    Vector stderr_of_mean() const;
     bool finite() const { return moments_.finite(); }
 
 private:
+    bool paired() const { return scheme_.antithetic && !scheme_.qmc(); }
     GradientMoments moments_;
     Vector pending_;  // paired: the first row of a pair whose second has not come yet
+    Vector shift_;        // QMC: the first row, subtracted from the scrambles' sums
+    RowMatrix scrambles_;  // QMC: (R, d) sums of g - shift per scramble
     Index samples_ = 0;
-    bool paired_;
+    SampleScheme scheme_;
 };
+
+// Sums of rows per cluster (QMC: per scramble), merged by addition in a fixed order.
+struct ClusterSums {
+    RowMatrix sums;  // (clusters, columns)
+    void merge(const ClusterSums& other) {
+        if (sums.size() == 0) sums = other.sums;
+        else if (other.sums.size()) sums += other.sums;
+    }
+};
+
+// The standard error of a mean from R independent cluster means, sqrt(var / R), per column.
+Vector stderr_of_cluster_means(const RowMatrix& means);
 
 // Mean and centred second moment per column (Chan, Golub & LeVeque pairwise update).
 struct ColumnMoments {

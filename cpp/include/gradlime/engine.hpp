@@ -24,7 +24,7 @@ struct EngineOptions {
     // Every point reuses the draws of stream 0 (common random numbers): differences between the
     // explanations of nearby points then measure the explanation, not Monte-Carlo noise.
     bool common_draws = false;
-    SampleScheme scheme = SampleScheme::Iid;
+    SampleScheme scheme;
     // Adaptive n: a point stops after the first block of kStopBlock samples (from the second on)
     // at which every coordinate's SmoothGrad standard error is <= stop_tol; 0: never.
     double stop_tol = 0.0;

@@ -47,19 +47,22 @@ struct LeastSquaresSums {
 // and its heteroscedasticity-consistent (HC1) standard errors from a second pass (meat_of_rows).
 class GaussianLeastSquares {
 public:
-    // A singular design is not thrown: solved() is false (the caller names the point). `paired`:
-    // samples 2k and 2k + 1 are antithetic, one cluster each (the standard errors' independent units).
+    // A singular design is not thrown: solved() is false (the caller names the point). The
+    // standard errors count the scheme's clusters (sample_scheme.hpp): samples, antithetic pairs
+    // or QMC scrambles.
     GaussianLeastSquares(const LeastSquaresSums& sums, const NoiseSampler& noise, double ridge, double fbar,
-                         bool paired = false);
+                         const SampleScheme& scheme = {});
     bool solved() const { return solved_; }
     const Vector& slopes() const { return w_; }
-    // One chunk's meat in z space, M_z = sum r^2 (z - zbar)(z - zbar)^T with the residuals
-    // r = (f - mean f) - (z - zbar) . L^T w; lower triangle. Merged in chunk order by addition.
-    // Paired: the sum over pairs of (u_2k + u_2k+1)(u_2k + u_2k+1)^T, u = r (z - zbar) (the
-    // cluster-robust meat; chunks start at even samples and hold whole pairs).
-    Matrix meat_of_rows(const double* Z, const double* f, Index rows, Interruption* stop = nullptr) const;
-    // sqrt of diag(A^-1 L M_z L^T A^-1) n / (n - d - 1), A = S_ee + n lambda I; paired, the CR1
-    // factor G / (G - 1) (n - 1) / (n - d - 1) over the G = n / 2 pairs.
+    // One chunk's meat (samples [first, first + rows)) in z space, merged in chunk order by
+    // addition, starting from meat_zero(). With u = r (z - zbar) and the residuals
+    // r = (f - mean f) - (z - zbar) . L^T w: Monte Carlo, the lower triangle of sum u u^T;
+    // antithetic pairs, of the sum over pairs of (u_2k + u_2k+1)(...)^T (chunks hold whole pairs);
+    // QMC, the (R, d) sums of u per scramble, whose cross-products stderr_of forms.
+    Matrix meat_of_rows(const double* Z, const double* f, Index rows, Index first, Interruption* stop = nullptr) const;
+    Matrix meat_zero() const;
+    // sqrt of diag(A^-1 L M_z L^T A^-1) n / (n - d - 1), A = S_ee + n lambda I; over G clusters,
+    // the CR1 factor G / (G - 1) (n - 1) / (n - d - 1).
     // check() (Ctrl-C) runs between blocks of the O(d^3) sandwich.
     Vector stderr_of(const Matrix& meat, const std::function<void()>& check) const;
 
@@ -69,7 +72,8 @@ private:
     double n_ = 0.0, fbar_ = 0.0, gbar_ = 0.0;
     Vector zbar_, w_, v_;  // v = L^T w: the slopes in z
     Eigen::LLT<Matrix> bread_;
-    bool solved_ = false, paired_ = false;
+    bool solved_ = false;
+    SampleScheme scheme_;
 };
 
 }  // namespace gradlime

@@ -10,16 +10,12 @@
 #include <cstdint>
 #include <string>
 
+#include "gradlime/sample_scheme.hpp"
 #include "gradlime/types.hpp"
 
 namespace gradlime {
 
 enum class NoiseKind { Gaussian, Uniform, Laplace };
-
-// How sample j of a stream is made from the counters (the sample-scheme seam): independent draws,
-// or antithetic pairs, sample 2k + 1 being the negated standard draw of sample 2k (so the pair's
-// perturbations are e and -e; Gaussian kernel only).
-enum class SampleScheme { Iid, Antithetic };
 
 class NoiseSampler {
 public:
@@ -39,10 +35,13 @@ public:
     // A full covariance's lower-triangular Cholesky factor L; empty when diagonal (L = diag(scale())).
     const Matrix& factor() const { return chol_; }
 
-    // The standard draws of rows [first, first + m) of a stream: normals for the Gaussian,
-    // uniforms in (0, 1) otherwise. Row t goes to out + t * d.
+    // The standard draws of rows [first, first + m) of a stream under a scheme (sample_scheme.hpp):
+    // normals for the Gaussian, uniforms in (0, 1) otherwise. Row t goes to out + t * d.
     void draw(std::uint64_t seed, std::uint32_t stream, std::uint64_t first, Index m, double* out,
-              SampleScheme scheme = SampleScheme::Iid) const;
+              const SampleScheme& scheme = {}) const;
+    // The same draws feature-major: coordinate k of row t at out[k * ld + t].
+    void draw_columns(std::uint64_t seed, std::uint32_t stream, std::uint64_t first, Index m, double* out, Index ld,
+                      const SampleScheme& scheme = {}) const;
     // eps from one row of draws (z and eps may not alias): L z for the Gaussian.
     void perturb(const double* z, double* eps) const;
     // Rows of the dual direction: T = Z L^-1, i.e. each row is (Sigma^-1 eps)^T.
@@ -57,8 +56,8 @@ private:
     Matrix chol_;    // full case: lower-triangular L
 };
 
-// The scheme applied to normals already drawn independently for samples [first, first + m),
-// laid out feature-major (coordinate k of sample first + t at out[k * ld + t]); first is even.
-void apply_scheme_columns(SampleScheme scheme, std::uint64_t first, Index m, Index d, double* out, Index ld);
+// Throws std::invalid_argument unless the scheme can draw n_samples per point: QMC with 2, 4, ...,
+// kMaxQmcScrambles scrambles, and n_samples whole rounds (SampleScheme::round).
+void validate_scheme(const SampleScheme& scheme, Index n_samples);
 
 }  // namespace gradlime
