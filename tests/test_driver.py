@@ -205,7 +205,9 @@ def test_scheme_errors():
     m = elementwise_model()
     with pytest.raises(ValueError, match="qmc needs 2, 4, 8, 16 or 32 scrambles"):
         _run(m, _points(2), n_samples=12, **GAUSSIAN, qmc=3)
-    with pytest.raises(ValueError, match="needs n_samples .and max_samples. a multiple of 16; got 24"):
+    with pytest.raises(
+        ValueError, match=r"needs n_samples \(and max_samples\) a multiple of 16; got 24"
+    ):
         _run(m, _points(2), n_samples=24, **GAUSSIAN, qmc=8, antithetic=True)
     with pytest.raises(ValueError, match="antithetic draws need the Gaussian kernel"):
         _run(m, _points(2), stddev=np.full(4, 0.3), kernel="uniform", smoothgrad=True,

@@ -57,7 +57,9 @@ def smoothed(
     n = positive_int(n_samples, "n_samples")
     scrambles = qmc_scrambles(qmc)
     if scrambles and n % scrambles:
-        raise ValueError(f"qmc with {scrambles} scrambles needs n_samples a multiple of {scrambles}; got {n}")
+        raise ValueError(
+            f"qmc with {scrambles} scrambles needs n_samples a multiple of {scrambles}; got {n}"
+        )
     s = as_seed(seed)
     draws: dict[int, np.ndarray] = {}
 
