@@ -78,6 +78,15 @@ void register_rng(py::module_& m) {
             return without_gil([&] { return gradlime::search_initial_numbers(dims, candidates); });
         },
         "dims"_a, "candidates"_a, "The greedy search's initial direction numbers for coordinates 1 .. dims - 1.");
+    m.def(
+        "sobol_table",
+        [] {
+            Index dims = 0;
+            int candidates = 0;
+            std::vector<std::uint32_t> numbers = gradlime::sobol_table(dims, candidates);
+            return py::make_tuple(dims, candidates, numbers);
+        },
+        "(dims, candidates, numbers) of the committed table of initial direction numbers.");
     m.def("sobol_t_value", &gradlime::sobol_pair_t_value, "a"_a, "b"_a, "m"_a,
           "The t-value of coordinates (a, b)'s projection of 2^m Sobol' points.");
 }

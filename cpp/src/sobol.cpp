@@ -226,6 +226,12 @@ std::vector<std::uint32_t> search_initial_numbers(Index dims, int candidates) {
     return chosen;
 }
 
+std::vector<std::uint32_t> sobol_table(Index& dims, int& candidates) {
+    dims = kSobolTableDims;
+    candidates = kSobolTableCandidates;
+    return std::vector<std::uint32_t>(std::begin(kSobolTable), std::end(kSobolTable));
+}
+
 int sobol_pair_t_value(Index a, Index b, int m) {
     if (m < 1 || m > kRowBits) throw std::invalid_argument("sobol_pair_t_value: m in [1, 10]");
     const auto dirs = directions(std::max(a, b) + 1);

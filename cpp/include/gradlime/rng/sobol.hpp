@@ -38,6 +38,10 @@ std::vector<std::uint32_t> primitive_polynomials(Index count);
 // them per coordinate): the greedy search over `candidates` candidates per coordinate.
 std::vector<std::uint32_t> search_initial_numbers(Index dims, int candidates);
 
+// The committed table (cpp/src/sobol_table.inc): its numbers, and how many coordinates and
+// candidates the search that made it had.
+std::vector<std::uint32_t> sobol_table(Index& dims, int& candidates);
+
 // The t-value of the two-dimensional projection (coordinates a, b) of the first 2^m Sobol' points
 // (unscrambled; scrambling keeps it), for coordinates given by their initial numbers.
 int sobol_pair_t_value(Index a, Index b, int m);
