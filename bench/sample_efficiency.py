@@ -74,7 +74,9 @@ def main() -> None:
         ),
         "tanh 15-32-1 (numpy callable)": gl.Model(tanh.f, grad=tanh.grad),
     }
-    print("| model | estimator | scheme | RMSE n=1024 | MSE slope | samples for MC's n=1000 error | saved |")
+    print(
+        "| model | estimator | scheme | RMSE n=1024 | MSE slope | samples for MC's n=1000 error | saved |"
+    )
     print("| --- | --- | --- | --- | --- | --- | --- |")
     for name, model in models.items():
         ref = gl.smoothgrad(model, X, sigma=1.0, n_samples=REFERENCE, qmc=True, seed=1).values

@@ -352,7 +352,7 @@ def test_complex_model_outputs_are_refused(where):
     [
         (lambda f, x: gl.clime(f, x, n_samples=x.size + 2), "clime"),
         (lambda f, x: gl.lime(f, x, n_samples=100), "lime"),
-        (lambda f, x: gl.kernel_shap(f, x, n_samples=100), "kernel_shap"),
+        (lambda f, x: gl.kernel_shap(f, x, n_samples=10**5), "kernel_shap"),
     ],
     ids=["clime", "lime", "kernel_shap"],
 )

@@ -162,29 +162,58 @@ def test_sampled_converges_to_the_shapley_values(sampled_problem):
 
 def test_efficiency_holds_exactly_when_sampled(sampled_problem):
     X, background, _ = sampled_problem
-    for n in (2, 3, 50, 301):
+    d = X.shape[1]
+    for n in (2 * (d // 2), 2 * (d // 2) + 1, 50, 301):  # the least a design takes: a pair per size
         E = gl.kernel_shap(nonlinear, X, baseline=background, n_samples=n, seed=5)
         gap = E.values.sum(axis=1) - (E.fx - E.base_values)
         assert np.all(np.abs(gap) <= 1e-12 * (1.0 + np.abs(E.values).sum(axis=1)))
 
 
-def test_stderr_matches_the_spread_over_seeds(sampled_problem):
+@pytest.mark.parametrize(("estimator", "upper"), [("kernel", 1.33), ("regression", 1.6)])
+def test_stderr_matches_the_spread_over_seeds(sampled_problem, estimator, upper):
+    """Linear fit: calibrated. Cubic surrogate with about as many terms as pairs (here 232 terms
+    and 128 pairs): the jackknife's residuals make it conservative, never optimistic."""
     X, background, _ = sampled_problem
     runs = [
-        gl.kernel_shap(nonlinear, X, baseline=background, n_samples=256, seed=s) for s in range(60)
+        gl.kernel_shap(
+            nonlinear, X, baseline=background, n_samples=256, estimator=estimator, seed=s
+        )
+        for s in range(60)
     ]
+    assert runs[0].params["estimator"] == estimator
     spread = np.std([e.values for e in runs], axis=0, ddof=1)
     reported = np.mean([e.stderr for e in runs], axis=0)
     ratio = reported / spread
-    assert 0.75 < float(np.median(ratio)) < 1.33
+    assert 0.75 < float(np.median(ratio)) < upper
     assert np.all((ratio > 0.5) & (ratio < 2.0))
+
+
+def test_the_regression_adjustment_is_exact_for_a_cubic_game(rng):
+    """f with interactions of order <= 3 (masked into the game: v(S) = f(x_S, 0)): the cubic
+    surrogate is the game itself, so its Shapley values are exact from any design, while the
+    linear fit carries sampling error."""
+    d = 9
+    W3 = rng.normal(size=(d, d, d))
+    f = lambda A: np.einsum("mi,mj,mk,ijk->m", A, A, A, W3) + A @ np.arange(d)
+    x = rng.normal(size=d)
+    exact = gl.kernel_shap(f, x, baseline=0.0, n_samples=None).values
+    E = gl.kernel_shap(f, x, baseline=0.0, n_samples=200, seed=1)
+    assert E.params["estimator"] == "regression"
+    np.testing.assert_allclose(E.values, exact, rtol=1e-7, atol=1e-9 * np.abs(exact).max())
+    lin = gl.kernel_shap(f, x, baseline=0.0, n_samples=200, estimator="kernel", seed=1)
+    assert np.max(np.abs(lin.values - exact)) > 1e-3 * np.abs(exact).max()
 
 
 def test_too_few_pairs_report_an_infinite_stderr(sampled_problem):
     X, background, _ = sampled_problem
-    E = gl.kernel_shap(nonlinear, X, baseline=background, n_samples=8, seed=0)
+    d = X.shape[1]  # a pair per size: fewer pairs than coefficients
+    E = gl.kernel_shap(nonlinear, X, baseline=background, n_samples=2 * (d // 2), seed=0)
     assert np.all(np.isinf(E.stderr))
     assert np.all(np.isfinite(E.values))
+    with pytest.raises(ValueError, match=r"n_samples >= 2 \* \(d // 2\) = 12"):
+        gl.kernel_shap(nonlinear, X, baseline=background, n_samples=10)
+    with pytest.raises(ValueError, match="estimator must be 'regression' or 'kernel'"):
+        gl.kernel_shap(nonlinear, X, n_samples=100, estimator="leverage")
 
 
 def test_budget_allows_exact_enumeration(rng):
@@ -211,33 +240,68 @@ def test_budget_is_respected(rng, d, n_samples, B):
         baseline=rng.normal(size=(B, d)),
         n_samples=n_samples,
     )
-    n = E.n_samples
-    assert n == (n_samples if n_samples is not None else 2**d - 2)
+    n = E.n_samples  # sampled: the even part of the budget
+    assert n == (n_samples // 2 * 2 if n_samples is not None else 2**d - 2)
     # n coalitions x B rows per point, f(x) once per point, E f(background) once.
     assert len(rec.rows) == N * (n * B + 1) + B
     assert max(len(b) for b in rec.batches) <= 97
 
 
-def test_coalitions_follow_the_shapley_kernel():
+def _allocation(d, pairs):
+    """The design's pairs per level k (sizes k, d - k), by its rule: the kernel's share of each
+    level (1 / (s (d - s)) per size); whole levels where they fit, the rest by largest remainder."""
+    from math import comb
+
+    levels = range(1, d // 2 + 1)
+    pop = {k: comb(d, k) // (2 if 2 * k == d else 1) for k in levels}
+    share = {k: (1 if 2 * k == d else 2) / (k * (d - k)) for k in levels}
+    out, left, free = {}, pairs, set(levels)
+    while True:
+        tot = sum(share[k] for k in free)
+        full = [
+            k
+            for k in sorted(free)
+            if pop[k] <= left * share[k] / tot and left - pop[k] >= len(free) - 1
+        ]
+        if not full:
+            break
+        for k in full:
+            out[k], left = pop[k], left - pop[k]
+            free.discard(k)
+    tot = sum(share[k] for k in free)
+    ideal = {k: left * share[k] / tot for k in free}
+    out.update({k: max(1, int(v)) for k, v in ideal.items()})
+    for k in sorted(free, key=lambda k: (-(ideal[k] - int(ideal[k])), k))[
+        : left - sum(out[k] for k in free)
+    ]:
+        out[k] += 1
+    return out
+
+
+def test_coalitions_follow_the_design():
     # x = 1, baseline = 0: every row the model sees is its coalition's mask.
     d, n, N = 7, 40, 300
     rec = Recorder(lambda A: A.sum(axis=1))
     gl.kernel_shap(gl.Model(rec), np.ones((N, d)), baseline=0.0, n_samples=n, seed=3)
     masks = rec.rows[1:].reshape(N, n + 1, d)[:, 1:].astype(int)  # drop E f(b) and f(x) rows
-    # Odd coalitions are the complements of the one before.
+    # Odd coalitions are the complements of the one before; no coalition repeats in a point.
     assert np.all(masks[:, 0::2] + masks[:, 1::2] == 1)
-    sizes = masks.sum(axis=2).ravel()
+    for pm in masks:
+        assert len({tuple(r) for r in pm}) == n
+    sizes = masks.sum(axis=2)
     assert sizes.min() >= 1
     assert sizes.max() <= d - 1
-    s = np.arange(1, d)
-    p = 1.0 / (s * (d - s))
-    p /= p.sum()
-    freq = np.bincount(sizes, minlength=d)[1:] / len(sizes)
-    assert np.all(np.abs(freq - p) < 4 * np.sqrt(p * (1 - p) / (len(sizes) / 2)))
+    # Level 1 (7 pairs) fits its share and is whole; levels 2 and 3 share the other 13 pairs.
+    want = _allocation(d, n // 2)
+    assert want == {1: 7, 2: 7, 3: 6}
+    for k, pairs in want.items():
+        assert np.all(
+            (sizes[:, 0::2] == k).sum(axis=1) + (sizes[:, 0::2] == d - k).sum(axis=1) == pairs
+        )
     # Given its size, a coalition is a uniform subset: each feature is in with probability s/d.
     flat = masks.reshape(-1, d)
     for size in (1, 3):
-        inclusion = flat[sizes == size].mean(axis=0)
+        inclusion = flat[sizes.ravel() == size].mean(axis=0)
         m = int(np.sum(sizes == size))
         assert np.all(np.abs(inclusion - size / d) < 4 * np.sqrt(size / d / m) + 0.01)
 
@@ -348,7 +412,7 @@ def shap_bytes(raw):
         (12, 301, 20),  # sampled, an odd count: the last coalition has no complement
         (12, 2048, 1),  # many repeated coalitions
         (15, 700, 64),
-        (70, 41, 3),  # masks of two words
+        (70, 80, 3),  # masks of two words
     ],
 )
 def test_fused_native_kernel_shap_has_the_batched_bits(d, n_samples, B):

@@ -26,7 +26,9 @@ def test_the_normal_quantile_inverts_erfc():
     back = np.array([0.5 * math.erfc(-t / math.sqrt(2.0)) for t in z])
     # Phi(z) = u to within Phi's own slope times a few ulps of z
     slope = np.exp(-(z**2) / 2) / math.sqrt(2 * math.pi)
-    assert np.all(np.abs(back - u) <= 1e-15 * np.maximum(u, 1e-300) + 4e-16 * slope * np.abs(z) + 1e-17)
+    assert np.all(
+        np.abs(back - u) <= 1e-15 * np.maximum(u, 1e-300) + 4e-16 * slope * np.abs(z) + 1e-17
+    )
     assert np.all(np.diff(z[:20001]) > 0)
     grid = (np.arange(2**12) + 0.5) / 2**12  # 1 - u exact: Phi^-1(1 - u) = -Phi^-1(u) exactly
     zg = np.array(_testing.inverse_normal_cdf(list(grid)))
@@ -54,7 +56,6 @@ def test_primitive_polynomials_are_as_many_as_the_closed_form_says():
 
 def _t_by_counting(P, m):
     """The smallest t such that every elementary interval of volume 2^(t - m) holds 2^t points."""
-    n = 2**m
     for t in range(m + 1):
         q = m - t
         if all(
@@ -66,10 +67,12 @@ def _t_by_counting(P, m):
     return m
 
 
-@pytest.mark.parametrize("a, b", [(0, 1), (2, 5), (7, 13), (30, 200), (1500, 2500)])
+@pytest.mark.parametrize(("a", "b"), [(0, 1), (2, 5), (7, 13), (30, 200), (1500, 2500)])
 def test_t_values_match_a_count_of_the_scrambled_points(a, b):
     d = max(a, b) + 1
-    U = _testing.qmc_draws(seed=3, stream=1, scrambles=1, antithetic=False, first=0, m=1024, d=d, gaussian=False)
+    U = _testing.qmc_draws(
+        seed=3, stream=1, scrambles=1, antithetic=False, first=0, m=1024, d=d, gaussian=False
+    )
     for m in (4, 7, 10):
         P = U[: 2**m][:, [a, b]]
         assert _t_by_counting(P, m) == _testing.sobol_t_value(a, b, m)
@@ -121,7 +124,9 @@ SEEDS = range(150)
 @pytest.mark.parametrize("scheme", [{"qmc": True}, {"qmc": 16, "antithetic": True}])
 @pytest.mark.parametrize("case", ["sine", "logistic"])
 def test_unbiased_and_calibrated_over_seeds(case, scheme):
-    model, truth = (sine(), sine_truth(X0, SIGMA)) if case == "sine" else (logistic(), logistic_truth(X0, 1.5))
+    model, truth = (
+        (sine(), sine_truth(X0, SIGMA)) if case == "sine" else (logistic(), logistic_truth(X0, 1.5))
+    )
     sigma = SIGMA if case == "sine" else 1.5
     runs = [gl.explain(model, X0, sigma=sigma, n_samples=256, seed=s, **scheme) for s in SEEDS]
     for name in ("smoothgrad", "clime", "stein"):
@@ -149,7 +154,9 @@ def test_less_error_than_monte_carlo_on_a_smooth_model():
     truth = sine_truth(X0, SIGMA)
     err = {}
     for name, kw in (("mc", {}), ("qmc", {"qmc": True})):
-        runs = [gl.explain(sine(), X0, sigma=SIGMA, n_samples=1024, seed=s, **kw) for s in range(40)]
+        runs = [
+            gl.explain(sine(), X0, sigma=SIGMA, n_samples=1024, seed=s, **kw) for s in range(40)
+        ]
         err[name] = {k: np.mean([(r[k].values - truth) ** 2 for r in runs]) for k in runs[0]}
     for k in ("smoothgrad", "stein", "clime"):
         assert err["qmc"][k] < 0.25 * err["mc"][k], k
@@ -158,7 +165,12 @@ def test_less_error_than_monte_carlo_on_a_smooth_model():
 def test_the_uniform_cube():
     """UniGrad with scrambled points: E over the cube of cos(x + e) = cos(x) sin(r) / r."""
     m = gl.Model(lambda A: np.sin(A[:, 0]), grad=lambda A: np.cos(A[:, :1]))
-    est = np.array([gl.unigrad(m, [0.4], radius=1.0, n_samples=128, qmc=True, seed=s).values[0] for s in range(60)])
+    est = np.array(
+        [
+            gl.unigrad(m, [0.4], radius=1.0, n_samples=128, qmc=True, seed=s).values[0]
+            for s in range(60)
+        ]
+    )
     assert abs(est.mean() - np.cos(0.4) * np.sin(1.0)) < 4 * est.std(ddof=1) / np.sqrt(60)
     U = gl.smoothed(m, kernel="uniform", scale=1.0, n_samples=64, qmc=True)
     assert abs(U.gradient(np.array([[0.4]]))[0, 0] - np.cos(0.4) * np.sin(1.0)) < 3e-3  # MC: ~0.04
@@ -226,9 +238,19 @@ def test_native_fused_and_batched_paths_agree():
     pytest.importorskip("onnx")
     from onnx_graphs import build_onnx, mlp
 
-    net = gl.Model.from_onnx(build_onnx(mlp(d=3, widths=(8, 1), act=("Tanh", {})), 3).SerializeToString())
+    net = gl.Model.from_onnx(
+        build_onnx(mlp(d=3, widths=(8, 1), act=("Tanh", {})), 3).SerializeToString()
+    )
     X = np.random.default_rng(0).normal(size=(5, 3))
-    kw = dict(stddev=np.full(3, 0.5), smoothgrad=True, clime=True, stein=True, n_samples=256, seed=3, qmc=8)
+    kw = {
+        "stddev": np.full(3, 0.5),
+        "smoothgrad": True,
+        "clime": True,
+        "stein": True,
+        "n_samples": 256,
+        "seed": 3,
+        "qmc": 8,
+    }
     fused = gl._core.run(X, **net._engine_args(), **kw)
     batched = gl._core.run(X, **net._engine_args(), **kw, fused_network=False, batch_rows=77)
     for name in ("smoothgrad", "clime", "stein"):
@@ -237,7 +259,9 @@ def test_native_fused_and_batched_paths_agree():
 
 
 def test_arguments():
-    with pytest.raises(ValueError, match="qmc must be True, False or a number of independent scrambles"):
+    with pytest.raises(
+        ValueError, match="qmc must be True, False or a number of independent scrambles"
+    ):
         gl.smoothgrad(sine(), X0, qmc=3)
     with pytest.raises(ValueError, match="a multiple of 8; got 1001"):
         gl.stein(sine(), X0, n_samples=1001, qmc=True)

@@ -20,8 +20,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import gradlime as gl
-from conftest import Recorder
 from gradlime import _core
 
 HERE = Path(__file__).resolve().parent
@@ -141,14 +139,17 @@ def _core_matches(what: str, a: dict[str, list[int]], grid: dict[str, list[int]]
         point = a["point"][0]
         masks = lambda f, m: _core._testing.lime_masks(seed, point, f, m, d).astype(np.uint8)
         return answer == over_grid(masks)
-    if what == "shap_coalitions":
-        N, n = a["points"][0], 2 * a["pairs"][0]
-        # x = 1, baseline = 0: every row the model sees is its coalition's mask
-        rec = Recorder(lambda A: A.sum(axis=1))
-        X, background = np.ones((N, d)), np.zeros((1, d))
-        gl.kernel_shap(gl.Model(rec), X, baseline=background, n_samples=n, seed=a["seed"][0])
-        rows = rec.rows[1:].reshape(N, n + 1, d)[:, 1:]  # drop E f(b) and each f(x)
-        return answer == _digest(rows.astype(np.uint8))
+    if what == "shap_subsets":
+        N, n = a["points"][0], a["draws"][0]
+        z = [
+            _core._testing.shap_subset(a["seed"][0], p, j, d, 1 + j % (d - 1))
+            for p in range(N)
+            for j in range(n)
+        ]
+        return answer == _digest(np.array(z, dtype=np.uint8))
+    if what == "shap_permutations":
+        perms = [_core._testing.shap_permutation(a["seed"][0], p, d) for p in range(a["points"][0])]
+        return answer == _digest(np.array(perms, dtype=np.uint64))
     return None
 
 

@@ -3,6 +3,7 @@
 #include "gradlime/rng/layouts.hpp"
 #include "gradlime/rng/philox.hpp"
 #include "gradlime/rng/inverse_normal.hpp"
+#include "gradlime/rng/masks.hpp"
 #include "gradlime/rng/sobol.hpp"
 #include "pybind.hpp"
 
@@ -70,6 +71,24 @@ void register_rng(py::module_& m) {
             return z;
         },
         "u"_a, "Phi^-1 as the QMC scheme computes it (AS 241), for u in [2^-53, 1 - 2^-53].");
+    m.def(
+        "shap_subset",
+        [](std::uint64_t seed, std::uint32_t point, std::uint64_t index, Index d, Index s) {
+            if (d < 2 || s < 1 || s >= d) throw std::invalid_argument("need 0 < s < d");
+            std::vector<std::uint8_t> z(static_cast<size_t>(d));
+            gradlime::uniform_subset(gradlime::key_from_seed(seed), point, index, d, s, z.data());
+            return z;
+        },
+        "seed"_a, "point"_a, "index"_a, "d"_a, "s"_a, "KernelSHAP's uniform s-subset for draw `index` of `point`.");
+    m.def(
+        "shap_permutation",
+        [](std::uint64_t seed, std::uint32_t point, Index d) {
+            if (d < 1) throw std::invalid_argument("need d >= 1");
+            std::vector<std::ptrdiff_t> perm(static_cast<size_t>(d));
+            gradlime::feature_permutation(gradlime::key_from_seed(seed), point, d, perm.data());
+            return perm;
+        },
+        "seed"_a, "point"_a, "d"_a, "KernelSHAP's relabelling of the features for `point`.");
     m.def("primitive_polynomials", &gradlime::primitive_polynomials, "count"_a,
           "The first primitive polynomials over GF(2), as bits.");
     m.def(

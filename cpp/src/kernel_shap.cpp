@@ -5,6 +5,7 @@
 #include <cmath>
 #include <deque>
 #include <limits>
+#include <memory>
 #include <stdexcept>
 #include <string>
 
@@ -46,6 +47,7 @@ struct Context {
     Index d, B, R;  // features, background rows, rows per point (1 + n B)
     Index words;    // 64-bit words per packed mask
     const DriverOptions& driver;
+    const ShapleyFit* fit;    // sampled: the design's fit, shared by every point
     std::vector<float> tile;  // fused path: the background, see Shap::fill_block
     std::vector<Index> all;   // exact: every coalition, each distinct
 
@@ -102,6 +104,19 @@ void finalize_point(const Context& c, PointState& s, bool parallel) {
         c.out.stderr_(p, 0) = 0.0;
         return;
     }
+    if (!c.coalitions.exact()) {  // the design's fit, in the point's relabelled features
+        const Index M = c.coalitions.design().pairs;
+        std::vector<double> h(static_cast<size_t>(M)), phi(static_cast<size_t>(d)), se(static_cast<size_t>(d));
+        for (Index g = 0; g < M; ++g) h[static_cast<size_t>(g)] = (s.sums(2 * g) - s.sums(2 * g + 1)) / nb;
+        c.fit->solve(h.data(), delta, phi.data(), se.data());
+        std::vector<Index> perm;
+        c.coalitions.permutation(c.stream(p), perm);
+        for (Index i = 0; i < d; ++i) {
+            c.out.values(p, perm[static_cast<size_t>(i)]) = phi[static_cast<size_t>(i)];
+            c.out.stderr_(p, perm[static_cast<size_t>(i)]) = se[static_cast<size_t>(i)];
+        }
+        return;
+    }
     // One chunk's design rows u = z_{<d} - z_d and responses t, both scaled by sqrt(w).
     auto design = [&](Index first, Index count, RowMatrix& U, Vector& t, bool weighted) {
         std::vector<std::uint8_t> z(static_cast<size_t>(d));
@@ -145,65 +160,8 @@ void finalize_point(const Context& c, PointState& s, bool parallel) {
     c.out.values.row(p).head(q) = beta.transpose();
     c.out.values(p, q) = delta - beta.sum();
 
-    if (c.coalitions.exact()) {
-        c.out.stderr_.row(p).setZero();
-        return;
-    }
-    if (cod.rank() < q) {  // some coefficient is not identified by the coalitions drawn
-        c.out.stderr_.row(p).setConstant(std::numeric_limits<double>::infinity());
-        return;
-    }
-    // Cluster-robust sandwich A^-1 [sum_pairs g g^T] A^-1, g = sum over a coalition and its
-    // complement of u r: the pairs are the independent draws, and f is not linear in z, so the
-    // residuals are neither homoscedastic nor independent of u. Each pair's score is divided by
-    // sqrt(1 - h), h its leverage (CR2, Bell & McCaffrey 2002): a complement has u = -u, so the
-    // pair's hat block is rank one with eigenvalue h = sum of the two coalitions' leverages, and
-    // this is exact. Without it the fit shrinks the residuals of high-leverage pairs: measured over
-    // 200 seeds (d = 12, nonlinear f, 32 pairs) the plain sandwich reported 25% too little, and a
-    // coefficient resting on one pair got a standard error of zero.
-    const Matrix Ainv = cod.solve(Matrix::Identity(q, q));
-    const Index clusters = (n + 1) / 2;
-    Matrix meat = Matrix::Zero(q, q);
-    std::vector<Matrix> meat_part(kWaveChunks);
-    std::vector<char> unidentified(kWaveChunks);
-    for_each_chunk(c, n, parallel,
-        [&](Index i, Index first, Index count, Interruption&) {
-            RowMatrix U;
-            Vector t;
-            design(first, count, U, t, false);
-            const Vector r = t - U * beta;
-            const Vector h = (U * Ainv).cwiseProduct(U).rowwise().sum();
-            const Index pairs = (count + 1) / 2;
-            RowMatrix G = RowMatrix::Zero(pairs, q);
-            Vector leverage = Vector::Zero(pairs);
-            for (Index k = 0; k < count; ++k) {
-                G.row(k / 2) += r(k) * U.row(k);
-                leverage(k / 2) += h(k);
-            }
-            unidentified[static_cast<size_t>(i)] = 0;
-            for (Index g = 0; g < pairs; ++g) {
-                if (!(leverage(g) < 1.0 - 1e-9)) unidentified[static_cast<size_t>(i)] = 1;
-                else G.row(g) /= std::sqrt(1.0 - leverage(g));
-            }
-            Matrix& Mi = meat_part[static_cast<size_t>(i)];
-            Mi = Matrix::Zero(q, q);
-            Mi.selfadjointView<Eigen::Lower>().rankUpdate(G.transpose());
-        },
-        [&](Index i) {
-            meat += meat_part[static_cast<size_t>(i)];
-            if (unidentified[static_cast<size_t>(i)]) meat(0, 0) = std::numeric_limits<double>::infinity();
-        });
-    // A pair with leverage 1 alone determines some coefficient: its spread cannot be estimated.
-    if (clusters <= q || !std::isfinite(meat(0, 0))) {
-        c.out.stderr_.row(p).setConstant(std::numeric_limits<double>::infinity());
-        return;
-    }
-    const Matrix cov = Ainv * Matrix(meat.selfadjointView<Eigen::Lower>()) * Ainv;
-    for (Index k = 0; k < q; ++k) c.out.stderr_(p, k) = std::sqrt(std::max(0.0, cov(k, k)));
-    c.out.stderr_(p, q) = std::sqrt(std::max(0.0, cov.sum()));  // var(delta - 1^T beta) = 1^T cov 1
+    c.out.stderr_.row(p).setZero();  // exact: the Shapley values themselves
 }
-
-
 
 // KernelSHAP's parts for the streaming driver (driver.hpp). The row sequence is
 //   [B background rows, once: E f(b)] then per point [x, coalition 0 x B rows, coalition 1 ...];
@@ -371,7 +329,12 @@ KernelShapResult run_kernel_shap(const RowMatrix& X, const RowMatrix& background
     out.values = RowMatrix::Zero(N, d);
     out.stderr_ = RowMatrix::Zero(N, d);
     out.fx = Vector::Zero(N);
-    Context c{X, background, coalitions, model, out, d, B, R, (d + 63) / 64, opt.driver, {}, {}};
+    std::unique_ptr<ShapleyFit> fit;
+    if (!coalitions.exact())
+        fit = std::make_unique<ShapleyFit>(coalitions.design(), opt.cubic && use_cubic(d, coalitions.design().pairs));
+    out.coalitions = n;
+    out.cubic = fit && fit->terms() > d;
+    Context c{X, background, coalitions, model, out, d, B, R, (d + 63) / 64, opt.driver, fit.get(), {}, {}};
     if (coalitions.exact())
         for (Index j = 0; j < n; ++j) c.all.push_back(j);
     if (choose_executor(model, opt.driver, N) != Executor::Batched) {

@@ -27,7 +27,13 @@ ShapleyCoalitions::ShapleyCoalitions(Index d, bool exact, Index n_coalitions, st
     }
     if (d < 2) throw std::invalid_argument("sampled coalitions need d >= 2 (d = 1 is always exact)");
     if (n_coalitions < 2) throw std::invalid_argument("n_samples must be >= 2 (one coalition and its complement)");
-    size_cdf_ = shapley_size_cdf(d);
+    design_ = ShapleyDesign::make(d, n_coalitions, seed);
+    n_ = 2 * design_.pairs;
+}
+
+void ShapleyCoalitions::permutation(std::uint32_t point, std::vector<Index>& perm) const {
+    perm.resize(static_cast<size_t>(d_));
+    feature_permutation(key_from_seed(seed_), point, d_, perm.data());
 }
 
 double ShapleyCoalitions::mask(std::uint32_t point, Index j, std::uint8_t* z) const {
@@ -38,29 +44,29 @@ double ShapleyCoalitions::mask(std::uint32_t point, Index j, std::uint8_t* z) co
         for (Index k = 0; k < d; ++k) s += (z[k] = static_cast<std::uint8_t>((bits >> k) & 1u));
         return size_weight_[static_cast<size_t>(s)];
     }
-    // j odd: the complement of coalition j - 1 (the same draws)
-    shapley_coalition(key_from_seed(seed_), point, static_cast<std::uint64_t>(j / 2), size_cdf_, (j & 1) != 0, z);
+    std::vector<std::uint64_t> w(static_cast<size_t>(design_.words), 0);
+    pack(point, j, 1, w.data());
+    for (Index k = 0; k < d; ++k) z[k] = static_cast<std::uint8_t>((w[static_cast<size_t>(k / 64)] >> (k % 64)) & 1u);
     return 1.0;
 }
 
-
-// The odd coalition of a pair is the complement of the even one (mask() draws the same numbers for
-// both), so each pair is drawn once.
 void ShapleyCoalitions::pack(std::uint32_t point, Index first, Index count, std::uint64_t* w) const {
     const Index d = d_, words = (d + 63) / 64;
-    thread_local std::vector<std::uint8_t> z;
-    z.resize(static_cast<size_t>(d));
-    for (Index j = first; j < first + count; ++j, w += words) {
-        if (j % 2 == 1 && j > first) {
-            for (Index i = 0; i < words; ++i) {
-                const Index bits = std::min<Index>(64, d - 64 * i);
-                const std::uint64_t valid = bits == 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << bits) - 1;
-                w[i] = ~w[i - words] & valid;
-            }
-            continue;
+    if (exact_) {
+        std::vector<std::uint8_t> z(static_cast<size_t>(d));
+        for (Index j = first; j < first + count; ++j, w += words) {
+            mask(point, j, z.data());
+            for (Index i = 0; i < d; ++i) w[i / 64] |= static_cast<std::uint64_t>(z[static_cast<size_t>(i)]) << (i % 64);
         }
-        mask(point, j, z.data());
-        for (Index i = 0; i < d; ++i) w[i / 64] |= static_cast<std::uint64_t>(z[static_cast<size_t>(i)]) << (i % 64);
+        return;
+    }
+    thread_local std::vector<Index> perm;
+    permutation(point, perm);
+    for (Index j = first; j < first + count; ++j, w += words) {
+        const std::uint64_t* ref = design_.masks.data() + (j / 2) * words;
+        for (Index i = 0; i < d; ++i)
+            if (static_cast<Index>(ref[i / 64] >> (i % 64) & 1u) != (j & 1))
+                w[perm[static_cast<size_t>(i)] / 64] |= std::uint64_t{1} << (perm[static_cast<size_t>(i)] % 64);
     }
 }
 

@@ -215,13 +215,16 @@ def select_column(n_outputs: int, target: int | None) -> int:
 # sample (its values; LIME's kernel weights; KernelSHAP's coalitions and their bookkeeping), and
 # d x d float64 matrices while its fit is finalised: a few for the merged sums, the factorised
 # system and the meat, and some per chunk of the wave of (at most 8) chunks summed at once.
-# Measured peaks at d = 1500, n = 3000: C-LIME 9.5 matrices (10 here), LIME 7.3, KernelSHAP 7.6.
-# method: (bytes a sample, matrices, matrices a chunk, samples a chunk)
+# Measured peaks at d = 1500, n = 3000: C-LIME 9.5 matrices (10 here), LIME 7.3. KernelSHAP's
+# sampled fit is shared by the call's points: (M, d) design, its solve and its map to the Shapley
+# values, about 12 d bytes a coalition, and three d x d matrices (the cubic surrogate is used
+# only where it stays within 128 MiB a matrix, shapley_design.hpp).
+# method: (bytes a sample, bytes a sample and feature, matrices, matrices a chunk, samples a chunk)
 POINT_MEMORY = {
-    "clime": (8, 6, 2, 2048),
-    "stein": (8, 0, 0, 2048),
-    "lime": (16, 6, 2, 2048),
-    "kernel_shap": (32, 2, 1, 256),
+    "clime": (8, 0, 6, 2, 2048),
+    "stein": (8, 0, 0, 0, 2048),
+    "lime": (16, 0, 6, 2, 2048),
+    "kernel_shap": (32, 12, 3, 1, 256),
 }
 _WAVE_CHUNKS = 8
 
@@ -244,8 +247,9 @@ class PointTooLarge(MemoryError, ValueError):
 def check_point_memory(method: str, d: int, n_samples: int) -> None:
     """PointTooLarge before any work when one point alone cannot fit in this machine's memory
     (a d x d fit at d = 10^5 would compute for minutes and then fail to allocate)."""
-    per_sample, fixed, per_chunk, chunk = POINT_MEMORY[method]
+    per_sample, per_feature, fixed, per_chunk, chunk = POINT_MEMORY[method]
     squares = fixed + per_chunk * min(_WAVE_CHUNKS, -(-n_samples // chunk))
+    per_sample += per_feature * d
     need = per_sample * n_samples + squares * 8 * (d + 1) ** 2
     have = physical_memory()
     if have is None or need <= have:

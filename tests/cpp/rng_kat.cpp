@@ -134,32 +134,36 @@ void lime_answers() {
     }
 }
 
-// KernelSHAP's sampled coalitions j = 0 .. 2 pairs - 1 of points 0 .. points - 1 (j odd: the
-// complement of j - 1), as kernel_shap draws them; then pairs across 2^32 of the last point.
+// KernelSHAP's draws: uniform subsets (size 1 + j mod (d - 1) for draw j) and feature
+// permutations of points 0 .. points - 1, then draws across 2^32 of the last point.
 void shap_answers() {
     constexpr long kShapDs[] = {3, 4, 5, 7, 15, 16, 17, 40, 64, 65, 100};
     constexpr std::uint32_t kPoints = 8;
-    constexpr std::uint64_t kPairs = 2, kFarPairs[] = {(1ULL << 32) - 1, 1ULL << 32, ~0ULL};
+    constexpr std::uint64_t kDraws = 4, kFarDraws[] = {(1ULL << 32) - 1, 1ULL << 32, (1ULL << 63) - 1};
     const Key key = key_from_seed(kSeed);
     for (long d : kShapDs) {
-        const std::vector<double> cdf = shapley_size_cdf(d);
         std::vector<std::uint8_t> z(static_cast<size_t>(d));
-        Digest near, far;
+        std::vector<std::ptrdiff_t> perm(static_cast<size_t>(d));
+        Digest near, far, perms;
         for (std::uint32_t p = 0; p < kPoints; ++p) {
-            for (std::uint64_t j = 0; j < 2 * kPairs; ++j) {
-                shapley_coalition(key, p, j / 2, cdf, j % 2 == 1, z.data());
+            for (std::uint64_t j = 0; j < kDraws; ++j) {
+                uniform_subset(key, p, j, d, static_cast<long>(1 + j % static_cast<std::uint64_t>(d - 1)), z.data());
                 for (std::uint8_t b : z) near.add(std::uint64_t{b});
             }
+            feature_permutation(key, p, d, perm.data());
+            for (std::ptrdiff_t v : perm) perms.add(static_cast<std::uint64_t>(v));
         }
-        for (std::uint64_t pair : kFarPairs) {
-            shapley_coalition(key, 0xffffffffu, pair, cdf, false, z.data());
+        for (std::uint64_t j : kFarDraws) {
+            uniform_subset(key, 0xffffffffu, j, d, d / 2, z.data());
             for (std::uint8_t b : z) far.add(std::uint64_t{b});
         }
-        std::printf("shap_coalitions seed=%" PRIu64 " d=%ld points=%u pairs=%" PRIu64 " -> %016" PRIx64 "\n", kSeed, d,
-                    kPoints, kPairs, near.h);
-        std::printf("shap_coalitions_far seed=%" PRIu64 " d=%ld point=4294967295", kSeed, d);
-        print_list("pair", kFarPairs);
+        std::printf("shap_subsets seed=%" PRIu64 " d=%ld points=%u draws=%" PRIu64 " -> %016" PRIx64 "\n", kSeed, d,
+                    kPoints, kDraws, near.h);
+        std::printf("shap_subsets_far seed=%" PRIu64 " d=%ld point=4294967295", kSeed, d);
+        print_list("draw", kFarDraws);
         std::printf(" -> %016" PRIx64 "\n", far.h);
+        std::printf("shap_permutations seed=%" PRIu64 " d=%ld points=%u -> %016" PRIx64 "\n", kSeed, d, kPoints,
+                    perms.h);
     }
 }
 

@@ -14,36 +14,40 @@
 
 #include "gradlime/driver.hpp"
 #include "gradlime/model.hpp"
+#include "gradlime/shapley_design.hpp"
 #include "gradlime/types.hpp"
 
 namespace gradlime {
 
-// The coalitions of one explanation, each a pure function of (seed, point, index):
+// The coalitions of one explanation:
 // - exact: all 2^d - 2 non-trivial masks (coalition j is the bit pattern j + 1), each with its
 //   Shapley-kernel weight (d - 1) / (C(d, s) s (d - s));
-// - sampled: a size s in 1..d-1 with probability proportional to (d - 1) / (s (d - s)), then a
-//   uniform subset of that size, from Philox4x32-10 with counter (KernelSHAP's range + word, pair
-//   low, pair high, point) and key = seed (shapley_coalition, rng/masks.hpp); odd-numbered
-//   coalitions are the complements of the one before. Drawn from the kernel itself, every sampled
-//   coalition has weight 1.
+// - sampled: the pairs of the call's stratified design (shapley_design.hpp), coalition 2g being
+//   reference pair g's first coalition with its features relabelled by the point's permutation
+//   pi_p (feature i of the reference is feature pi_p(i)), coalition 2g + 1 its complement. A
+//   pure function of (seed, point, index).
 class ShapleyCoalitions {
 public:
     ShapleyCoalitions(Index d, bool exact, Index n_coalitions, std::uint64_t seed);
     Index dim() const { return d_; }
     Index size() const { return n_; }
     bool exact() const { return exact_; }
-    // Writes mask j of point `point` (d bytes, 0 or 1) and returns its weight.
+    const ShapleyDesign& design() const { return design_; }
+    // Writes mask j of point `point` (d bytes, 0 or 1) and returns its weight (exact mode; 1 when
+    // sampled, where the design holds the weights).
     double mask(std::uint32_t point, Index j, std::uint8_t* z) const;
     // Masks [first, first + count) of point `point` packed ceil(d / 64) 64-bit words each into w
     // (zeroed by the caller).
     void pack(std::uint32_t point, Index first, Index count, std::uint64_t* w) const;
+    // The point's relabelling pi_p (sampled mode).
+    void permutation(std::uint32_t point, std::vector<Index>& perm) const;
 
 private:
     Index d_, n_;
     bool exact_;
     std::uint64_t seed_;
-    std::vector<double> size_cdf_;    // sampled: P(size <= s), s = 1..d-1
     std::vector<double> size_weight_;  // exact: kernel weight of a coalition of size s, s = 0..d
+    ShapleyDesign design_;             // sampled
 };
 
 // Of n packed masks (`words` words each): the first occurrence of each distinct one, ascending,
@@ -53,8 +57,9 @@ void first_occurrences(const std::uint64_t* masks, Index n, Index words, std::ve
 
 struct KernelShapOptions {
     bool exact = false;       // enumerate all 2^d - 2 coalitions (then n_samples is ignored)
-    Index n_samples = 2048;   // sampled coalitions per point
+    Index n_samples = 2048;   // sampled coalitions per point (the budget; pairs of it are used)
     std::uint64_t seed = 0;
+    bool cubic = true;        // sampled: the cubic regression adjustment where use_cubic allows it
     // Batches, the fused native path (coalition rows filled straight into the network's
     // feature-major blocks, each distinct coalition of a point evaluated once), the point offset.
     DriverOptions driver;
@@ -62,9 +67,11 @@ struct KernelShapOptions {
 
 struct KernelShapResult {
     RowMatrix values;   // (N, d)
-    RowMatrix stderr_;  // (N, d): zero when exact; cluster-robust sandwich (pairs) when sampled
+    RowMatrix stderr_;  // (N, d): zero when exact; the design's stratified sandwich when sampled
     Vector fx;          // (N,) f at each point
     double expected_value = 0.0;  // E f(b) over the background rows
+    Index coalitions = 0;         // coalitions evaluated per point
+    bool cubic = false;           // sampled: whether the cubic regression adjustment was used
 };
 
 // X (N, d) points, background (B, d) rows that stand in for absent features. Throws

@@ -88,7 +88,7 @@ inline void lime_mask_bytes8(Key key, std::uint32_t point, std::uint64_t first, 
     }
 }
 
-// --- KernelSHAP: coalitions drawn from the Shapley kernel ----------------------------------------
+// --- KernelSHAP: uniform subsets and feature permutations -----------------------------------------
 
 // The high 64 bits of a * b, portably: an index uniform on [0, n) is mulhi64(u, n) with u a
 // uniform 64-bit word (bias below n / 2^64).
@@ -99,59 +99,57 @@ inline std::uint64_t mulhi64(std::uint64_t a, std::uint64_t b) noexcept {
     return hh + (lh >> 32) + (hl >> 32) + (mid >> 32);
 }
 
-// The sizes of the Shapley kernel's coalitions of d >= 2 features: P(size = s) is proportional to
-// the kernel summed over the C(d, s) coalitions of that size, (d - 1) / (s (d - s)); the constant
-// cancels. Returns P(size <= s) for s = 1 .. d - 1, the last exactly 1.
-inline std::vector<double> shapley_size_cdf(std::ptrdiff_t d) {
-    std::vector<double> cdf(static_cast<size_t>(d > 1 ? d - 1 : 0));
-    double total = 0.0;
-    for (std::ptrdiff_t s = 1; s < d; ++s) total += 1.0 / (static_cast<double>(s) * static_cast<double>(d - s));
-    double acc = 0.0;
-    for (std::ptrdiff_t s = 1; s < d; ++s) {
-        acc += 1.0 / (static_cast<double>(s) * static_cast<double>(d - s));
-        cdf[static_cast<size_t>(s - 1)] = acc / total;
+// Draw `index` of point `point` in KernelSHAP's counter range: Philox block w has counter
+// (counter_word(ShapCoalitions, w), index low, index high, point), key = seed, read as 64-bit
+// halves in order (block 0's first half, its second, block 1's first, ...).
+class ShapDraws {
+public:
+    ShapDraws(Key key, std::uint32_t point, std::uint64_t index) noexcept : key_(key), point_(point), index_(index) {}
+    std::uint64_t next() noexcept {
+        if (half_ % 2 == 0) r_ = block(static_cast<std::uint32_t>(half_ / 2));
+        return half_++ % 2 == 0 ? r_.a : r_.b;
     }
-    if (!cdf.empty()) cdf.back() = 1.0;
-    return cdf;
-}
 
-// Coalition pair `pair` of point `point` over d = size_cdf.size() + 1 features (size_cdf from
-// shapley_size_cdf): a size s with P(size <= s) = size_cdf[s - 1], then a uniform subset of that
-// size; z[k] = 1 for its features (d bytes), or for the others when `complement`. Philox block w of
-// the draw has counter (counter_word(ShapCoalitions, w), pair low, pair high, point), key = seed:
-// the size comes from the top 53 bits of block 0's first half, then Floyd's algorithm takes one
-// 64-bit half per draw, block 0's second half first.
-inline void shapley_coalition(Key key, std::uint32_t point, std::uint64_t pair, const std::vector<double>& size_cdf,
-                              bool complement, std::uint8_t* z) noexcept {
-    const auto d = static_cast<std::ptrdiff_t>(size_cdf.size()) + 1;
-    const auto block = [&](std::uint32_t w) {
-        return philox_halves({counter_word(DrawKind::ShapCoalitions, w), static_cast<std::uint32_t>(pair),
-                              static_cast<std::uint32_t>(pair >> 32), point},
-                             key);
-    };
-    BlockHalves r = block(0);
-    const double u = static_cast<double>(r.a >> 11) * 0x1p-53;
-    const std::ptrdiff_t s = 1 + (std::upper_bound(size_cdf.begin(), size_cdf.end(), u) - size_cdf.begin());
-    // Draw the smaller of the subset and its complement (fewer draws), then flip if needed.
+private:
+    BlockHalves block(std::uint32_t w) const noexcept {
+        return philox_halves({counter_word(DrawKind::ShapCoalitions, w), static_cast<std::uint32_t>(index_),
+                              static_cast<std::uint32_t>(index_ >> 32), point_},
+                             key_);
+    }
+    Key key_;
+    std::uint32_t point_;
+    std::uint64_t index_;
+    BlockHalves r_{};
+    std::uint64_t half_ = 0;
+};
+
+// A uniform s-subset of d features (0 < s < d) from draw `index` of `point`: z[k] = 1 for its
+// members (d bytes). Floyd's algorithm on the smaller of the subset and its complement, one
+// 64-bit half per step (mulhi64 makes it an index), then flipped when that was the complement.
+inline void uniform_subset(Key key, std::uint32_t point, std::uint64_t index, std::ptrdiff_t d, std::ptrdiff_t s,
+                           std::uint8_t* z) noexcept {
+    ShapDraws draws(key, point, index);
     const std::ptrdiff_t m = std::min(s, d - s);
     std::fill(z, z + d, std::uint8_t{0});
-    // Floyd's algorithm: m draws give a uniform m-subset; z doubles as the membership set.
-    std::uint32_t word = 0;
-    std::uint64_t next = r.b;  // draw 0 uses block 0's second half
-    for (std::ptrdiff_t i = d - m, draw = 0; i < d; ++i, ++draw) {
-        if (draw > 0) {
-            if (draw % 2 == 1) {
-                r = block(++word);
-                next = r.a;
-            } else {
-                next = r.b;
-            }
-        }
-        const auto t = static_cast<std::ptrdiff_t>(mulhi64(next, static_cast<std::uint64_t>(i + 1)));
+    for (std::ptrdiff_t i = d - m; i < d; ++i) {
+        const auto t = static_cast<std::ptrdiff_t>(mulhi64(draws.next(), static_cast<std::uint64_t>(i + 1)));
         z[z[t] ? i : t] = 1;
     }
-    if ((m != s) != complement)
+    if (m != s)
         for (std::ptrdiff_t k = 0; k < d; ++k) z[k] ^= 1u;
+}
+
+// Draws with the top bit of the index set are permutations (subset draws never reach it).
+constexpr std::uint64_t kPermutationDraw = std::uint64_t{1} << 63;
+
+// A uniform permutation of 0 .. d - 1 for `point` (Fisher-Yates from the top, one half per swap).
+inline void feature_permutation(Key key, std::uint32_t point, std::ptrdiff_t d, std::ptrdiff_t* perm) noexcept {
+    ShapDraws draws(key, point, kPermutationDraw);
+    for (std::ptrdiff_t k = 0; k < d; ++k) perm[k] = k;
+    for (std::ptrdiff_t i = d - 1; i > 0; --i) {
+        const auto t = static_cast<std::ptrdiff_t>(mulhi64(draws.next(), static_cast<std::uint64_t>(i + 1)));
+        std::swap(perm[i], perm[t]);
+    }
 }
 
 }  // namespace gradlime
