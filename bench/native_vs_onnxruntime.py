@@ -38,15 +38,15 @@ SIZES = (15, 10, 10, 2)
 TARGET = 1
 
 
-def weights(seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
-    """[(W (in, out), b (out,))] in float32, for the layers of SIZES."""
+def weights(seed: int = 0, sizes: tuple[int, ...] = SIZES) -> list[tuple[np.ndarray, np.ndarray]]:
+    """[(W (in, out), b (out,))] in float32, for the layers of `sizes` (paper 1's by default)."""
     rng = np.random.default_rng(seed)
     return [
         (
             (rng.normal(size=(n_in, n_out)) / np.sqrt(n_in)).astype(np.float32),
             (rng.normal(size=n_out) * 0.1).astype(np.float32),
         )
-        for n_in, n_out in itertools.pairwise(SIZES)
+        for n_in, n_out in itertools.pairwise(sizes)
     ]
 
 
@@ -67,8 +67,8 @@ def onnx_bytes(layers: list[tuple[np.ndarray, np.ndarray]]) -> bytes:
     graph = helper.make_graph(
         nodes,
         "paper1_mlp",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", SIZES[0]])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", SIZES[-1]])],
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", layers[0][0].shape[0]])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", layers[-1][0].shape[1]])],
         initializer=inits,
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)

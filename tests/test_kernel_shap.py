@@ -581,3 +581,56 @@ def test_model_with_the_wrong_number_of_features():
     model = gl.Model.from_onnx(onnx_net(np.ones((2, 1))))
     with pytest.raises(ValueError, match="X has 3 features but the model takes 2"):
         gl.kernel_shap(model, X3)
+
+
+# ---------------------------------------------------------------------------- adaptive budget
+
+
+def test_adaptive_budget_meets_the_tolerance_and_stops_early_where_the_game_is_flat(rng):
+    """At the baseline every coalition has the same value: the first look's standard errors are
+    zero. Elsewhere a point takes looks of 128, 256, ... coalitions until its errors are <= tol."""
+    d = 12
+    background = np.zeros((1, d))
+    X = np.vstack([np.zeros(d), rng.normal(size=(5, d))])
+    E = gl.kernel_shap(nonlinear, X, baseline=background, tol=2e-3, max_samples=4000, seed=2)
+    used = np.asarray(E.samples_per_point)
+    assert used[0] == 128
+    assert np.all(np.isin(used, [128, 256, 512, 1024, 2048, 4000]))
+    assert np.all((E.stderr.max(axis=1) <= 2e-3) | (used == 4000))
+    assert used[1:].max() > 128
+    gap = E.values.sum(axis=1) - (E.fx - E.base_values)
+    assert np.all(np.abs(gap) <= 1e-12 * (1 + np.abs(E.values).sum(axis=1)))
+    # a point that stopped at the first look has the bits of the fixed budget of that look
+    fixed = gl.kernel_shap(nonlinear, X[:1], baseline=background, n_samples=128, seed=2)
+    assert fixed.values.tobytes() == E.values[:1].tobytes()
+
+
+def test_adaptive_bits_do_not_depend_on_batches_or_the_path(rng):
+    pytest.importorskip("onnx")
+    from onnx_graphs import build_onnx, mlp
+
+    d = 11
+    net = gl.Model.from_onnx(
+        build_onnx(mlp(d=d, widths=(8, 1), act=("Tanh", {})), d).SerializeToString()
+    )
+    X, bg = (
+        rng.normal(size=(6, d)) * np.linspace(0.05, 2, 6)[:, None],
+        rng.normal(size=(3, d)) * 0.1,
+    )
+    kw = dict(baseline=bg, tol=2e-3, max_samples=1500, seed=4)
+    ref = gl.kernel_shap(net, X, **kw)
+    for m in (gl.Model(net.f, batch_size=7), gl.Model(net.f, batch_size=1000)):
+        E = gl.kernel_shap(m, X, **kw)
+        np.testing.assert_array_equal(E.samples_per_point, ref.samples_per_point)
+        np.testing.assert_allclose(
+            E.values, ref.values, rtol=1e-5, atol=1e-7
+        )  # float32 network vs callable
+    assert len(set(np.asarray(ref.samples_per_point).tolist())) > 1
+
+
+def test_adaptive_arguments():
+    X = np.zeros((1, 12))
+    with pytest.raises(ValueError, match="give tol= with it"):
+        gl.kernel_shap(nonlinear, X, max_samples=300)
+    E = gl.kernel_shap(nonlinear, np.ones((1, 5)), tol=1e-3)  # d = 5: exact, nothing to adapt
+    assert E.params["exact"] and E.samples_per_point == 30

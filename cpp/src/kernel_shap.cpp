@@ -29,13 +29,10 @@ struct PointState {
     // Sampled mode: the point's coalitions, drawn once when it enters the buffer and packed
     // `words` 64-bit words each (n * ceil(d / 64) words; exact masks are their own index).
     std::vector<std::uint64_t> masks;
-    // The fused path evaluates each distinct mask once (sampled coalitions repeat: at d = 15 and
-    // 2078 coalitions, about 45% are repeats, mostly of the likeliest sizes 1 and d - 1). A value
-    // is a function of the mask alone, computed in a fixed order, so a repeat's has the bits of its
-    // first occurrence and is copied.
-    std::vector<Index> distinct;  // the first occurrence of each mask, ascending
-    std::vector<Index> source;    // per coalition: its first occurrence
+    // (No mask repeats: the exact mode's are all distinct, the design's drawn without replacement.)
     std::vector<float> xf;        // fused: the point in float, as the network sees it
+    // Adaptive: the design stage the point stopped at (-1: the last) and the last one looked at.
+    mutable Index stage = -1, looked = -1;
 };
 
 struct Context {
@@ -47,9 +44,10 @@ struct Context {
     Index d, B, R;  // features, background rows, rows per point (1 + n B)
     Index words;    // 64-bit words per packed mask
     const DriverOptions& driver;
-    const ShapleyFit* fit;    // sampled: the design's fit, shared by every point
+    const std::vector<std::unique_ptr<ShapleyFit>>* fits;  // sampled: each stage's fit, shared by every point
+    double stop_tol;          // adaptive: the standard error a point stops at
     std::vector<float> tile;  // fused path: the background, see Shap::fill_block
-    std::vector<Index> all;   // exact: every coalition, each distinct
+    std::vector<Index> all;   // every coalition of a point, in order (each distinct)
 
     // Point p's coalitions come from stream point_offset + p.
     std::uint32_t stream(Index p) const { return point_stream(driver, p); }
@@ -91,6 +89,17 @@ void for_each_chunk(const Context& c, Index n, bool parallel, Body&& body, Merge
     });
 }
 
+// A stage's fit on the point's values so far (reference labels).
+void solve_stage(const Context& c, const PointState& s, Index stage, std::vector<double>& phi, std::vector<double>& se) {
+    const Index M = c.coalitions.design().stages[static_cast<size_t>(stage)].pairs;
+    const double nb = static_cast<double>(c.B), delta = s.fx - c.out.expected_value;
+    std::vector<double> h(static_cast<size_t>(M));
+    for (Index g = 0; g < M; ++g) h[static_cast<size_t>(g)] = (s.sums(2 * g) - s.sums(2 * g + 1)) / nb;
+    phi.resize(static_cast<size_t>(c.d));
+    se.resize(static_cast<size_t>(c.d));
+    (*c.fits)[static_cast<size_t>(stage)]->solve(h.data(), delta, phi.data(), se.data());
+}
+
 // The constrained weighted least squares of one point. With phi_d = delta - sum_{k<d} phi_k
 // substituted (delta = f(x) - E f(b)), the fit is unconstrained in beta = phi_{<d}:
 //   v(z) - v0 - z_d delta  ~  sum_{k<d} (z_k - z_d) beta_k,   weight w(z),
@@ -104,11 +113,11 @@ void finalize_point(const Context& c, PointState& s, bool parallel) {
         c.out.stderr_(p, 0) = 0.0;
         return;
     }
-    if (!c.coalitions.exact()) {  // the design's fit, in the point's relabelled features
-        const Index M = c.coalitions.design().pairs;
-        std::vector<double> h(static_cast<size_t>(M)), phi(static_cast<size_t>(d)), se(static_cast<size_t>(d));
-        for (Index g = 0; g < M; ++g) h[static_cast<size_t>(g)] = (s.sums(2 * g) - s.sums(2 * g + 1)) / nb;
-        c.fit->solve(h.data(), delta, phi.data(), se.data());
+    if (!c.coalitions.exact()) {  // the stage's fit, in the point's relabelled features
+        const Index stage = s.stage >= 0 ? s.stage : static_cast<Index>(c.fits->size()) - 1;
+        std::vector<double> phi(static_cast<size_t>(d)), se(static_cast<size_t>(d));
+        solve_stage(c, s, stage, phi, se);
+        c.out.samples[static_cast<size_t>(p)] = 2 * c.coalitions.design().stages[static_cast<size_t>(stage)].pairs;
         std::vector<Index> perm;
         c.coalitions.permutation(c.stream(p), perm);
         for (Index i = 0; i < d; ++i) {
@@ -192,17 +201,13 @@ public:
     }
 
     // Sampled coalitions are drawn once, when the point starts (each a pure function of
-    // (seed, point, index)); the fused path then finds the distinct ones.
+    // (seed, point, index)).
     void begin(State& s, Index point, bool fused, Index) const {
         s.point = point;
         s.sums = Vector::Zero(c_.coalitions.size());
         if (fused)
             for (Index k = 0; k < c_.d; ++k) s.xf.push_back(static_cast<float>(c_.X(point, k)));
-        if (c_.coalitions.exact()) return;
-        if (!fused) return draw_masks(c_, s);
-        s.masks.assign(static_cast<size_t>(c_.coalitions.size() * c_.words), 0);
-        c_.coalitions.pack(c_.stream(point), 0, c_.coalitions.size(), s.masks.data());
-        first_occurrences(s.masks.data(), c_.coalitions.size(), c_.words, s.distinct, s.source);
+        if (!c_.coalitions.exact()) draw_masks(c_, s);
     }
 
     // Row k of a point: x itself (k = 0), else background row b = (k - 1) mod B of coalition
@@ -299,14 +304,32 @@ public:
         return true;
     }
 
+    // Adaptive: after the rows of a stage's coalitions are in (a look at every kStopBlock rows
+    // sees the latest complete stage once), the stage's fit; its standard errors <= stop_tol stop
+    // the point there. Rows past the stage may have been evaluated; they are not used.
+    bool stops() const { return c_.stop_tol > 0.0 && c_.fits && c_.fits->size() > 1; }
+    bool stop(const State& s, Index taken) const {
+        const Index complete = taken > 0 ? (taken - 1) / c_.B : 0;
+        const std::vector<ShapleyStage>& stages = c_.coalitions.design().stages;
+        Index stage = -1;
+        for (Index j = 0; j + 1 < static_cast<Index>(stages.size()); ++j)
+            if (2 * stages[static_cast<size_t>(j)].pairs <= complete) stage = j;
+        if (stage <= s.looked) return false;
+        s.looked = stage;
+        std::vector<double> phi, se;
+        solve_stage(c_, s, stage, phi, se);
+        for (double e : se)
+            if (!(e <= c_.stop_tol)) return false;
+        s.stage = stage;
+        return true;
+    }
+
     void finalize(State& s, Index, Index, bool parallel) const {
-        if (!s.source.empty())  // fused: a repeat's value is its first occurrence's
-            for (Index j = 0; j < c_.coalitions.size(); ++j) s.sums(j) = s.sums(s.source[static_cast<size_t>(j)]);
         finalize_point(c_, s, parallel);
     }
 
 private:
-    const std::vector<Index>& coalitions_of(const State& s) const { return c_.coalitions.exact() ? c_.all : s.distinct; }
+    const std::vector<Index>& coalitions_of(const State&) const { return c_.all; }
     Context& c_;
     mutable double background_sum_ = 0.0;
 };
@@ -318,7 +341,11 @@ KernelShapResult run_kernel_shap(const RowMatrix& X, const RowMatrix& background
     if (X.rows() == 0 || X.cols() == 0) throw std::invalid_argument("X must have at least one point and one feature");
     validate(X, background);
     const Index N = X.rows(), d = X.cols(), B = background.rows();
-    const ShapleyCoalitions coalitions(d, opt.exact || d == 1, opt.n_samples, opt.seed);
+    std::vector<Index> budgets = opt.looks;
+    budgets.push_back(opt.n_samples);
+    for (size_t j = 1; j < budgets.size(); ++j)
+        if (budgets[j] <= budgets[j - 1]) throw std::invalid_argument("kernel_shap: the looks must increase below n_samples");
+    const ShapleyCoalitions coalitions(d, opt.exact || d == 1, budgets, opt.seed);
     const Index n = coalitions.size();
     constexpr Index kMax = std::numeric_limits<Index>::max();
     if (n > 0 && B > (kMax - 1) / n) throw std::invalid_argument("n_samples * background rows overflows");
@@ -329,14 +356,18 @@ KernelShapResult run_kernel_shap(const RowMatrix& X, const RowMatrix& background
     out.values = RowMatrix::Zero(N, d);
     out.stderr_ = RowMatrix::Zero(N, d);
     out.fx = Vector::Zero(N);
-    std::unique_ptr<ShapleyFit> fit;
+    std::vector<std::unique_ptr<ShapleyFit>> fits;
     if (!coalitions.exact())
-        fit = std::make_unique<ShapleyFit>(coalitions.design(), opt.cubic && use_cubic(d, coalitions.design().pairs));
+        for (size_t j = 0; j < coalitions.design().stages.size(); ++j) {
+            const Index pairs = coalitions.design().stages[j].pairs;
+            fits.push_back(std::make_unique<ShapleyFit>(coalitions.design(), static_cast<Index>(j),
+                                                        opt.cubic && use_cubic(d, pairs)));
+        }
     out.coalitions = n;
-    out.cubic = fit && fit->terms() > d;
-    Context c{X, background, coalitions, model, out, d, B, R, (d + 63) / 64, opt.driver, fit.get(), {}, {}};
-    if (coalitions.exact())
-        for (Index j = 0; j < n; ++j) c.all.push_back(j);
+    out.cubic = !fits.empty() && fits.back()->terms() > d;
+    out.samples.assign(static_cast<size_t>(N), n);
+    Context c{X, background, coalitions, model, out, d, B, R, (d + 63) / 64, opt.driver, &fits, opt.stop_tol, {}, {}};
+    for (Index j = 0; j < n; ++j) c.all.push_back(j);
     if (choose_executor(model, opt.driver, N) != Executor::Batched) {
         // The background feature-major in float, each column repeated past its end so that any
         // kNetworkBlock consecutive rows (mod B) from a start b < B are one contiguous run.

@@ -10,8 +10,8 @@
 
 namespace gradlime {
 
-ShapleyCoalitions::ShapleyCoalitions(Index d, bool exact, Index n_coalitions, std::uint64_t seed)
-    : d_(d), n_(n_coalitions), exact_(exact), seed_(seed) {
+ShapleyCoalitions::ShapleyCoalitions(Index d, bool exact, const std::vector<Index>& budgets, std::uint64_t seed)
+    : d_(d), n_(budgets.empty() ? 0 : budgets.back()), exact_(exact), seed_(seed) {
     if (d < 1) throw std::invalid_argument("kernel_shap needs at least one feature");
     if (exact) {
         if (d > 62) throw std::invalid_argument("exact enumeration needs d <= 62; got d = " + std::to_string(d));
@@ -26,8 +26,8 @@ ShapleyCoalitions::ShapleyCoalitions(Index d, bool exact, Index n_coalitions, st
         return;
     }
     if (d < 2) throw std::invalid_argument("sampled coalitions need d >= 2 (d = 1 is always exact)");
-    if (n_coalitions < 2) throw std::invalid_argument("n_samples must be >= 2 (one coalition and its complement)");
-    design_ = ShapleyDesign::make(d, n_coalitions, seed);
+    if (n_ < 2) throw std::invalid_argument("n_samples must be >= 2 (one coalition and its complement)");
+    design_ = ShapleyDesign::make(d, budgets, seed);
     n_ = 2 * design_.pairs;
 }
 
@@ -67,36 +67,6 @@ void ShapleyCoalitions::pack(std::uint32_t point, Index first, Index count, std:
         for (Index i = 0; i < d; ++i)
             if (static_cast<Index>(ref[i / 64] >> (i % 64) & 1u) != (j & 1))
                 w[perm[static_cast<size_t>(i)] / 64] |= std::uint64_t{1} << (perm[static_cast<size_t>(i)] % 64);
-    }
-}
-
-// Fills `distinct` and `source` from the point's packed masks: open addressing on a hash of the
-// words, whose only effect is speed (each mask maps to its first occurrence whatever the hash).
-void first_occurrences(const std::uint64_t* masks, Index n, Index words, std::vector<Index>& distinct,
-                       std::vector<Index>& source) {
-    Index cap = 1;
-    while (cap < 2 * n) cap *= 2;
-    thread_local std::vector<Index> table;
-    table.assign(static_cast<size_t>(cap), -1);
-    distinct.clear();
-    source.resize(static_cast<size_t>(n));
-    for (Index j = 0; j < n; ++j) {
-        const std::uint64_t* w = masks + j * words;
-        std::uint64_t h = 0;
-        for (Index i = 0; i < words; ++i) h = (h ^ w[i]) * 0x9E3779B97F4A7C15ull;
-        for (auto slot = static_cast<Index>(h >> 20) & (cap - 1);; slot = (slot + 1) & (cap - 1)) {
-            Index& at = table[static_cast<size_t>(slot)];
-            if (at < 0) {
-                at = j;
-                distinct.push_back(j);
-                source[static_cast<size_t>(j)] = j;
-                break;
-            }
-            if (std::equal(w, w + words, masks + at * words)) {
-                source[static_cast<size_t>(j)] = at;
-                break;
-            }
-        }
     }
 }
 

@@ -64,93 +64,127 @@ void enumerate_level(Index d, Index k, Index words, std::vector<std::uint64_t>& 
 
 }  // namespace
 
-ShapleyDesign ShapleyDesign::make(Index d, Index n_coalitions, std::uint64_t seed) {
-    ShapleyDesign D;
-    D.d = d;
-    D.words = (d + 63) / 64;
-    const Index levels = d / 2, budget_pairs = n_coalitions / 2;
-    if (budget_pairs < levels)
-        throw std::invalid_argument("sampled kernel_shap needs n_samples >= 2 * floor(d / 2) = " +
-                                    std::to_string(2 * levels) + " for " + std::to_string(d) +
-                                    " features (a coalition and its complement for every size); got " +
-                                    std::to_string(n_coalitions));
-    for (Index k = 1; k <= levels; ++k) {
-        const double pop = 2 * k == d ? binomial(d, k) / 2.0 : binomial(d, k);
-        D.levels.push_back({k, pop, 0, false});
-    }
-    // Water-filling: enumerate a level whose pairs fit in its share of what is left, as long as
-    // every other level can still get a pair; repeat.
-    std::vector<char> open(static_cast<size_t>(levels), 1);
+namespace {
+
+// Pairs per level for a budget of `budget_pairs` pairs (shapley_design.hpp): water-filling, then
+// the open levels share the rest, at least one pair each, by largest remainder.
+std::vector<ShapleyLevel> allocate(Index d, Index budget_pairs) {
+    const Index levels = d / 2;
+    std::vector<ShapleyLevel> out;
+    for (Index k = 1; k <= levels; ++k) out.push_back({k, 2 * k == d ? binomial(d, k) / 2.0 : binomial(d, k), 0, false});
+    // Enumerate a level whose pairs fit in its share of what is left, as long as every other
+    // level can still get a pair; repeat.
     double left = static_cast<double>(budget_pairs);
-    Index open_count = levels;
-    for (bool changed = true; changed && open_count > 0;) {
+    Index open = levels;
+    for (bool changed = true; changed && open > 0;) {
         changed = false;
         double total = 0.0;
-        for (Index i = 0; i < levels; ++i)
-            if (open[static_cast<size_t>(i)]) total += share(d, i + 1);
-        for (Index i = 0; i < levels; ++i) {
-            ShapleyLevel& L = D.levels[static_cast<size_t>(i)];
-            if (!open[static_cast<size_t>(i)]) continue;
-            if (L.population <= left * share(d, L.k) / total && left - L.population >= static_cast<double>(open_count - 1)) {
+        for (const ShapleyLevel& L : out)
+            if (!L.enumerated) total += share(d, L.k);
+        for (ShapleyLevel& L : out) {
+            if (L.enumerated) continue;
+            if (L.population <= left * share(d, L.k) / total && left - L.population >= static_cast<double>(open - 1)) {
                 L.enumerated = true;
                 L.drawn = static_cast<Index>(L.population);
                 left -= L.population;
-                open[static_cast<size_t>(i)] = 0;
-                --open_count;
+                --open;
                 changed = true;
             }
         }
     }
-    // The open levels share the rest: at least one pair each, then by largest remainder.
-    if (open_count > 0) {
-        double total = 0.0;
-        for (Index i = 0; i < levels; ++i)
-            if (open[static_cast<size_t>(i)]) total += share(d, i + 1);
-        const auto rest = static_cast<Index>(left);
-        Index given = 0;
-        std::vector<std::pair<double, Index>> remainders;
-        for (Index i = 0; i < levels; ++i) {
-            if (!open[static_cast<size_t>(i)]) continue;
-            ShapleyLevel& L = D.levels[static_cast<size_t>(i)];
-            const double ideal = static_cast<double>(rest) * share(d, L.k) / total;
-            L.drawn = std::max<Index>(1, static_cast<Index>(std::floor(ideal)));
-            given += L.drawn;
-            remainders.push_back({-(ideal - std::floor(ideal)), i});
-        }
-        std::sort(remainders.begin(), remainders.end());
-        for (size_t r = 0; given < rest && r < remainders.size(); ++r, ++given)
-            ++D.levels[static_cast<size_t>(remainders[r].second)].drawn;
-        for (ShapleyLevel& L : D.levels)
-            if (!L.enumerated && static_cast<double>(L.drawn) >= L.population) {
-                L.drawn = static_cast<Index>(L.population);
-                L.enumerated = true;
-            }
+    if (open == 0) return out;
+    double total = 0.0;
+    for (const ShapleyLevel& L : out)
+        if (!L.enumerated) total += share(d, L.k);
+    const auto rest = static_cast<Index>(left);
+    Index given = 0;
+    std::vector<std::pair<double, Index>> remainders;
+    for (Index i = 0; i < levels; ++i) {
+        ShapleyLevel& L = out[static_cast<size_t>(i)];
+        if (L.enumerated) continue;
+        const double ideal = static_cast<double>(rest) * share(d, L.k) / total;
+        L.drawn = std::max<Index>(1, static_cast<Index>(std::floor(ideal)));
+        given += L.drawn;
+        remainders.push_back({-(ideal - std::floor(ideal)), i});
     }
-    // The pairs, level by level: enumerated in order, or drawn without replacement.
+    std::sort(remainders.begin(), remainders.end());
+    for (size_t r = 0; given < rest && r < remainders.size(); ++r, ++given)
+        ++out[static_cast<size_t>(remainders[r].second)].drawn;
+    for (ShapleyLevel& L : out)
+        if (!L.enumerated && static_cast<double>(L.drawn) >= L.population) {
+            L.drawn = static_cast<Index>(L.population);
+            L.enumerated = true;
+        }
+    return out;
+}
+
+// A level's pairs in the order the stages take them: enumerated in order, or drawn without
+// replacement (a rejection sequence, so a longer draw extends a shorter one).
+struct LevelPairs {
+    std::unordered_set<std::vector<std::uint64_t>, MaskHash> seen;
+    std::uint64_t next = 0;  // the next draw of the rejection sequence
+};
+
+void add_pair(ShapleyDesign& D, LevelPairs& lp, const std::vector<std::uint64_t>& w, int li) {
+    if (!lp.seen.insert(w).second) return;
+    D.masks.insert(D.masks.end(), w.begin(), w.end());
+    D.level.push_back(li);
+    ++D.pairs;
+}
+
+}  // namespace
+
+ShapleyDesign ShapleyDesign::make(Index d, const std::vector<Index>& budgets, std::uint64_t seed) {
+    ShapleyDesign D;
+    D.d = d;
+    D.words = (d + 63) / 64;
+    const Index levels = d / 2;
+    if (budgets.empty() || budgets[0] / 2 < levels)
+        throw std::invalid_argument("sampled kernel_shap needs n_samples >= 2 * floor(d / 2) = " +
+                                    std::to_string(2 * levels) + " for " + std::to_string(d) +
+                                    " features (a coalition and its complement for every size); got " +
+                                    std::to_string(budgets.empty() ? 0 : budgets[0]));
     const Key key = key_from_seed(seed);
+    std::vector<LevelPairs> made(static_cast<size_t>(levels));
     std::vector<std::uint8_t> z(static_cast<size_t>(d));
-    for (size_t li = 0; li < D.levels.size(); ++li) {
-        const ShapleyLevel& L = D.levels[li];
-        const size_t before = D.masks.size();
-        if (L.enumerated) {
-            enumerate_level(d, L.k, D.words, D.masks);
-        } else {
-            std::unordered_set<std::vector<std::uint64_t>, MaskHash> seen;
-            std::vector<std::uint64_t> w(static_cast<size_t>(D.words));
-            for (std::uint64_t j = 0; static_cast<Index>(seen.size()) < L.drawn; ++j) {
-                uniform_subset(key, 0u, (static_cast<std::uint64_t>(L.k) << 40) | j, d, L.k, z.data());
+    std::vector<std::uint64_t> w(static_cast<size_t>(D.words)), all;
+    for (Index budget : budgets) {
+        ShapleyStage st;
+        st.levels = allocate(d, budget / 2);
+        if (!D.stages.empty())  // nested: never fewer pairs than the stage before
+            for (size_t li = 0; li < st.levels.size(); ++li) {
+                const ShapleyLevel& prev = D.stages.back().levels[li];
+                ShapleyLevel& L = st.levels[li];
+                if (prev.enumerated || L.drawn < prev.drawn) L = prev;
+            }
+        for (size_t li = 0; li < st.levels.size(); ++li) {
+            const ShapleyLevel& L = st.levels[li];
+            LevelPairs& lp = made[li];
+            if (L.enumerated) {
+                all.clear();
+                enumerate_level(d, L.k, D.words, all);
+                for (size_t at = 0; at < all.size(); at += static_cast<size_t>(D.words)) {
+                    std::copy_n(all.begin() + static_cast<std::ptrdiff_t>(at), D.words, w.begin());
+                    add_pair(D, lp, w, static_cast<int>(li));
+                }
+                continue;
+            }
+            while (static_cast<Index>(lp.seen.size()) < L.drawn) {
+                uniform_subset(key, 0u, (static_cast<std::uint64_t>(L.k) << 40) | lp.next++, d, L.k, z.data());
                 if (2 * L.k == d && !z[0])
                     for (auto& b : z) b ^= 1u;
                 std::fill(w.begin(), w.end(), 0);
                 pack(z.data(), d, w.data());
-                if (seen.insert(w).second) D.masks.insert(D.masks.end(), w.begin(), w.end());
+                add_pair(D, lp, w, static_cast<int>(li));
             }
         }
-        const Index added = static_cast<Index>(D.masks.size() - before) / D.words;
-        const double W = share(d, L.k) * static_cast<double>(d - 1) / static_cast<double>(L.drawn);
-        D.level.insert(D.level.end(), static_cast<size_t>(added), static_cast<int>(li));
-        D.weight.insert(D.weight.end(), static_cast<size_t>(added), W);
-        D.pairs += added;
+        st.pairs = D.pairs;
+        st.weight.resize(static_cast<size_t>(D.pairs));
+        for (Index j = 0; j < D.pairs; ++j) {
+            const ShapleyLevel& L = st.levels[static_cast<size_t>(D.level[static_cast<size_t>(j)])];
+            st.weight[static_cast<size_t>(j)] = share(d, L.k) * static_cast<double>(d - 1) / static_cast<double>(L.drawn);
+        }
+        D.stages.push_back(std::move(st));
     }
     return D;
 }
@@ -161,8 +195,9 @@ bool use_cubic(Index d, Index pairs) {
     return 2.0 * static_cast<double>(pairs) >= terms && static_cast<double>(pairs) * terms <= static_cast<double>(1 << 24);
 }
 
-ShapleyFit::ShapleyFit(const ShapleyDesign& design, bool cubic) : design_(design), d_(design.d), cubic_(cubic) {
-    const Index d = d_, M = design.pairs, last = d - 1;
+ShapleyFit::ShapleyFit(const ShapleyDesign& design, Index stage, bool cubic)
+    : design_(design), stage_(design.stages[static_cast<size_t>(stage)]), d_(design.d), cubic_(cubic) {
+    const Index d = d_, M = stage_.pairs, last = d - 1;
     std::vector<std::array<Index, 3>> triples;
     if (cubic)
         for (Index a = 0; a < d; ++a)
@@ -176,7 +211,7 @@ ShapleyFit::ShapleyFit(const ShapleyDesign& design, bool cubic) : design_(design
     for (Index j = 0; j < M; ++j) {
         const std::uint64_t* w = design.masks.data() + j * design.words;
         for (Index i = 0; i < d; ++i) zeta[static_cast<size_t>(i)] = (w[i / 64] >> (i % 64) & 1u) ? 1.0 : -1.0;
-        const double zl = zeta[static_cast<size_t>(last)], sw = std::sqrt(design.weight[static_cast<size_t>(j)]);
+        const double zl = zeta[static_cast<size_t>(last)], sw = std::sqrt(stage_.weight[static_cast<size_t>(j)]);
         sqrt_w_[j] = sw;
         last_[j] = zl;
         for (Index i = 0; i < last; ++i) A_(j, i) = sw * (zeta[static_cast<size_t>(i)] - zl);
@@ -229,7 +264,7 @@ ShapleyFit::ShapleyFit(const ShapleyDesign& design, bool cubic) : design_(design
 }
 
 void ShapleyFit::solve(const double* h, double delta, double* phi, double* se) const {
-    const Index d = d_, M = design_.pairs, last = d - 1;
+    const Index d = d_, M = stage_.pairs, last = d - 1;
     Vector rhs(M);
     for (Index j = 0; j < M; ++j) rhs[j] = sqrt_w_[j] * (h[j] - last_[j] * delta);
     Vector theta;
@@ -246,7 +281,7 @@ void ShapleyFit::solve(const double* h, double delta, double* phi, double* se) c
     // c_j = rho_j / (1 - H_jj) and f_h = (1 - n_h / N_h) n_h / (n_h - 1). A level of one pair has
     // no spread of its own: then all sampled pairs are pooled, without the factor's first part.
     std::fill(se, se + d, 0.0);
-    const std::vector<ShapleyLevel>& levels = design_.levels;
+    const std::vector<ShapleyLevel>& levels = stage_.levels;
     bool pooled = false;
     for (const ShapleyLevel& L : levels) pooled = pooled || (!L.enumerated && L.drawn < 2);
     const double inf = std::numeric_limits<double>::infinity();

@@ -9,6 +9,7 @@ import numpy as np
 from . import _core, _progress
 from ._labels import labelled
 from ._validation import (
+    adaptive,
     as_background,
     as_points,
     as_seed,
@@ -23,6 +24,12 @@ __all__ = ["kernel_shap"]
 
 #: Up to this many features the default enumerates every coalition exactly.
 EXACT_MAX_FEATURES = 10
+
+
+def _looks(d: int, n: int) -> list[int]:
+    """The adaptive budget's looks below n: 128, 256, ... (from a pair per size at least)."""
+    first = max(128, 2 * (d // 2))
+    return [first << k for k in range(64) if first << k < n]
 
 
 def _plan(d: int, n_samples: Any) -> tuple[bool, int]:
@@ -43,6 +50,8 @@ def kernel_shap(
     background: Any = None,
     n_samples: int | None = None,
     estimator: str = "regression",
+    tol: float | None = None,
+    max_samples: int | None = None,
     seed: int = 0,
 ) -> Explanation:
     """Shapley values of the model at each point, by KernelSHAP.
@@ -101,6 +110,14 @@ def kernel_shap(
     estimator : {"regression", "kernel"}
         Sampled mode's fit: the cubic regression adjustment where it applies, or KernelSHAP's
         linear fit.
+    tol : float, optional
+        An adaptive budget: the design is built for 128, 256, ... coalitions (nested: each
+        budget's pairs are the smaller one's and more), and each point stops at the first whose
+        standard errors are all <= tol, at ``max_samples`` (default ``n_samples``) at the most;
+        ``E.samples_per_point`` says what each used (whole pairs). A point may have evaluated up
+        to 64 rows past its stop, which its estimate does not use.
+    max_samples : int, optional
+        The most coalitions a point may take with ``tol``.
     seed : int
         Seed of the counter-based generator (sampled mode).
 
@@ -136,6 +153,10 @@ def kernel_shap(
     if estimator not in ("regression", "kernel"):
         raise ValueError(f"estimator must be 'regression' or 'kernel'; got {estimator!r}")
     exact, n = _plan(d, n_samples)
+    stop_tol, n = adaptive(tol, max_samples, n)
+    exact = exact or n >= 2**d - 2
+    n = min(n, 2**d - 2) if exact else n
+    looks = _looks(d, n) if stop_tol and not exact else []
     if not exact and n < 2 * (d // 2):
         raise ValueError(
             f"sampled kernel_shap needs n_samples >= 2 * (d // 2) = {2 * (d // 2)} for {d} features "
@@ -155,16 +176,21 @@ def kernel_shap(
         n_samples=n,
         seed=s,
         cubic=estimator == "regression",
+        stop_tol=stop_tol,
+        looks=looks,
         batch_rows=batch,
     )
     values, stderr, fx = raw["values"], raw["stderr"], raw["fx"]
+    samples: np.ndarray | int = np.asarray(raw["samples"], dtype=np.int64)
     base = np.full(len(points), raw["expected_value"])
     data = points
     if single:
         values, stderr, fx, base, data = values[0], stderr[0], fx[0], base[0], points[0]
+        samples = int(raw["samples"][0])
     params = {
         "exact": exact,
         **({} if exact else {"estimator": "regression" if raw["cubic"] else "kernel"}),
+        **({"tol": stop_tol} if stop_tol else {}),
         "background_rows": len(background),
         "seed": s,
         "batch_size": batch,
@@ -178,4 +204,5 @@ def kernel_shap(
         method="kernel_shap",
         n_samples=int(raw["coalitions"]) if not exact else n,
         params=params,
+        samples_per_point=samples,
     )

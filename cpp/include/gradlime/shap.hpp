@@ -5,8 +5,7 @@
 // Rows stream through the model by the driver (driver.hpp) in a fixed sequence:
 //   [B background rows, once: E f(b)] then per point [x, coalition 0 x B rows, coalition 1 ...],
 // so memory is the buffer plus one value per coalition of each point in flight. A native network
-// runs fused: coalition rows are filled straight into the network's blocks and each distinct
-// coalition of a point is evaluated once (the same bits).
+// runs fused: coalition rows are filled straight into the network's blocks (the same bits).
 #pragma once
 
 #include <cstdint>
@@ -28,7 +27,9 @@ namespace gradlime {
 //   pure function of (seed, point, index).
 class ShapleyCoalitions {
 public:
-    ShapleyCoalitions(Index d, bool exact, Index n_coalitions, std::uint64_t seed);
+    // `budgets`: the sampled design's stages (one, or an adaptive size's increasing looks); the
+    // exact mode ignores them.
+    ShapleyCoalitions(Index d, bool exact, const std::vector<Index>& budgets, std::uint64_t seed);
     Index dim() const { return d_; }
     Index size() const { return n_; }
     bool exact() const { return exact_; }
@@ -50,18 +51,17 @@ private:
     ShapleyDesign design_;             // sampled
 };
 
-// Of n packed masks (`words` words each): the first occurrence of each distinct one, ascending,
-// and for every mask the index of its first occurrence.
-void first_occurrences(const std::uint64_t* masks, Index n, Index words, std::vector<Index>& distinct,
-                       std::vector<Index>& source);
-
 struct KernelShapOptions {
     bool exact = false;       // enumerate all 2^d - 2 coalitions (then n_samples is ignored)
     Index n_samples = 2048;   // sampled coalitions per point (the budget; pairs of it are used)
     std::uint64_t seed = 0;
     bool cubic = true;        // sampled: the cubic regression adjustment where use_cubic allows it
+    // Adaptive: a point stops at the first of the budgets `looks` (increasing, below n_samples)
+    // whose fit's standard errors are all <= stop_tol; 0: never.
+    double stop_tol = 0.0;
+    std::vector<Index> looks;
     // Batches, the fused native path (coalition rows filled straight into the network's
-    // feature-major blocks, each distinct coalition of a point evaluated once), the point offset.
+    // feature-major blocks), the point offset.
     DriverOptions driver;
 };
 
@@ -70,7 +70,8 @@ struct KernelShapResult {
     RowMatrix stderr_;  // (N, d): zero when exact; the design's stratified sandwich when sampled
     Vector fx;          // (N,) f at each point
     double expected_value = 0.0;  // E f(b) over the background rows
-    Index coalitions = 0;         // coalitions evaluated per point
+    Index coalitions = 0;         // coalitions per point at the most
+    std::vector<Index> samples;   // per point: the coalitions its estimate used
     bool cubic = false;           // sampled: whether the cubic regression adjustment was used
 };
 

@@ -44,14 +44,23 @@ struct ShapleyLevel {
     bool enumerated = false;
 };
 
+// The design for one budget: its first `pairs` pairs, the levels' counts and each pair's weight.
+struct ShapleyStage {
+    Index pairs = 0;
+    std::vector<ShapleyLevel> levels;
+    std::vector<double> weight;  // per pair: the kernel weight it stands for (both coalitions)
+};
+
+// Designs for increasing budgets (an adaptive sample size looks at each), nested: each stage's
+// pairs are the previous stage's and more, drawn or enumerated after them, so a point's rows can
+// stop at any stage. One budget is the plain design.
 struct ShapleyDesign {
     Index d = 0, pairs = 0, words = 0;
-    std::vector<ShapleyLevel> levels;
     std::vector<std::uint64_t> masks;  // pairs x words: each pair's first coalition, packed
-    std::vector<int> level;            // per pair: its index in `levels`
-    std::vector<double> weight;        // per pair: the kernel weight it stands for (both coalitions)
-    // Throws std::invalid_argument when the budget cannot give every level a pair.
-    static ShapleyDesign make(Index d, Index n_coalitions, std::uint64_t seed);
+    std::vector<int> level;            // per pair: its level's index (k - 1)
+    std::vector<ShapleyStage> stages;
+    // Throws std::invalid_argument when the first budget cannot give every level a pair.
+    static ShapleyDesign make(Index d, const std::vector<Index>& budgets, std::uint64_t seed);
 };
 
 // Whether the cubic surrogate is used for d features and M pairs: d >= 3 and p = d + C(d, 3)
@@ -61,14 +70,16 @@ bool use_cubic(Index d, Index pairs);
 
 class ShapleyFit {
 public:
-    ShapleyFit(const ShapleyDesign& design, bool cubic);
-    // From the pairs' differences h_j = v(S_j) - v(N \ S_j) in reference labels and
+    // The fit of one stage of the design.
+    ShapleyFit(const ShapleyDesign& design, Index stage, bool cubic);
+    // From the stage's pairs' differences h_j = v(S_j) - v(N \ S_j) in reference labels and
     // delta = v(N) - v(empty): the Shapley values and standard errors, in reference labels.
     void solve(const double* h, double delta, double* phi, double* se) const;
     Index terms() const { return q_ + 1; }
 
 private:
     const ShapleyDesign& design_;
+    const ShapleyStage& stage_;
     Index d_ = 0, q_ = 0;
     bool identified_ = true, cubic_ = false;
     RowMatrix A_;    // (M, q): sqrt(W) times the design's reduced terms
