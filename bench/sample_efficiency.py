@@ -1,6 +1,6 @@
 """How many samples each scheme needs for plain Monte Carlo's accuracy at n = 1000.
 
-    python bench/sample_efficiency.py [--points 20] [--seeds 10]
+    python bench/sample_efficiency.py [--points 20] [--seeds 10] [--scrambles 2 4 16]
 
 Models: paper 1's 15-10-10-2 ELU network (bench/native_vs_onnxruntime.py's weights, class 1, run
 natively) and a numpy callable (bench/models.py's tanh network, d = 15, 32 hidden units). Points
@@ -10,6 +10,8 @@ here. For each scheme and estimator, the mean squared error over points, coordin
 at n = 128 .. 4096; the samples the scheme needs for plain Monte Carlo's error at n = 1000 are
 read off by log-log interpolation between those n (no 1/n law assumed: QMC's error falls
 faster), and "saved" is 1000 over them. The slope column is the fitted exponent of MSE ~ n^-a.
+``--scrambles`` adds QMC with other numbers of scrambles (fewer: larger nets, so less error, but
+standard errors with fewer degrees of freedom).
 """
 
 from __future__ import annotations
@@ -65,7 +67,9 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--points", type=int, default=20)
     p.add_argument("--seeds", type=int, default=10)
+    p.add_argument("--scrambles", type=int, nargs="*", default=[])
     a = p.parse_args()
+    schemes = dict(SCHEMES, **{f"qmc={r}": {"qmc": r} for r in a.scrambles})
     X = np.random.default_rng(7).normal(size=(a.points, 15))
     tanh = TanhNet(15, 32, seed=3)
     models = {
@@ -81,7 +85,7 @@ def main() -> None:
     for name, model in models.items():
         ref = gl.smoothgrad(model, X, sigma=1.0, n_samples=REFERENCE, qmc=True, seed=1).values
         base = mse(model, X, ref, BASE_N, a.seeds, {})
-        for scheme_name, scheme in SCHEMES.items():
+        for scheme_name, scheme in schemes.items():
             curve = [mse(model, X, ref, n, a.seeds, scheme) for n in LADDER]
             for m in METHODS:
                 errs = [c[m] for c in curve]
