@@ -143,6 +143,7 @@ _schemes = st.fixed_dictionaries(
     {},
     optional={
         "antithetic": st.sampled_from([False, True, "yes", 1, None]),
+        "qmc": st.sampled_from([False, True, 2, 3, 8, 64, "yes", None, 1.5, np.int64(4)]),
         "tol": st.one_of(st.none(), _floats, st.sampled_from(["0.1", 1j, 1e-300])),
         "max_samples": st.one_of(st.none(), st.integers(-2, 300), st.sampled_from([2**63, 2.5])),
     },
@@ -185,7 +186,8 @@ def _call(data, name):
         )
         return gl.explain(model, X, methods, sigma=scale, n_samples=n, seed=seed)
     if name == "unigrad":
-        return gl.unigrad(model, X, radius=scale, n_samples=n, seed=seed)
+        qmc = data.draw(st.sampled_from([False, True, 2, 5]), label="qmc")
+        return gl.unigrad(model, X, radius=scale, n_samples=n, qmc=qmc, seed=seed)
     if name == "lime":
         width = data.draw(st.one_of(st.none(), _floats), label="kernel_width")
         ridge = data.draw(_scales, label="ridge")
@@ -195,7 +197,15 @@ def _call(data, name):
         )
     if name == "kernel_shap":
         base = data.draw(st.one_of(st.just(0.0), _arrays(max_dims=2)), label="baseline")
-        return gl.kernel_shap(model, X, baseline=base, n_samples=n, seed=seed)
+        estimator = data.draw(
+            st.sampled_from(["regression", "kernel", "leverage", None]), label="estimator"
+        )
+        scheme = data.draw(_schemes, label="tol / max_samples")
+        scheme.pop("antithetic", None)
+        scheme.pop("qmc", None)
+        return gl.kernel_shap(
+            model, X, baseline=base, n_samples=n, estimator=estimator, seed=seed, **scheme
+        )
     if name in ("gradient", "grad_x_input"):
         return getattr(gl, name)(model, X)
     if name == "integrated_gradients":
