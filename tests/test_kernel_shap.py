@@ -617,7 +617,7 @@ def test_adaptive_bits_do_not_depend_on_batches_or_the_path(rng):
         rng.normal(size=(6, d)) * np.linspace(0.05, 2, 6)[:, None],
         rng.normal(size=(3, d)) * 0.1,
     )
-    kw = dict(baseline=bg, tol=2e-3, max_samples=1500, seed=4)
+    kw = {"baseline": bg, "tol": 2e-3, "max_samples": 1500, "seed": 4}
     ref = gl.kernel_shap(net, X, **kw)
     for m in (gl.Model(net.f, batch_size=7), gl.Model(net.f, batch_size=1000)):
         E = gl.kernel_shap(m, X, **kw)
@@ -633,4 +633,5 @@ def test_adaptive_arguments():
     with pytest.raises(ValueError, match="give tol= with it"):
         gl.kernel_shap(nonlinear, X, max_samples=300)
     E = gl.kernel_shap(nonlinear, np.ones((1, 5)), tol=1e-3)  # d = 5: exact, nothing to adapt
-    assert E.params["exact"] and E.samples_per_point == 30
+    assert E.params["exact"]
+    assert E.samples_per_point == 30

@@ -16,7 +16,7 @@ using gradlime::Index;
 py::dict run(const DoubleArray& X, py::object f, py::object grad, const std::optional<DoubleArray>& stddev,
              const std::optional<DoubleArray>& cov, bool smoothgrad, bool clime, bool stein, Index n_samples,
              double ridge, std::uint64_t seed, Index kept_normals_bytes, const gradlime::FeedForwardNetwork* network,
-             Index target, const std::string& kernel, bool common_draws, bool antithetic, int qmc, double stop_tol,
+             Index target, const std::string& kernel, bool common_draws, bool antithetic, int qmc, bool stein_cv, double stop_tol,
              Index batch_rows, bool fused_network, std::uint64_t point_offset, const py::object& progress,
              double progress_interval, const std::string& device) {
     const gradlime::RowMatrix Xm = as_matrix(X, "X");
@@ -30,6 +30,7 @@ py::dict run(const DoubleArray& X, py::object f, py::object grad, const std::opt
     opt.seed = seed;
     opt.common_draws = common_draws;
     opt.scheme = gradlime::SampleScheme{antithetic, qmc};
+    opt.stein_cv = stein_cv;
     opt.stop_tol = stop_tol;
     opt.driver = driver_options(batch_rows, fused_network, kept_normals_bytes, point_offset, progress,
                                 progress_interval, device);
@@ -52,7 +53,7 @@ void register_engine(py::module_& m) {
     m.def("run", &run, "X"_a, "f"_a, "grad"_a, "stddev"_a = py::none(), "cov"_a = py::none(), "smoothgrad"_a = false,
           "clime"_a = false, "stein"_a = false, "n_samples"_a = 1000, "ridge"_a = 0.0, "seed"_a = 0,
           "kept_normals_bytes"_a = gradlime::DriverOptions{}.kept_bytes, "network"_a = nullptr, "target"_a = 0,
-          "kernel"_a = "gaussian", "common_draws"_a = false, "antithetic"_a = false, "qmc"_a = 0, "stop_tol"_a = 0.0,
+          "kernel"_a = "gaussian", "common_draws"_a = false, "antithetic"_a = false, "qmc"_a = 0, "stein_cv"_a = false, "stop_tol"_a = 0.0,
           GRADLIME_DRIVER_KWARGS,
           "The Gaussian family over a model; returns {method: (values, stderr), 'samples': per point}.");
     m.def("max_threads", &gradlime::max_threads, "OpenMP threads the engine will use.");

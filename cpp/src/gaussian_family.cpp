@@ -17,6 +17,7 @@
 #include "gradlime/mlp.hpp"
 #include "gradlime/parallel.hpp"
 #include "gradlime/rng/layouts.hpp"
+#include "gradlime/stein_control_variate.hpp"
 
 namespace gradlime {
 
@@ -146,6 +147,7 @@ public:
         const Index k = taken / (2 * kStopBlock);
         if (taken % (2 * kStopBlock) != 0 || (k & (k - 1)) != 0) return false;
         if (opt_.clime && taken < d_ + 2) return false;
+        if (opt_.stein_cv && taken < SteinControlVariate(sampler_, opt_.scheme, d_).min_samples(d_)) return false;
         const Estimates e = estimate(s, s.point, taken, false);
         if (opt_.stein && e.stein_se.maxCoeff() > opt_.stop_tol) return false;
         return !opt_.clime || (e.clime_solved && e.clime_se.maxCoeff() <= opt_.stop_tol);
@@ -288,6 +290,10 @@ GaussianFamily::Estimates GaussianFamily::estimate(const State& s, Index p, Inde
     std::vector<LeastSquaresSums> cross_part(kWaveChunks);
     std::vector<ColumnMoments> dual_part(kWaveChunks);
     std::vector<ClusterSums> scramble_part(kWaveChunks);
+    const bool plain_stein = opt_.stein && !opt_.stein_cv;
+    SteinControlVariate cv(sampler_, opt_.scheme, d);
+    std::vector<LeastSquaresSums> folds;
+    std::vector<std::vector<LeastSquaresSums>> fold_part(kWaveChunks);
     for_each_chunk(
         [&](Index i, Index first, Index rows, Interruption& stop) {
             RowMatrix Z;
@@ -296,16 +302,32 @@ GaussianFamily::Estimates GaussianFamily::estimate(const State& s, Index p, Inde
             if (opt_.clime)
                 cross_part[static_cast<size_t>(i)] =
                     LeastSquaresSums::of_rows(clime_normals(first, rows, Z), f.data(), rows, d, fbar, &stop);
-            if (opt_.stein && qmc) scramble_part[static_cast<size_t>(i)] = stein_scramble_sums(Z, f.data(), fbar, first);
-            else if (opt_.stein) dual_part[static_cast<size_t>(i)] = stein_terms(Z, f.data(), fbar);
+            if (plain_stein && qmc) scramble_part[static_cast<size_t>(i)] = stein_scramble_sums(Z, f.data(), fbar, first);
+            else if (plain_stein) dual_part[static_cast<size_t>(i)] = stein_terms(Z, f.data(), fbar);
+            if (opt_.stein_cv) fold_part[static_cast<size_t>(i)] = cv.fold_sums(Z.data(), f.data(), rows, first, fbar);
         },
         [&](Index i) {
             if (opt_.clime) cross.merge(cross_part[static_cast<size_t>(i)]);
-            if (opt_.stein && qmc) scrambles.merge(scramble_part[static_cast<size_t>(i)]);
-            else if (opt_.stein) dual.merge(dual_part[static_cast<size_t>(i)]);
+            if (plain_stein && qmc) scrambles.merge(scramble_part[static_cast<size_t>(i)]);
+            else if (plain_stein) dual.merge(dual_part[static_cast<size_t>(i)]);
+            if (opt_.stein_cv) SteinControlVariate::merge(folds, fold_part[static_cast<size_t>(i)]);
         });
 
-    if (opt_.stein && qmc) {
+    if (opt_.stein_cv) {  // the second pass: each sample's term with its fold's control
+        if (!cv.fit(folds, fbar))
+            throw std::invalid_argument("stein's control variate: the perturbation design is singular at point " +
+                                        std::to_string(p) + "; use more samples");
+        SteinControlVariate::Terms terms;
+        std::vector<SteinControlVariate::Terms> term_part(kWaveChunks);
+        for_each_chunk(
+            [&](Index i, Index first, Index rows, Interruption&) {
+                RowMatrix Z;
+                point_normals(s, p, first, rows, Z);
+                term_part[static_cast<size_t>(i)] = cv.terms(Z, s.values.data() + first, first);
+            },
+            [&](Index i) { terms.merge(term_part[static_cast<size_t>(i)]); });
+        cv.estimate(terms, n, e.stein, e.stein_se);
+    } else if (opt_.stein && qmc) {
         stein_from_scrambles(scrambles, n, e.stein, e.stein_se);
     } else if (opt_.stein) {
         e.stein = dual.mean * stein_scale(n);
@@ -354,6 +376,13 @@ void validate(const RowMatrix& X, const NoiseSampler& sampler, const BatchModel&
                                     " to fit an intercept and d slopes with a standard error; got " +
                                     std::to_string(opt.n_samples));
     if (!(std::isfinite(opt.ridge) && opt.ridge >= 0.0)) throw std::invalid_argument("ridge must be finite and >= 0");
+    if (opt.stein_cv && opt.stein) {
+        const Index need = SteinControlVariate(sampler, opt.scheme, d).min_samples(d);
+        if (opt.n_samples < need)
+            throw std::invalid_argument("stein's control variate fits d slopes on the other folds' samples: it needs n_samples >= " +
+                                        std::to_string(need) + " for " + std::to_string(d) + " features; got " +
+                                        std::to_string(opt.n_samples));
+    }
     if (opt.smoothgrad && !model.has_gradient())
         throw std::invalid_argument("smoothgrad needs the model's gradient: pass grad= to gl.Model, or use clime/stein, which need only values");
     if (!(std::isfinite(opt.stop_tol) && opt.stop_tol >= 0.0)) throw std::invalid_argument("tol must be finite and >= 0");

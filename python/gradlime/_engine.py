@@ -46,6 +46,7 @@ def one_pass(
     ridge: Any = 0.0,
     antithetic: Any = False,
     qmc: Any = False,
+    control_variate: Any = False,
     tol: Any = None,
     max_samples: Any = None,
     seed: Any,
@@ -79,6 +80,8 @@ def one_pass(
     if antithetic and kernel != "gaussian":
         raise ValueError("antithetic=True needs the Gaussian neighbourhood")
     scrambles = qmc_scrambles(qmc)
+    if not isinstance(control_variate, (bool, np.bool_)):
+        raise TypeError(f"control_variate must be True or False; got {control_variate!r}")
     stop_tol, n = adaptive(tol, max_samples, n)
     if antithetic and n % 2:
         raise ValueError(f"antithetic draws come in pairs: n_samples must be even; got {n}")
@@ -114,6 +117,7 @@ def one_pass(
         common_draws=common_draws,
         antithetic=bool(antithetic),
         qmc=scrambles,
+        stein_cv=bool(control_variate) and "stein" in estimators,
         stop_tol=stop_tol,
     )
     params: dict[str, Any] = {"seed": s, "batch_size": batch}
@@ -136,6 +140,8 @@ def one_pass(
         if single:
             values, stderr, samples = values[0], stderr[0], int(raw["samples"][0])
         p = dict(params, ridge=lam) if name == "clime" else dict(params)
+        if name == "stein" and control_variate:
+            p["control_variate"] = True
         out[name] = Explanation(
             values=values,
             stderr=stderr,

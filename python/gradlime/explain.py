@@ -28,6 +28,7 @@ def explain(
     ridge: float = 0.0,
     antithetic: bool = False,
     qmc: bool | int = False,
+    control_variate: bool = False,
     tol: float | None = None,
     max_samples: int | None = None,
     seed: int = 0,
@@ -71,6 +72,9 @@ def explain(
         standard errors are the spread of the R scrambles' estimates (t with R - 1 degrees of
         freedom). Errors fall faster than 1 / sqrt(n) on smooth models (bench/RESULTS.md);
         powers of two per scramble are best.
+    control_variate : bool
+        Stein with a cross-fitted linear control variate (``gl.stein``); the other estimators are
+        unchanged.
     tol : float, optional
         An adaptive sample size: each point stops as soon as every requested estimator's
         standard errors are <= tol (SmoothGrad's are read after every 64 samples; Stein's and
@@ -114,6 +118,7 @@ def explain(
         ridge=ridge,
         antithetic=antithetic,
         qmc=qmc,
+        control_variate=control_variate,
         tol=tol,
         max_samples=max_samples,
         seed=seed,

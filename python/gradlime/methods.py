@@ -113,13 +113,19 @@ def stein(
     n_samples: int = 1000,
     antithetic: bool = False,
     qmc: bool | int = False,
+    control_variate: bool = False,
     tol: float | None = None,
     max_samples: int | None = None,
     seed: int = 0,
 ) -> Explanation:
     """Gradient-free SmoothGrad: Sigma^-1 mean((a - x)(f(a) - mean f)) (Stein's lemma; paper 1, Thm 1).
 
-    Unbiased for E[grad f(a)]; the standard error is the spread of the per-sample terms (of the
+    Unbiased for E[grad f(a)]. ``control_variate=True`` subtracts a cross-fitted linear control
+    (Sigma^-1 e (f - alpha - e.w) + w, with (alpha, w) the least squares of f on [1, e] over the
+    other folds' samples): still exactly unbiased, and it takes out what is linear in e of Stein's
+    spread (5x fewer samples than plain Stein on paper 1's network at sigma = 1; little where f
+    curves strongly over the neighbourhood). Needs n_samples of about 8 (d + 2) / 7.
+    The standard error is the spread of the per-sample terms (of the
     pairs' with ``antithetic=True``, of the scrambles' with ``qmc``). ``antithetic``, ``qmc``,
     ``tol`` and ``max_samples``: see ``gl.explain``.
 
@@ -139,6 +145,7 @@ def stein(
         n_samples=n_samples,
         antithetic=antithetic,
         qmc=qmc,
+        control_variate=control_variate,
         tol=tol,
         max_samples=max_samples,
         seed=seed,

@@ -54,6 +54,9 @@ public:
                          const SampleScheme& scheme = {});
     bool solved() const { return solved_; }
     const Vector& slopes() const { return w_; }
+    // The fit as f ~ intercept() + z . slopes_z() in the standard normals z (slopes_z = L^T w).
+    const Vector& slopes_z() const { return v_; }
+    double intercept() const { return fbar_ + gbar_ - zbar_.dot(v_); }
     // One chunk's meat (samples [first, first + rows)) in z space, merged in chunk order by
     // addition, starting from meat_zero(). With u = r (z - zbar) and the residuals
     // r = (f - mean f) - (z - zbar) . L^T w: Monte Carlo, the lower triangle of sum u u^T;
