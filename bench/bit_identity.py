@@ -109,6 +109,22 @@ def calls() -> dict[str, Callable[[], str]]:
             out[f"{k}/kshap_sampled"] = lambda m=m, pts=pts: _E(
                 gl.kernel_shap(m, pts, baseline=X[:2], n_samples=22, seed=10)
             )
+            out[f"{k}/kshap_adaptive"] = lambda m=m, pts=pts: _E(
+                gl.kernel_shap(m, pts, baseline=X[:2], tol=1e-3, max_samples=600, seed=14)
+            )
+            out[f"{k}/explain_qmc"] = lambda m=m, pts=pts: "|".join(
+                _E(e)
+                for e in gl.explain(m, pts, sigma=0.3, n_samples=256, qmc=True, seed=15).values()
+            )
+            out[f"{k}/explain_qmc_anti"] = lambda m=m, pts=pts: "|".join(
+                _E(e)
+                for e in gl.explain(
+                    m, pts, sigma=0.3, n_samples=256, qmc=4, antithetic=True, seed=16
+                ).values()
+            )
+            out[f"{k}/stein_cv"] = lambda m=m, pts=pts: _E(
+                gl.stein(m, pts, sigma=0.3, n_samples=200, control_variate=True, seed=17)
+            )
             out[f"{k}/ig"] = lambda m=m, pts=pts: _E(gl.integrated_gradients(m, pts, n_steps=20))
             out[f"{k}/lipschitz"] = lambda m=m, pts=pts: _digest(
                 gl.lipschitz(m, pts, sigma=0.3, n_samples=200, n_neighbors=5).values

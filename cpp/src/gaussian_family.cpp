@@ -17,7 +17,7 @@
 #include "gradlime/mlp.hpp"
 #include "gradlime/parallel.hpp"
 #include "gradlime/rng/layouts.hpp"
-#include "gradlime/stein_control_variate.hpp"
+#include "gradlime/stein.hpp"
 
 namespace gradlime {
 
@@ -167,63 +167,6 @@ private:
         return opt_.common_draws ? 0u : point_stream(opt_.driver, point);
     }
     void point_normals(const State& s, Index point, Index first, Index rows, RowMatrix& Z) const;
-    // Antithetic pairs as the units (under QMC the scrambles are, pairs and all).
-    bool paired() const { return opt_.scheme.antithetic && !opt_.scheme.qmc(); }
-    // One chunk's Stein terms Sigma^-1 (a - x)(f(a) - fbar) (paper 1, Lemma 1/2), from its
-    // standard normals Z and values f: per sample, or per antithetic pair (their mean rows).
-    ColumnMoments stein_terms(const RowMatrix& Z, const double* f, double fbar) const {
-        RowMatrix E;
-        sampler_.dual_rows(Z, E);
-        E.array().colwise() *= (Eigen::Map<const Vector>(f, Z.rows()).array() - fbar);
-        if (paired()) {  // antithetic pairs are the independent units: their mean rows
-            const Index G = E.rows() / 2;
-            for (Index g = 0; g < G; ++g) E.row(g) = 0.5 * (E.row(2 * g) + E.row(2 * g + 1));
-            E.conservativeResize(G, Eigen::NoChange);
-        }
-        return ColumnMoments::of_block(E);
-    }
-    // Stein's standard errors from its n samples' terms. Dividing by n - 1 makes the estimate
-    // unbiased: centring by the sample mean of f shrinks E[(a - x)(f - mean f)] by (n - 1) / n.
-    // Antithetic pairs sum to zero, so there the centring takes nothing away (scale 1).
-    double stein_scale(Index n) const { return paired() ? 1.0 : static_cast<double>(n) / (n - 1.0); }
-    Vector stein_stderr(const ColumnMoments& dual, Index n) const {
-        const double units = paired() ? static_cast<double>(n) / 2.0 : static_cast<double>(n);
-        return (dual.m2 / ((units - 1.0) * units)).cwiseSqrt() * stein_scale(n);
-    }
-
-    // QMC: one chunk's sums per scramble of [Sigma^-1 e (f - fbar), Sigma^-1 e, f - fbar] for
-    // samples [first, first + rows), (R, 2d + 1).
-    ClusterSums stein_scramble_sums(const RowMatrix& Z, const double* f, double fbar, Index first) const {
-        RowMatrix D;
-        sampler_.dual_rows(Z, D);
-        ClusterSums c;
-        c.sums = RowMatrix::Zero(opt_.scheme.scrambles, 2 * d_ + 1);
-        for (Index t = 0; t < Z.rows(); ++t) {
-            double* row = c.sums.row(opt_.scheme.cluster_of(first + t)).data();
-            const double g = f[t] - fbar;
-            for (Index k = 0; k < d_; ++k) {
-                row[k] += D(t, k) * g;
-                row[d_ + k] += D(t, k);
-            }
-            row[2 * d_] += g;
-        }
-        return c;
-    }
-    // Stein under QMC from the scrambles' sums: scramble r's estimate centres f by the mean over
-    // the other scrambles, which is independent of r's points, so each is exactly unbiased
-    // (E[Sigma^-1 e] = 0); the estimate is their mean, the standard error their spread.
-    void stein_from_scrambles(const ClusterSums& c, Index n, Vector& value, Vector& se) const {
-        const Index R = opt_.scheme.scrambles;
-        const double per = static_cast<double>(n / R), total = c.sums.col(2 * d_).sum();
-        RowMatrix T(R, d_);
-        for (Index r = 0; r < R; ++r) {
-            const double others = (total - c.sums(r, 2 * d_)) / (static_cast<double>(n) - per);
-            for (Index k = 0; k < d_; ++k) T(r, k) = (c.sums(r, k) - others * c.sums(r, d_ + k)) / per;
-        }
-        value = T.colwise().mean().transpose();
-        se = stderr_of_cluster_means(T);
-    }
-
     const RowMatrix& X_;
     const NoiseSampler& sampler_;
     BatchModel& model_;
@@ -283,14 +226,12 @@ GaussianFamily::Estimates GaussianFamily::estimate(const State& s, Index p, Inde
         point_normals(s, p, first, rows, Z);
         return Z.data();
     };
-    const bool qmc = opt_.scheme.qmc();
     LeastSquaresSums cross;
-    ColumnMoments dual;
-    ClusterSums scrambles;
+    SteinTerms stein;
     std::vector<LeastSquaresSums> cross_part(kWaveChunks);
-    std::vector<ColumnMoments> dual_part(kWaveChunks);
-    std::vector<ClusterSums> scramble_part(kWaveChunks);
+    std::vector<SteinTerms> stein_part(kWaveChunks);
     const bool plain_stein = opt_.stein && !opt_.stein_cv;
+    const SteinEstimator plain(sampler_, opt_.scheme, d);
     SteinControlVariate cv(sampler_, opt_.scheme, d);
     std::vector<LeastSquaresSums> folds;
     std::vector<std::vector<LeastSquaresSums>> fold_part(kWaveChunks);
@@ -302,36 +243,28 @@ GaussianFamily::Estimates GaussianFamily::estimate(const State& s, Index p, Inde
             if (opt_.clime)
                 cross_part[static_cast<size_t>(i)] =
                     LeastSquaresSums::of_rows(clime_normals(first, rows, Z), f.data(), rows, d, fbar, &stop);
-            if (plain_stein && qmc) scramble_part[static_cast<size_t>(i)] = stein_scramble_sums(Z, f.data(), fbar, first);
-            else if (plain_stein) dual_part[static_cast<size_t>(i)] = stein_terms(Z, f.data(), fbar);
+            if (plain_stein) stein_part[static_cast<size_t>(i)] = plain.terms(Z, f.data(), fbar, first);
             if (opt_.stein_cv) fold_part[static_cast<size_t>(i)] = cv.fold_sums(Z.data(), f.data(), rows, first, fbar);
         },
         [&](Index i) {
             if (opt_.clime) cross.merge(cross_part[static_cast<size_t>(i)]);
-            if (plain_stein && qmc) scrambles.merge(scramble_part[static_cast<size_t>(i)]);
-            else if (plain_stein) dual.merge(dual_part[static_cast<size_t>(i)]);
+            if (plain_stein) stein.merge(stein_part[static_cast<size_t>(i)]);
             if (opt_.stein_cv) SteinControlVariate::merge(folds, fold_part[static_cast<size_t>(i)]);
         });
 
+    if (plain_stein) plain.estimate(stein, n, e.stein, e.stein_se);
     if (opt_.stein_cv) {  // the second pass: each sample's term with its fold's control
         if (!cv.fit(folds, fbar))
             throw std::invalid_argument("stein's control variate: the perturbation design is singular at point " +
                                         std::to_string(p) + "; use more samples");
-        SteinControlVariate::Terms terms;
-        std::vector<SteinControlVariate::Terms> term_part(kWaveChunks);
         for_each_chunk(
             [&](Index i, Index first, Index rows, Interruption&) {
                 RowMatrix Z;
                 point_normals(s, p, first, rows, Z);
-                term_part[static_cast<size_t>(i)] = cv.terms(Z, s.values.data() + first, first);
+                stein_part[static_cast<size_t>(i)] = cv.terms(Z, s.values.data() + first, first);
             },
-            [&](Index i) { terms.merge(term_part[static_cast<size_t>(i)]); });
-        cv.estimate(terms, n, e.stein, e.stein_se);
-    } else if (opt_.stein && qmc) {
-        stein_from_scrambles(scrambles, n, e.stein, e.stein_se);
-    } else if (opt_.stein) {
-        e.stein = dual.mean * stein_scale(n);
-        e.stein_se = stein_stderr(dual, n);
+            [&](Index i) { stein.merge(stein_part[static_cast<size_t>(i)]); });
+        cv.estimate(stein, n, e.stein, e.stein_se);
     }
     if (!opt_.clime) return e;
 

@@ -19,7 +19,7 @@ struct EngineOptions {
     bool clime = false;
     bool stein = false;
     double ridge = 0.0;  // C-LIME L2 penalty lambda on the per-sample mean loss (paper 1, Lemma 6)
-    bool stein_cv = false;  // Stein with the cross-fitted linear control variate (stein_control_variate.hpp)
+    bool stein_cv = false;  // Stein with the cross-fitted linear control variate (stein.hpp)
     std::uint64_t seed = 0;
     Index n_samples = 1000;  // per point; the most when stop_tol > 0
     // Every point reuses the draws of stream 0 (common random numbers): differences between the

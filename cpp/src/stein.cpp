@@ -1,9 +1,64 @@
-// Stein's estimator with a cross-fitted linear control variate (stein_control_variate.hpp).
-#include "gradlime/stein_control_variate.hpp"
+// Stein's estimators: plain, and with a cross-fitted linear control variate (stein.hpp).
+#include "gradlime/stein.hpp"
 
 #include <cmath>
 
 namespace gradlime {
+
+void SteinTerms::merge(const SteinTerms& other) {
+    units.merge(other.units);
+    scrambles.merge(other.scrambles);
+}
+
+SteinTerms SteinEstimator::terms(const RowMatrix& Z, const double* f, double fbar, Index first) const {
+    RowMatrix D;  // rows (Sigma^-1 e)^T
+    noise_.dual_rows(Z, D);
+    SteinTerms out;
+    if (scheme_.qmc()) {  // per scramble: [Sigma^-1 e (f - fbar), Sigma^-1 e, f - fbar], (R, 2d + 1)
+        out.scrambles.sums = RowMatrix::Zero(scheme_.scrambles, 2 * d_ + 1);
+        for (Index t = 0; t < Z.rows(); ++t) {
+            double* row = out.scrambles.sums.row(scheme_.cluster_of(first + t)).data();
+            const double g = f[t] - fbar;
+            for (Index k = 0; k < d_; ++k) {
+                row[k] += D(t, k) * g;
+                row[d_ + k] += D(t, k);
+            }
+            row[2 * d_] += g;
+        }
+        return out;
+    }
+    D.array().colwise() *= (Eigen::Map<const Vector>(f, Z.rows()).array() - fbar);
+    if (paired()) {  // antithetic pairs are the independent units: their mean rows
+        const Index G = D.rows() / 2;
+        for (Index g = 0; g < G; ++g) D.row(g) = 0.5 * (D.row(2 * g) + D.row(2 * g + 1));
+        D.conservativeResize(G, Eigen::NoChange);
+    }
+    out.units = ColumnMoments::of_block(D);
+    return out;
+}
+
+void SteinEstimator::estimate(const SteinTerms& t, Index n, Vector& value, Vector& se) const {
+    if (scheme_.qmc()) {  // scramble r centred by the other scrambles' mean of f
+        const Index R = scheme_.scrambles;
+        const RowMatrix& c = t.scrambles.sums;
+        const double per = static_cast<double>(n / R), total = c.col(2 * d_).sum();
+        RowMatrix T(R, d_);
+        for (Index r = 0; r < R; ++r) {
+            const double others = (total - c(r, 2 * d_)) / (static_cast<double>(n) - per);
+            for (Index k = 0; k < d_; ++k) T(r, k) = (c(r, k) - others * c(r, d_ + k)) / per;
+        }
+        value = T.colwise().mean().transpose();
+        se = stderr_of_cluster_means(T);
+        return;
+    }
+    // Dividing by n - 1 makes the estimate unbiased: centring by the sample mean of f shrinks
+    // E[(a - x)(f - mean f)] by (n - 1) / n. Antithetic pairs sum to zero, so there the centring
+    // takes nothing away (scale 1).
+    const double scale = paired() ? 1.0 : static_cast<double>(n) / (n - 1.0);
+    const double units = paired() ? static_cast<double>(n) / 2.0 : static_cast<double>(n);
+    value = t.units.mean * scale;
+    se = (t.units.m2 / ((units - 1.0) * units)).cwiseSqrt() * scale;
+}
 
 SteinControlVariate::SteinControlVariate(const NoiseSampler& noise, const SampleScheme& scheme, Index d)
     : noise_(noise), scheme_(scheme), d_(d), folds_(scheme.qmc() ? scheme.scrambles : kFolds) {}
@@ -62,12 +117,7 @@ bool SteinControlVariate::fit(const std::vector<LeastSquaresSums>& folds, double
     return true;
 }
 
-void SteinControlVariate::Terms::merge(const Terms& other) {
-    units.merge(other.units);
-    scrambles.merge(other.scrambles);
-}
-
-SteinControlVariate::Terms SteinControlVariate::terms(const RowMatrix& Z, const double* f, Index first) const {
+SteinTerms SteinControlVariate::terms(const RowMatrix& Z, const double* f, Index first) const {
     RowMatrix D;  // rows (Sigma^-1 e)^T
     noise_.dual_rows(Z, D);
     const Index rows = Z.rows();
@@ -76,7 +126,7 @@ SteinControlVariate::Terms SteinControlVariate::terms(const RowMatrix& Z, const 
         const double r = f[t] - alpha_[k] - Z.row(t).dot(v_[k]);
         D.row(t) = D.row(t) * r + w_[k].transpose();
     }
-    Terms out;
+    SteinTerms out;
     if (scheme_.qmc()) {
         out.scrambles.sums = RowMatrix::Zero(scheme_.scrambles, d_);
         for (Index t = 0; t < rows; ++t) out.scrambles.sums.row(scheme_.cluster_of(first + t)) += D.row(t);
@@ -91,7 +141,7 @@ SteinControlVariate::Terms SteinControlVariate::terms(const RowMatrix& Z, const 
     return out;
 }
 
-void SteinControlVariate::estimate(const Terms& t, Index n, Vector& value, Vector& se) const {
+void SteinControlVariate::estimate(const SteinTerms& t, Index n, Vector& value, Vector& se) const {
     if (scheme_.qmc()) {
         const RowMatrix means = t.scrambles.sums / static_cast<double>(n / scheme_.scrambles);
         value = means.colwise().mean().transpose();

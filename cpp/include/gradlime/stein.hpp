@@ -1,5 +1,12 @@
-// Stein's estimator with a cross-fitted linear control variate (paper 1, Lemma 1, with the
-// regression of f on [1, a - x] as the control): for a sample in fold k,
+// Stein's estimators of E[grad f(a)] = Sigma^-1 E[(a - x) f(a)] (paper 1, Lemma 1; the gradient-
+// free SmoothGrad), from a point's standard normals and values, chunk by chunk.
+//
+// SteinEstimator, the plain form: terms Sigma^-1 e (f - fbar), per sample or per antithetic
+// pair, or summed per QMC scramble (each scramble then centred by the other scrambles' mean of f,
+// which is independent of its points, so each is exactly unbiased).
+//
+// SteinControlVariate, with a cross-fitted linear control variate (the regression of f on
+// [1, a - x] as the control): for a sample in fold k,
 //
 //   t = Sigma^-1 e (f(x + e) - alpha_k - e . w_k) + w_k,
 //
@@ -21,6 +28,29 @@
 
 namespace gradlime {
 
+// A chunk's terms: per unit (samples or antithetic pairs), or summed per QMC scramble. Merged in
+// chunk order.
+struct SteinTerms {
+    ColumnMoments units;
+    ClusterSums scrambles;
+    void merge(const SteinTerms& other);
+};
+
+class SteinEstimator {
+public:
+    SteinEstimator(const NoiseSampler& noise, const SampleScheme& scheme, Index d)
+        : noise_(noise), scheme_(scheme), d_(d) {}
+    // One chunk (samples [first, first + rows), normals Z, values f, fbar the point's centring).
+    SteinTerms terms(const RowMatrix& Z, const double* f, double fbar, Index first) const;
+    void estimate(const SteinTerms& t, Index n, Vector& value, Vector& se) const;
+
+private:
+    bool paired() const { return scheme_.antithetic && !scheme_.qmc(); }
+    const NoiseSampler& noise_;
+    SampleScheme scheme_;
+    Index d_;
+};
+
 class SteinControlVariate {
 public:
     static constexpr Index kFolds = 8;  // without QMC
@@ -37,14 +67,9 @@ public:
     // After pass 1: each fold's control, fitted on the other folds. False when one is singular.
     bool fit(const std::vector<LeastSquaresSums>& folds, double fbar);
 
-    // Pass 2: one chunk's terms t (per unit, or summed per scramble), merged in chunk order.
-    struct Terms {
-        ColumnMoments units;
-        ClusterSums scrambles;
-        void merge(const Terms& other);
-    };
-    Terms terms(const RowMatrix& Z, const double* f, Index first) const;
-    void estimate(const Terms& t, Index n, Vector& value, Vector& se) const;
+    // Pass 2: one chunk's terms t (per unit, or summed per scramble).
+    SteinTerms terms(const RowMatrix& Z, const double* f, Index first) const;
+    void estimate(const SteinTerms& t, Index n, Vector& value, Vector& se) const;
 
 private:
     const NoiseSampler& noise_;
