@@ -41,8 +41,9 @@ public:
     using State = GaussianState;
 
     GaussianFamily(const RowMatrix& X, const NoiseSampler& sampler, BatchModel& model, const EngineOptions& opt,
-                   EngineResult& out)
-        : X_(X), sampler_(sampler), model_(model), opt_(opt), out_(out), d_(X.cols()), n_(opt.n_samples) {}
+                   EngineResult& out, const RowMatrix& householder)
+        : X_(X), sampler_(sampler), model_(model), opt_(opt), out_(out), householder_(householder), d_(X.cols()),
+          n_(opt.n_samples) {}
 
     Index dim() const { return d_; }
     Index rows_per_point() const { return n_; }
@@ -64,6 +65,7 @@ public:
         eps.resize(d_);
         double* z = s.normals.size() ? s.normals.row(first).data() : (scratch.resize(count, d_), scratch.data());
         sampler_.draw(opt_.seed, stream(point), static_cast<std::uint64_t>(first), count, z, opt_.scheme);
+        rotate(point, z, count, d_, 1);
         for (Index i = 0; i < count; ++i) {
             sampler_.perturb(z + i * d_, eps.data());
             double* row = rows + i * d_;
@@ -104,6 +106,7 @@ public:
         const auto s0 = static_cast<std::uint64_t>(first);
         if (diagonal) {
             sampler_.draw_columns(opt_.seed, stream(point), s0, count, Z.data(), B, opt_.scheme);
+            rotate(point, Z.data(), count, 1, B);
             const Vector& scale = sampler_.scale();
             for (Index k = 0; k < d_; ++k) {
                 const double xk = X_(point, k), sk = scale[k];
@@ -115,6 +118,7 @@ public:
             return;
         }
         sampler_.draw(opt_.seed, stream(point), s0, count, Z.data(), opt_.scheme);
+        rotate(point, Z.data(), count, d_, 1);
         for (Index r = 0; r < count; ++r) {
             sampler_.perturb(Z.row(r).data(), eps.data());
             for (Index k = 0; k < d_; ++k) x[k * B + r] = static_cast<float>(X_(point, k) + eps[k]);
@@ -167,13 +171,57 @@ private:
         return opt_.common_draws ? 0u : point_stream(opt_.driver, point);
     }
     void point_normals(const State& s, Index point, Index first, Index rows, RowMatrix& Z) const;
+    // QMC on a model with a gradient (qmc_directions): the point's normals reflected so that their
+    // first coordinate, the Sobol' points' best, lies along the gradient at x in z space
+    // (Imai & Tan's linear transformation); z <- z - 2 w (w . z), w the point's Householder vector
+    // (zero: no reflection). Orthogonal, so z stays N(0, I) and every estimator unbiased.
+    void rotate(Index point, double* z, Index rows, Index row_step, Index col_step) const {
+        if (householder_.size() == 0) return;
+        const double* w = householder_.row(point).data();
+        for (Index t = 0; t < rows; ++t) {
+            double dot = 0.0;
+            for (Index k = 0; k < d_; ++k) dot += w[k] * z[t * row_step + k * col_step];
+            for (Index k = 0; k < d_; ++k) z[t * row_step + k * col_step] -= 2.0 * dot * w[k];
+        }
+    }
     const RowMatrix& X_;
     const NoiseSampler& sampler_;
     BatchModel& model_;
     const EngineOptions& opt_;
     EngineResult& out_;
+    const RowMatrix& householder_;  // (N, d) or empty
     Index d_, n_;
 };
+
+// The Householder vectors of the QMC reflection: w with (I - 2 w w^T) e_1 = u, u the unit
+// direction of L^T grad f(x) (the gradient in z space), one model call per batch of points; zero
+// rows where the gradient is zero or not finite (no reflection).
+RowMatrix qmc_directions(const RowMatrix& X, const NoiseSampler& sampler, BatchModel& model, Index batch_rows) {
+    const Index N = X.rows(), d = X.cols();
+    RowMatrix W = RowMatrix::Zero(N, d);
+    for (Index p0 = 0; p0 < N; p0 += batch_rows) {
+        const Index m = std::min(batch_rows, N - p0);
+        double* in = model.input_buffer(0, m, d);
+        std::copy_n(X.row(p0).data(), m * d, in);
+        const ModelOutput y = model.evaluate(0, m, d, false, true);
+        for (Index t = 0; t < m; ++t) {
+            Vector u(d);
+            const double* g = y.gradients + t * d;
+            if (sampler.is_diagonal())
+                for (Index k = 0; k < d; ++k) u[k] = sampler.scale()[k] * g[k];
+            else
+                u = sampler.factor().transpose() * Eigen::Map<const Vector>(g, d);
+            const double norm = u.norm();
+            if (!(norm > 0.0 && std::isfinite(norm))) continue;
+            u /= norm;
+            u[0] -= 1.0;  // w = (u - e_1) / |u - e_1|
+            const double len = u.norm();
+            if (len > 1e-12) W.row(p0 + t) = (u / len).transpose();
+        }
+        model.check_interrupt();
+    }
+    return W;
+}
 
 // Standard normals of samples [first, first + rows) of a point: kept or drawn again.
 void GaussianFamily::point_normals(const State& s, Index point, Index first, Index rows, RowMatrix& Z) const {
@@ -182,6 +230,7 @@ void GaussianFamily::point_normals(const State& s, Index point, Index first, Ind
     } else {
         Z.resize(rows, d_);
         sampler_.draw(opt_.seed, stream(point), static_cast<std::uint64_t>(first), rows, Z.data(), opt_.scheme);
+        rotate(point, Z.data(), rows, d_, 1);
     }
 }
 
@@ -332,7 +381,10 @@ EngineResult run_engine(const RowMatrix& X, const NoiseSampler& sampler, BatchMo
     if (opt.clime) out.clime = {RowMatrix::Zero(N, d), RowMatrix::Zero(N, d)};
     if (opt.stein) out.stein = {RowMatrix::Zero(N, d), RowMatrix::Zero(N, d)};
     out.samples.assign(static_cast<size_t>(N), 0);
-    run_driver(GaussianFamily(X, sampler, model, opt, out), model, N, opt.driver);
+    const RowMatrix householder = opt.scheme.qmc() && sampler.is_gaussian() && model.has_gradient() && !opt.common_draws
+                                      ? qmc_directions(X, sampler, model, std::max<Index>(1, opt.driver.batch_rows))
+                                      : RowMatrix();
+    run_driver(GaussianFamily(X, sampler, model, opt, out, householder), model, N, opt.driver);
     return out;
 }
 
