@@ -76,3 +76,15 @@ def test_arguments():
         gl.stein(sine(), X0, control_variate="yes")
     E = gl.stein(sine(), X0, n_samples=64, control_variate=True, tol=0.05, max_samples=4096)
     assert E.stderr.max() <= 0.05 or E.samples_per_point == 4096
+
+
+def test_lipschitz_passes_the_scheme_through():
+    """lipschitz explains x and its neighbours with the method's own keywords: the control
+    variate (and qmc) reach the engine, where they were once dropped."""
+    X = np.zeros((2, 3))
+    kw = {"n_samples": 64, "n_neighbors": 3, "seed": 1}
+    plain = gl.lipschitz(sine(), X, "stein", **kw).values
+    cv = gl.lipschitz(sine(), X, "stein", control_variate=True, **kw).values
+    qmc = gl.lipschitz(sine(), X, "stein", qmc=True, **kw).values
+    assert not np.array_equal(plain, cv)
+    assert not np.array_equal(plain, qmc)

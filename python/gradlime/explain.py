@@ -70,8 +70,11 @@ def explain(
         of scramble j % R, and ``n_samples`` must be a multiple of R (of 2R with
         ``antithetic=True``, which mirrors each point). Every estimator stays unbiased, and the
         standard errors are the spread of the R scrambles' estimates (t with R - 1 degrees of
-        freedom). Errors fall faster than 1 / sqrt(n) on smooth models (bench/RESULTS.md);
-        powers of two per scramble are best.
+        freedom). On a model with a gradient each point's points are reflected so that their
+        first coordinate (the Sobol' sequence's best) lies along the gradient at x (one gradient
+        evaluation per point, before sampling; Imai & Tan's linear transformation), so the same
+        seed draws differently for a model with and without ``grad=``. Errors fall faster than
+        1 / sqrt(n) on smooth models (bench/RESULTS.md); powers of two per scramble are best.
     control_variate : bool
         Stein with a cross-fitted linear control variate (``gl.stein``); the other estimators are
         unchanged.

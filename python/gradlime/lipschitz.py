@@ -134,6 +134,7 @@ def _explain_rows(
             ridge=kw.get("ridge", 0.0),
             antithetic=kw.get("antithetic", False),
             qmc=kw.get("qmc", False),
+            control_variate=kw.get("control_variate", False),
             tol=kw.get("tol"),
             max_samples=kw.get("max_samples"),
             seed=seed,
