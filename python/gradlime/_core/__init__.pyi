@@ -18,6 +18,9 @@ class KernelShapRun(TypedDict):
     stderr: Array
     fx: Array
     expected_value: float
+    coalitions: int
+    cubic: bool
+    samples: npt.NDArray[np.int64]
 
 def max_threads() -> int: ...
 
@@ -42,7 +45,9 @@ def run(
     target: int = 0,
     kernel: str = "gaussian",
     common_draws: bool = False,
-    scheme: str = "iid",
+    antithetic: bool = False,
+    qmc: int = 0,
+    stein_cv: bool = False,
     stop_tol: float = 0.0,
     batch_rows: int = 8192,
     fused_network: bool = True,
@@ -61,6 +66,9 @@ def kernel_shap(
     exact: bool = False,
     n_samples: int = 2048,
     seed: int = 0,
+    cubic: bool = True,
+    stop_tol: float = 0.0,
+    looks: list[int] = ...,
     batch_rows: int = 8192,
     fused_network: bool = True,
     point_offset: int = 0,
@@ -109,4 +117,6 @@ def noise_rows(
     stream: int = 0,
     first: int = 0,
     m: int = 1,
+    antithetic: bool = False,
+    qmc: int = 0,
 ) -> npt.NDArray[np.float64]: ...
