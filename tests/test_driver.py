@@ -209,9 +209,6 @@ def test_scheme_errors():
         ValueError, match=r"needs n_samples \(and max_samples\) a multiple of 16; got 24"
     ):
         _run(m, _points(2), n_samples=24, **GAUSSIAN, qmc=8, antithetic=True)
-    with pytest.raises(ValueError, match="antithetic draws need the Gaussian kernel"):
-        _run(m, _points(2), stddev=np.full(4, 0.3), kernel="uniform", smoothgrad=True,
-             n_samples=10, antithetic=True)  # fmt: skip
     with pytest.raises(ValueError, match="n_samples must be even; got 11"):
         _run(m, _points(2), n_samples=11, **GAUSSIAN, antithetic=True)
 

@@ -27,7 +27,6 @@ void register_sampling(py::module_& m) {
             if (m < 0) throw py::value_error("m must be >= 0");
             const gradlime::SampleScheme scheme{antithetic, qmc};
             gradlime::validate_scheme(scheme, scheme.round());
-            if (antithetic && !sampler.is_gaussian()) throw py::value_error("antithetic draws need the Gaussian kernel");
             const gradlime::Index d = sampler.dim();
             gradlime::RowMatrix Z(m, d), E(m, d);
             without_gil([&] {  // pure C++ on locals

@@ -349,8 +349,6 @@ void validate(const RowMatrix& X, const NoiseSampler& sampler, const BatchModel&
     // C-LIME = SmoothGrad and the Stein form rest on Stein's lemma, which is Gaussian (paper 1, Lemma 1).
     if ((opt.clime || opt.stein) && !sampler.is_gaussian())
         throw std::invalid_argument("clime and stein need Gaussian noise; other kernels support the mean gradient only");
-    if (opt.scheme.antithetic && !sampler.is_gaussian())
-        throw std::invalid_argument("antithetic draws need the Gaussian kernel");
     if (opt.n_samples < 2) throw std::invalid_argument("n_samples must be >= 2 (a standard error needs two samples)");
     validate_scheme(opt.scheme, opt.n_samples);
     if (opt.clime && opt.n_samples < d + 2)

@@ -61,17 +61,19 @@ void NoiseSampler::draw(std::uint64_t seed, std::uint32_t stream, std::uint64_t 
     if (kind_ == NoiseKind::Gaussian) gaussian_rows(seed, stream, first, m, dim_, out, dim_);
     else uniform_rows(seed, stream, first, m, dim_, out, dim_);
     if (!scheme.antithetic || m == 0) return;
-    // Antithetic: odd samples negate the draw of the even one before them, drawn here when it lies
-    // outside [first, first + m).
+    // Antithetic: odd samples mirror the draw of the even one before them (drawn here when it lies
+    // outside [first, first + m)): -z for the Gaussian, 1 - u for the uniforms (so eps -> -eps).
     std::vector<double> before;
     if (first % 2 == 1) {
         before.resize(static_cast<size_t>(dim_));
-        gaussian_rows(seed, stream, first - 1, 1, dim_, before.data(), dim_);
+        if (kind_ == NoiseKind::Gaussian) gaussian_rows(seed, stream, first - 1, 1, dim_, before.data(), dim_);
+        else uniform_rows(seed, stream, first - 1, 1, dim_, before.data(), dim_);
     }
+    const bool gaussian = kind_ == NoiseKind::Gaussian;
     for (Index t = 0; t < m; ++t) {
         if ((first + static_cast<std::uint64_t>(t)) % 2 == 0) continue;
         const double* even = t == 0 ? before.data() : out + (t - 1) * dim_;
-        for (Index k = 0; k < dim_; ++k) out[t * dim_ + k] = -even[k];
+        for (Index k = 0; k < dim_; ++k) out[t * dim_ + k] = gaussian ? -even[k] : 1.0 - even[k];
     }
 }
 

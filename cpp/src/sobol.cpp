@@ -285,7 +285,7 @@ void qmc_draws(std::uint64_t seed, std::uint32_t stream, const SampleScheme& sch
                 if (i & 1u) x ^= *sv;
             const double u = (static_cast<double>(x) + 0.5) * 0x1p-32;
             double z = gaussian ? inverse_normal_cdf(u) : u;
-            if (scheme.antithetic && j % 2 == 1) z = -z;
+            if (scheme.antithetic && j % 2 == 1) z = gaussian ? -z : 1.0 - z;
             out[t * row_step + k * col_step] = z;
         }
     }

@@ -77,8 +77,6 @@ def one_pass(
     lam = nonnegative_float(ridge, "ridge")
     if not isinstance(antithetic, (bool, np.bool_)):
         raise TypeError(f"antithetic must be True or False; got {antithetic!r}")
-    if antithetic and kernel != "gaussian":
-        raise ValueError("antithetic=True needs the Gaussian neighbourhood")
     scrambles = qmc_scrambles(qmc)
     if not isinstance(control_variate, (bool, np.bool_)):
         raise TypeError(f"control_variate must be True or False; got {control_variate!r}")

@@ -159,6 +159,7 @@ def unigrad(
     *,
     radius: Any = 1.0,
     n_samples: int = 1000,
+    antithetic: bool = False,
     qmc: bool | int = False,
     tol: float | None = None,
     max_samples: int | None = None,
@@ -168,8 +169,9 @@ def unigrad(
 
     SmoothGrad with the uniform kernel (paper 2, Thm 4.3: any kernel with a total-variation bound
     makes the explanation more robust). ``radius`` is a scalar or one half-width per feature. The
-    standard error is the per-sample spread over sqrt(n). Needs a model with a gradient. ``qmc``
-    (scrambled Sobol' points on the cube), ``tol`` and ``max_samples``: as ``gl.explain``'s.
+    standard error is the per-sample spread over sqrt(n). Needs a model with a gradient.
+    ``antithetic`` (pairs e, -e), ``qmc`` (scrambled Sobol' points on the cube), ``tol`` and
+    ``max_samples``: as ``gl.explain``'s.
 
     Examples
     --------
@@ -186,6 +188,7 @@ def unigrad(
         kernel="uniform",
         scale=radius,
         n_samples=n_samples,
+        antithetic=antithetic,
         qmc=qmc,
         tol=tol,
         max_samples=max_samples,

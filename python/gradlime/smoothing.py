@@ -20,6 +20,7 @@ def smoothed(
     scale: Any = 1.0,
     cov: Any = None,
     n_samples: int = 100,
+    antithetic: bool = False,
     qmc: bool | int = False,
     seed: int = 0,
 ) -> Model:
@@ -39,10 +40,10 @@ def smoothed(
         (density exp(-|z|/b)/(2b) per coordinate).
     cov : array (d, d), optional
         A full covariance for the Gaussian kernel (overrides ``scale``).
-    n_samples, qmc, seed
-        The fixed draws: the same as those of ``gl.smoothgrad`` for a single point with this seed
-        and ``qmc`` (scrambled Sobol' points, ``gl.explain``; ``n_samples`` a multiple of the
-        scrambles).
+    n_samples, antithetic, qmc, seed
+        The fixed draws: the same as those of ``gl.smoothgrad`` for a single point with this seed,
+        ``antithetic`` (pairs z, -z) and ``qmc`` (scrambled Sobol' points, ``gl.explain``;
+        ``n_samples`` a multiple of the scrambles, and even with pairs).
 
     Examples
     --------
@@ -67,7 +68,15 @@ def smoothed(
         if d not in draws:
             scale_d, cov_d = noise_spec(scale, cov, d, kernel=kernel, name="scale")
             draws[d] = _core.noise_rows(
-                kernel, scale=scale_d, cov=cov_d, seed=s, stream=0, first=0, m=n, qmc=scrambles
+                kernel,
+                scale=scale_d,
+                cov=cov_d,
+                seed=s,
+                stream=0,
+                first=0,
+                m=n,
+                antithetic=bool(antithetic),
+                qmc=scrambles,
             )
         return draws[d]
 

@@ -2,7 +2,8 @@
 // samples form the independent units that the standard errors count:
 //
 //   Monte Carlo        independent draws; each sample is a unit.
-//   antithetic         sample 2k + 1 is the mirror of sample 2k (e and -e); each pair is a unit.
+//   antithetic         sample 2k + 1 is the mirror of sample 2k (e and -e: -z for the Gaussian,
+//                      1 - u for the uniform and Laplace kernels); each pair is a unit.
 //   QMC (R scrambles)  randomised quasi-Monte Carlo (rng/sobol.hpp): sample j (or pair j / 2, when
 //                      antithetic too) is point i = j / R of scramble r = j mod R of a scrambled
 //                      Sobol' sequence; the R scrambles are independent and each is one unit

@@ -48,7 +48,7 @@ int sobol_pair_t_value(Index a, Index b, int m);
 
 // Draws of samples [first, first + m) of a stream under a QMC scheme: uniforms in (0, 1) on the
 // 2^-32 grid's midpoints, mapped to standard normals when `gaussian` (inverse_normal.hpp; the
-// mirror -z on the odd sample of an antithetic pair). Coordinate k of sample first + t goes to
+// mirror -z on the odd sample of an antithetic pair; 1 - u for uniforms). Coordinate k of sample first + t goes to
 // out[t * row_step + k * col_step].
 void qmc_draws(std::uint64_t seed, std::uint32_t stream, const SampleScheme& scheme, std::uint64_t first, Index m,
                Index d, bool gaussian, double* out, Index row_step, Index col_step);
