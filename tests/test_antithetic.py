@@ -8,23 +8,7 @@ import numpy as np
 import pytest
 
 import gradlime as gl
-
-A_VEC = np.array([1.0, -0.5, 2.0])
-X0 = np.array([0.3, -0.2, 0.1])
-SIGMA = 0.4
-
-
-def sine():
-    return gl.Model(
-        lambda A: np.sin((A * A_VEC).sum(axis=1)),
-        grad=lambda A: np.cos((A * A_VEC).sum(axis=1))[:, None] * A_VEC,
-    )
-
-
-def sine_truth(x, sigma):
-    # E grad sin(a.x') over x' ~ N(x, sigma^2 I) = a cos(a.x) exp(-sigma^2 |a|^2 / 2)
-    return A_VEC * np.cos(A_VEC @ x) * np.exp(-(sigma**2) * (A_VEC @ A_VEC) / 2)
-
+from closed_forms import SIGMA, X0, sine, sine_truth
 
 SEEDS = range(300)
 

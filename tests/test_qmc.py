@@ -13,11 +13,8 @@ import numpy as np
 import pytest
 
 import gradlime as gl
+from closed_forms import A_VEC, SIGMA, X0, sine, sine_truth
 from gradlime._core import _testing
-
-A_VEC = np.array([1.0, -0.5, 2.0])
-X0 = np.array([0.3, -0.2, 0.1])
-SIGMA = 0.4
 
 
 def test_the_normal_quantile_inverts_erfc():
@@ -92,17 +89,6 @@ def test_the_searched_projections_beat_the_first_candidates():
     far = np.mean([_testing.sobol_t_value(k, k + 1, 10) for k in range(5000, 5040)])
     near = np.mean([_testing.sobol_t_value(k, k + 1, 10) for k in range(900, 940)])
     assert near < far
-
-
-def sine():
-    return gl.Model(
-        lambda A: np.sin((A * A_VEC).sum(axis=1)),
-        grad=lambda A: np.cos((A * A_VEC).sum(axis=1))[:, None] * A_VEC,
-    )
-
-
-def sine_truth(x, sigma):
-    return A_VEC * np.cos(A_VEC @ x) * np.exp(-(sigma**2) * (A_VEC @ A_VEC) / 2)
 
 
 def logistic():

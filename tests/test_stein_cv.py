@@ -8,18 +8,12 @@ import numpy as np
 import pytest
 
 import gradlime as gl
-
-A_VEC = np.array([1.0, -0.5, 2.0])
-X0 = np.array([0.3, -0.2, 0.1])
-SIGMA = 0.4
+from closed_forms import SIGMA, X0, sine_truth
+from closed_forms import sine as _sine
 
 
 def sine():
-    return gl.Model(lambda A: np.sin((A * A_VEC).sum(axis=1)))
-
-
-def sine_truth(x, sigma):
-    return A_VEC * np.cos(A_VEC @ x) * np.exp(-(sigma**2) * (A_VEC @ A_VEC) / 2)
+    return _sine(gradient=False)
 
 
 @pytest.mark.parametrize("scheme", [{}, {"antithetic": True}, {"qmc": 16}])
