@@ -43,7 +43,17 @@ def _columns(E: Explanation, key: Any) -> Any:
     return key
 
 
+def flat_only(E: Explanation, what: str) -> None:
+    """Tables, selection and plots are of (N, d) attributions: say so for points of any shape."""
+    if E.values.ndim > 2:
+        raise ValueError(
+            f"{what} needs (N, d) attributions; these have shape {E.values.shape} (the points' own "
+            "shape): use E.values.reshape(len(E.values), -1), or explain flat rows"
+        )
+
+
 def _points(E: Explanation, key: Any) -> Explanation:
+    flat_only(E, "selecting points")
     if E.values.ndim != 2:
         raise IndexError("this Explanation is of one point: select features with E[:, names]")
 
@@ -97,6 +107,7 @@ def _pandas() -> Any:
 def table(E: Explanation, *, stderr: bool = True) -> tuple[list[str], np.ndarray]:
     """The columns of E as a table, a row per point: each feature (named), its standard error
     beside it as "<name> stderr", then "fx" and "base_value" where known."""
+    flat_only(E, "a table")
     values, se = np.atleast_2d(E.values), np.atleast_2d(E.stderr)
     columns: list[str] = []
     parts: list[np.ndarray] = []
@@ -131,7 +142,7 @@ def to_shap(E: Explanation) -> Any:
         values=E.values,
         base_values=E.base_values,
         data=E.data,
-        feature_names=names_of(E),
+        feature_names=names_of(E) if E.values.ndim <= 2 else None,  # images: shap's image plots
         error_std=E.stderr,
         lower_bounds=E.values - Z95 * E.stderr,
         upper_bounds=E.values + Z95 * E.stderr,

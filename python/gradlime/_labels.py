@@ -75,12 +75,23 @@ def labelled(fn: Callable[..., R]) -> Callable[..., R]:
     keywords (``_progress``), and names, the index, f(x) and base values on its Explanation (or
     on each of a dict of them). The method itself reads DataFrames as numbers
     (``_validation.real_array``)."""
+    from ._shapes import flat_keywords, flat_model, point_shape, unflatten
     from .models import as_model, in_batches
 
     @functools.wraps(fn)
     def wrapper(
         model: Any, X: Any, *args: Any, feature_names: Any = None, progress: Any = None, **kw: Any
     ) -> Any:
+        shape = point_shape(X)
+        if shape is not None:  # (N, ...): flat rows for the method, X's shape for the results
+            model, kw = flat_model(model, shape), flat_keywords(kw, shape)
+            flat = np.reshape(np.asarray(X), (len(X), -1))
+            shaped = wrapper(
+                model, flat, *args, feature_names=feature_names, progress=progress, **kw
+            )
+            if isinstance(shaped, dict):
+                return {k: unflatten(E, shape) for k, E in shaped.items()}
+            return unflatten(shaped, shape)
         labels = read_labels(X, feature_names)
         with _progress.reporting(progress, fn.__name__):
             out: Any = fn(model, X, *args, **kw)

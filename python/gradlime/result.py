@@ -18,7 +18,7 @@ class Explanation:
 
     Attributes
     ----------
-    values : ndarray, shape (N, d) or (d,)
+    values : ndarray, shape (N, d), (d,) or X's (N, ...)
         The attribution of each feature at each point.
     stderr : ndarray, same shape
         Standard error of each value over the random perturbations.
@@ -108,6 +108,9 @@ class Explanation:
         """Point i's attributions as bars with 95% error bars (``gl.plots.attributions``); with
         several points and no i, all of them per feature (``gl.plots.summary``). Needs
         matplotlib; returns the Axes."""
+        from ._export import flat_only
+
+        flat_only(self, "plot")
         from . import plots
 
         if i is None and self.values.ndim == 2 and len(self.values) > 1:
