@@ -107,3 +107,19 @@ def test_what_needs_flat_attributions_says_so_and_the_rest_round_trips(tmp_path)
     back = gl.Explanation.load(tmp_path / "e.npz")
     assert back.values.shape == X.shape
     assert back.values.tobytes() == E.values.tobytes()
+
+
+def test_lipschitz_and_faithfulness_on_image_shaped_points():
+    flat = X.reshape(len(X), -1)
+    kw = {"n_samples": 32, "n_neighbors": 3, "seed": 2}
+    L = gl.lipschitz(image_model(), X, **kw)
+    assert L.values.tobytes() == gl.lipschitz(flat_model(), flat, **kw).values.tobytes()
+    E = gl.smoothgrad(image_model(), X, n_samples=64)
+    got = gl.faithfulness(image_model(), X, E)
+    want = gl.faithfulness(flat_model(), flat, E.values.reshape(len(X), -1))
+    np.testing.assert_array_equal(got, want)
+    ref = np.full(SHAPE, 0.5)
+    np.testing.assert_array_equal(
+        gl.faithfulness(image_model(), X, E.values, reference=ref),
+        gl.faithfulness(flat_model(), flat, E.values.reshape(len(X), -1), reference=ref.ravel()),
+    )

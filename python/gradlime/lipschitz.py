@@ -10,6 +10,7 @@ import numpy as np
 
 from . import _core, _progress
 from ._engine import one_pass
+from ._shapes import flat_keywords, flat_model, point_shape
 from ._validation import as_points, as_seed, positive_float, positive_int
 from .models import Model, as_model
 from .registry import REGISTRY, MethodSpec
@@ -176,7 +177,12 @@ def lipschitz_and_explanations(
     method_params: dict[str, Any],
 ) -> tuple[LipschitzResult, np.ndarray]:
     """``lipschitz``'s result and the explanations phi(x) of the points themselves (N, d'), from
-    the same pass (``tradeoff`` scores their faithfulness)."""
+    the same pass (``tradeoff`` scores their faithfulness). Points of any shape (N, ...) are
+    explained as flat rows, the model called in their own shape (_shapes.py)."""
+    shape = point_shape(X)
+    if shape is not None:
+        model, method_params = flat_model(model, shape), flat_keywords(method_params, shape)
+        X = np.reshape(np.asarray(X), (len(X), -1))
     m = as_model(model)
     points, single = as_points(X)
     N, d = points.shape

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from ._shapes import flat_model, point_shape
 from ._validation import as_baseline, as_points, default_batch_rows, real_array
 from .models import Model, as_model, in_batches
 
@@ -78,6 +79,15 @@ def faithfulness(
         raise ValueError(f"similarity must be one of {SIMILARITIES}; got {similarity!r}")
     if at_reference not in _AT_REFERENCE:
         raise ValueError(f"at_reference must be one of {_AT_REFERENCE}; got {at_reference!r}")
+    shape = point_shape(X)
+    if shape is not None:  # points of any shape: flat rows, the model in their own shape
+        model = flat_model(model, shape)
+        n = len(X)
+        if np.shape(attributions) == np.shape(X):  # else the checks below say what is wrong
+            attributions = np.reshape(np.asarray(attributions), (n, -1))
+        X = np.reshape(np.asarray(X), (n, -1))
+        if np.shape(reference) == shape:
+            reference = np.reshape(np.asarray(reference), -1)
     m = as_model(model)
     P, single = as_points(X)
     n, d = P.shape
