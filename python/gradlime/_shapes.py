@@ -20,7 +20,7 @@ from .result import Explanation
 __all__ = ["PER_FEATURE", "flat_keywords", "flat_model", "point_shape", "unflatten"]
 
 #: Keywords that may hold one value per feature, in one point's shape (with leading axes).
-PER_FEATURE = ("baseline", "background", "sigma", "radius", "scale")
+PER_FEATURE = ("baseline", "background", "sigma", "radius", "scale", "feature_mask")
 
 
 def point_shape(X: Any) -> tuple[int, ...] | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
@@ -52,6 +53,7 @@ def kernel_shap(
     estimator: str = "regression",
     tol: float | None = None,
     max_samples: int | None = None,
+    feature_mask: Any = None,
     seed: int = 0,
 ) -> Explanation:
     """Shapley values of the model at each point, by KernelSHAP.
@@ -118,6 +120,11 @@ def kernel_shap(
         to 64 rows past its stop, which its estimate does not use.
     max_samples : int, optional
         The most coalitions a point may take with ``tol``.
+    feature_mask : array_like of int (d,), optional
+        Group labels (as Captum's ``feature_mask``; one point's shape for image-shaped X): the
+        features of a group are present or absent together, the Shapley values are the groups'
+        (exact when there are at most 10 groups), each split evenly over its features, so a
+        group's features sum to its value. ``params["feature_groups"]`` says how many.
     seed : int
         Seed of the counter-based generator (sampled mode).
 
@@ -150,6 +157,19 @@ def kernel_shap(
             raise TypeError("give the background as baseline= or as background=, not both")
         baseline = background
     background = as_background(baseline, d)
+    if feature_mask is not None:
+        return _grouped(
+            m,
+            points,
+            single,
+            background,
+            feature_mask,
+            n_samples,
+            estimator,
+            tol,
+            max_samples,
+            seed,
+        )
     if estimator not in ("regression", "kernel"):
         raise ValueError(f"estimator must be 'regression' or 'kernel'; got {estimator!r}")
     exact, n = _plan(d, n_samples)
@@ -206,3 +226,44 @@ def kernel_shap(
         params=params,
         samples_per_point=samples,
     )
+
+
+def _grouped(
+    m: Any,
+    points: np.ndarray,
+    single: bool,
+    background: np.ndarray,
+    feature_mask: Any,
+    n_samples: Any,
+    estimator: str,
+    tol: Any,
+    max_samples: Any,
+    seed: Any,
+) -> Explanation:
+    """KernelSHAP over groups of features (_feature_masks.py)."""
+    from ._feature_masks import codes, grouped_model, groups_of, spread
+
+    group, sizes = groups_of(feature_mask, points.shape[1])
+    G = len(sizes)
+    E: Explanation = kernel_shap.__wrapped__(  # type: ignore[attr-defined]
+        grouped_model(m, points, background, group),
+        codes(len(points), G, 1),
+        baseline=codes(len(background), G, -1),
+        n_samples=n_samples,
+        estimator=estimator,
+        tol=tol,
+        max_samples=max_samples,
+        seed=seed,
+    )
+    out = spread(E, group, sizes, points)
+    if single:
+        return dataclasses.replace(
+            out,
+            values=out.values[0],
+            stderr=out.stderr[0],
+            data=points[0],
+            fx=np.asarray(out.fx)[0],
+            base_values=np.asarray(out.base_values)[0],
+            samples_per_point=int(np.asarray(out.samples_per_point)[0]),
+        )
+    return out
