@@ -104,3 +104,25 @@ def test_bad_masks():
         gl.kernel_shap(f, np.ones((1, 6)), feature_mask=[0, 1])
     with pytest.raises(TypeError, match="integer group labels"):
         gl.kernel_shap(f, np.ones((1, 6)), feature_mask=np.ones(6) * 0.5)
+
+
+def test_lime_groups():
+    """A linear model with ridge 0: each group's coefficient is the group's w . (x - baseline),
+    split over its features; singleton groups are plain LIME (the same masks and distance)."""
+    w = np.array([2.0, -1.0, 0.5, 1.5, -0.5, 1.0])
+    lin = lambda A: A @ w + 3.0
+    rng = np.random.default_rng(4)
+    X, base = rng.normal(size=(3, 6)), rng.normal(size=6)
+    mask = np.array([0, 0, 1, 1, 1, 2])
+    E = gl.lime(lin, X, baseline=base, ridge=0.0, feature_mask=mask, n_samples=200)
+    for g in range(3):
+        np.testing.assert_allclose(
+            E.values[:, mask == g].sum(axis=1),
+            ((X - base) * w)[:, mask == g].sum(axis=1),
+            rtol=1e-9,
+            atol=1e-9,
+        )
+    plain = gl.lime(f, X, baseline=base, n_samples=300, seed=5)
+    single = gl.lime(f, X, baseline=base, n_samples=300, seed=5, feature_mask=np.arange(6))
+    np.testing.assert_allclose(single.values, plain.values, rtol=1e-12, atol=1e-14)
+    np.testing.assert_array_equal(single.samples_per_point, plain.samples_per_point)

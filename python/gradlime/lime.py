@@ -37,6 +37,7 @@ def lime(
     ridge: float = 1.0,
     tol: float | None = None,
     max_samples: int | None = None,
+    feature_mask: Any = None,
     seed: int = 0,
 ) -> Explanation:
     """LIME: a weighted ridge fit of the model on random binary masks of the features.
@@ -81,6 +82,11 @@ def lime(
         ``n_samples``) at the most; ``E.samples_per_point`` says what each used.
     max_samples : int, optional
         The most samples a point may take with ``tol``.
+    feature_mask : array_like of int (d,), optional
+        Group labels (as Captum's ``feature_mask``; one point's shape for image-shaped X): the
+        masks are drawn per group, the features of a group kept or replaced together, the
+        distance ||x - x~|| still over the features; each group's coefficient is split evenly
+        over its features. The draws are those of LIME over that many features for the same seed.
     seed : int
         Seed of the counter-based generator.
 
@@ -120,19 +126,20 @@ def lime(
     if m.n_features is not None and m.n_features != d:
         raise ValueError(f"X has {d} features but the model takes {m.n_features}")
     batch = m.batch_size or default_batch_rows(d)
-
-    values, stderr, samples = _core.lime(
-        points,
-        base,
-        **m._engine_args(),
-        progress=_progress.callback(),
-        n_samples=n,
-        kernel_width=width,
-        ridge=lam,
-        seed=s,
-        stop_tol=stop_tol,
-        batch_rows=batch,
-    )
+    run: dict[str, Any] = {
+        "n_samples": n,
+        "kernel_width": width,
+        "ridge": lam,
+        "seed": s,
+        "stop_tol": stop_tol,
+        "batch_rows": batch,
+    }
+    if feature_mask is None:
+        values, stderr, samples = _core.lime(
+            points, base, **m._engine_args(), progress=_progress.callback(), **run
+        )
+    else:
+        values, stderr, samples = _grouped(m, points, base, feature_mask, run)
     used: np.ndarray | int = np.asarray(samples, dtype=np.int64)
     if single:
         values, stderr, used = values[0], stderr[0], int(samples[0])
@@ -154,3 +161,36 @@ def lime(
         params=params,
         samples_per_point=used,
     )
+
+
+def _grouped(
+    m: Any, points: np.ndarray, base: np.ndarray, feature_mask: Any, run: dict[str, Any]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """LIME over groups of features: point p alone as G coordinates sqrt(sum over the group of
+    (x - baseline)^2) against a zero baseline, so the engine's distance is the features' own;
+    the model wrapper keeps the features of the groups whose coordinate the row kept. Point p
+    runs with its own offset, so its masks are those of point p of LIME over G features."""
+    from ._feature_masks import groups_of
+
+    group, sizes = groups_of(feature_mask, points.shape[1])
+    G = len(sizes)
+    values, stderr = np.zeros(points.shape), np.zeros(points.shape)
+    samples = np.zeros(len(points), dtype=np.int64)
+    share = (1.0 / sizes)[group]
+    for p, x in enumerate(points):
+        gap = np.sqrt(np.bincount(group, weights=(x - base) ** 2, minlength=G))
+
+        def f(R: np.ndarray, x: np.ndarray = x) -> np.ndarray:
+            return np.asarray(m(np.where((R != 0.0)[:, group], x, base)))
+
+        v, se, used = _core.lime(
+            gap[None, :],
+            np.zeros(G),
+            f=f,
+            grad=None,
+            progress=_progress.callback(),
+            point_offset=p,
+            **run,
+        )
+        values[p], stderr[p], samples[p] = v[0][group] * share, se[0][group] * share, used[0]
+    return values, stderr, samples
