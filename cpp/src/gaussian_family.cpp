@@ -151,7 +151,7 @@ public:
         const Index k = taken / (2 * kStopBlock);
         if (taken % (2 * kStopBlock) != 0 || (k & (k - 1)) != 0) return false;
         if (opt_.clime && taken < d_ + 2) return false;
-        if (opt_.stein_cv && taken < SteinControlVariate(sampler_, opt_.scheme, d_).min_samples(d_)) return false;
+        if (opt_.stein_cv && taken < SteinControlVariate(sampler_, opt_.scheme, d_).min_samples()) return false;
         const Estimates e = estimate(s, s.point, taken, false);
         if (opt_.stein && e.stein_se.maxCoeff() > opt_.stop_tol) return false;
         return !opt_.clime || (e.clime_solved && e.clime_se.maxCoeff() <= opt_.stop_tol);
@@ -357,7 +357,7 @@ void validate(const RowMatrix& X, const NoiseSampler& sampler, const BatchModel&
                                     std::to_string(opt.n_samples));
     if (!(std::isfinite(opt.ridge) && opt.ridge >= 0.0)) throw std::invalid_argument("ridge must be finite and >= 0");
     if (opt.stein_cv && opt.stein) {
-        const Index need = SteinControlVariate(sampler, opt.scheme, d).min_samples(d);
+        const Index need = SteinControlVariate(sampler, opt.scheme, d).min_samples();
         if (opt.n_samples < need)
             throw std::invalid_argument("stein's control variate fits d slopes on the other folds' samples: it needs n_samples >= " +
                                         std::to_string(need) + " for " + std::to_string(d) + " features; got " +

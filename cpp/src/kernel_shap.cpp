@@ -47,14 +47,13 @@ struct Context {
     const std::vector<std::unique_ptr<ShapleyFit>>* fits;  // sampled: each stage's fit, shared by every point
     double stop_tol;          // adaptive: the standard error a point stops at
     std::vector<float> tile;  // fused path: the background, see Shap::fill_block
-    std::vector<Index> all;   // every coalition of a point, in order (each distinct)
 
     // Point p's coalitions come from stream point_offset + p.
     std::uint32_t stream(Index p) const { return point_stream(driver, p); }
 
     // Mask j of a point as d bytes; returns its weight.
     double unpack(const PointState& s, Index j, std::uint8_t* z) const {
-        if (coalitions.exact()) return coalitions.mask(stream(s.point), j, z);
+        if (coalitions.exact()) return coalitions.exact_mask(j, z);
         const std::uint64_t* w = s.masks.data() + j * words;
         for (Index i = 0; i < d; ++i) z[i] = static_cast<std::uint8_t>((w[i / 64] >> (i % 64)) & 1u);
         return 1.0;
@@ -247,12 +246,8 @@ public:
     }
     bool finite(const State&) const { return true; }
 
-    Index fused_rows(State& s) const {
-        return 1 + static_cast<Index>(coalitions_of(s).size()) * c_.B;
-    }
-    Index batched_row(const State& s, Index r) const {
-        return r == 0 ? 0 : 1 + coalitions_of(s)[static_cast<size_t>((r - 1) / c_.B)] * c_.B + (r - 1) % c_.B;
-    }
+    // The fused path's rows are the batched path's (no coalition repeats to skip).
+    Index fused_rows(State&) const { return c_.R; }
 
     // Lane r of the block is fused row first + r. Coalition rows are packed back to back (one may
     // straddle two blocks): lane r holds background row (q0 + r) mod B, a contiguous run of the
@@ -260,15 +255,14 @@ public:
     // index plus one; d <= 62 there, one word). Lane 0 of the first block is x itself.
     void fill_block(State& s, Index, Index first, Index count, float* x) const {
         const Index d = c_.d, B = c_.B, L = kNetworkBlock, T = B + L;
-        const std::vector<Index>& js = coalitions_of(s);
         const Index o = first == 0 ? 1 : 0, q0 = first + o - 1;
         for (Index k = 0; k < d; ++k) {
             std::copy_n(c_.tile.data() + k * T + q0 % B, L - o, x + k * L + o);
             if (o) x[k * L] = s.xf[static_cast<size_t>(k)];
         }
         const bool exact = c_.coalitions.exact();
-        for (Index r = o, i = q0 / B, b = q0 % B; r < count;) {
-            const Index len = std::min(B - b, count - r), j = js[static_cast<size_t>(i)];
+        for (Index r = o, j = q0 / B, b = q0 % B; r < count;) {
+            const Index len = std::min(B - b, count - r);
             const std::uint64_t own = static_cast<std::uint64_t>(j) + 1;
             const std::uint64_t* w = exact ? &own : s.masks.data() + j * c_.words;
             for (Index wi = 0; wi < c_.words; ++wi)
@@ -277,7 +271,7 @@ public:
                     std::fill_n(x + k * L + r, len, s.xf[static_cast<size_t>(k)]);
                 }
             r += len;
-            if ((b += len) == B) b = 0, ++i;
+            if ((b += len) == B) b = 0, ++j;
         }
     }
 
@@ -290,16 +284,15 @@ public:
             if (!std::isfinite(s.fx)) return false;
             r = 1;
         }
-        const std::vector<Index>& js = coalitions_of(s);
         const Index q0 = first + r - 1;
-        for (Index i = q0 / c_.B, b = q0 % c_.B; r < count;) {
-            const Index len = std::min(c_.B - b, count - r), j = js[static_cast<size_t>(i)];
+        for (Index j = q0 / c_.B, b = q0 % c_.B; r < count;) {
+            const Index len = std::min(c_.B - b, count - r);
             double sum = s.sums(j);
             for (Index t = 0; t < len; ++t) sum += static_cast<double>(y[r + t]);
             s.sums(j) = sum;
             if (!std::isfinite(sum)) return false;
             r += len;
-            if ((b += len) == c_.B) b = 0, ++i;
+            if ((b += len) == c_.B) b = 0, ++j;
         }
         return true;
     }
@@ -329,7 +322,6 @@ public:
     }
 
 private:
-    const std::vector<Index>& coalitions_of(const State&) const { return c_.all; }
     Context& c_;
     mutable double background_sum_ = 0.0;
 };
@@ -366,8 +358,7 @@ KernelShapResult run_kernel_shap(const RowMatrix& X, const RowMatrix& background
     out.coalitions = n;
     out.cubic = !fits.empty() && fits.back()->terms() > d;
     out.samples.assign(static_cast<size_t>(N), n);
-    Context c{X, background, coalitions, model, out, d, B, R, (d + 63) / 64, opt.driver, &fits, opt.stop_tol, {}, {}};
-    for (Index j = 0; j < n; ++j) c.all.push_back(j);
+    Context c{X, background, coalitions, model, out, d, B, R, (d + 63) / 64, opt.driver, &fits, opt.stop_tol, {}};
     if (choose_executor(model, opt.driver, N) != Executor::Batched) {
         // The background feature-major in float, each column repeated past its end so that any
         // kNetworkBlock consecutive rows (mod B) from a start b < B are one contiguous run.

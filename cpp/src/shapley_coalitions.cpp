@@ -36,30 +36,15 @@ void ShapleyCoalitions::permutation(std::uint32_t point, std::vector<Index>& per
     feature_permutation(key_from_seed(seed_), point, d_, perm.data());
 }
 
-double ShapleyCoalitions::mask(std::uint32_t point, Index j, std::uint8_t* z) const {
-    const Index d = d_;
-    if (exact_) {
-        const auto bits = static_cast<std::uint64_t>(j) + 1;
-        Index s = 0;
-        for (Index k = 0; k < d; ++k) s += (z[k] = static_cast<std::uint8_t>((bits >> k) & 1u));
-        return size_weight_[static_cast<size_t>(s)];
-    }
-    std::vector<std::uint64_t> w(static_cast<size_t>(design_.words), 0);
-    pack(point, j, 1, w.data());
-    for (Index k = 0; k < d; ++k) z[k] = static_cast<std::uint8_t>((w[static_cast<size_t>(k / 64)] >> (k % 64)) & 1u);
-    return 1.0;
+double ShapleyCoalitions::exact_mask(Index j, std::uint8_t* z) const {
+    const auto bits = static_cast<std::uint64_t>(j) + 1;
+    Index s = 0;
+    for (Index k = 0; k < d_; ++k) s += (z[k] = static_cast<std::uint8_t>((bits >> k) & 1u));
+    return size_weight_[static_cast<size_t>(s)];
 }
 
 void ShapleyCoalitions::pack(std::uint32_t point, Index first, Index count, std::uint64_t* w) const {
     const Index d = d_, words = (d + 63) / 64;
-    if (exact_) {
-        std::vector<std::uint8_t> z(static_cast<size_t>(d));
-        for (Index j = first; j < first + count; ++j, w += words) {
-            mask(point, j, z.data());
-            for (Index i = 0; i < d; ++i) w[i / 64] |= static_cast<std::uint64_t>(z[static_cast<size_t>(i)]) << (i % 64);
-        }
-        return;
-    }
     thread_local std::vector<Index> perm;
     permutation(point, perm);
     for (Index j = first; j < first + count; ++j, w += words) {

@@ -69,11 +69,11 @@ Index SteinControlVariate::fold_of(Index j) const {
                                                          folds_;
 }
 
-Index SteinControlVariate::min_samples(Index d) const {
+Index SteinControlVariate::min_samples() const {
     // the smallest fold complement, (folds - 1) / folds of the samples, must hold d + 2
     const Index round = scheme_.qmc() ? scheme_.round() : (scheme_.antithetic ? 2 : 1) * folds_;
     Index n = round;
-    while (n * (folds_ - 1) / folds_ < d + 2) n += round;
+    while (n * (folds_ - 1) / folds_ < d_ + 2) n += round;
     return n;
 }
 

@@ -15,8 +15,8 @@
 //   bool finite(const State&) const;      cheap screen: false once the accumulators are non-finite
 //   void finalize(State&, Index point, Index taken, bool parallel) const;
 // and for a native network's fused path (feature-major float blocks of kNetworkBlock rows):
-//   Index fused_rows(State&) const;       rows on that path (KernelSHAP evaluates each distinct
-//                                         coalition once); batched_row() maps them back
+//   Index fused_rows(State&) const;       rows on that path; batched_row() maps them back to the
+//                                         batched path's (by default they are the same rows)
 //   void fill_block(State&, Index point, Index first, Index count, float* x) const;
 //   bool take_block(State&, Index point, Index first, Index count, const float* y, const float* g) const;
 //       false when an output was not finite (the driver then names the first such row)

@@ -34,11 +34,10 @@ public:
     Index size() const { return n_; }
     bool exact() const { return exact_; }
     const ShapleyDesign& design() const { return design_; }
-    // Writes mask j of point `point` (d bytes, 0 or 1) and returns its weight (exact mode; 1 when
-    // sampled, where the design holds the weights).
-    double mask(std::uint32_t point, Index j, std::uint8_t* z) const;
-    // Masks [first, first + count) of point `point` packed ceil(d / 64) 64-bit words each into w
-    // (zeroed by the caller).
+    // Exact mode: writes mask j (d bytes, 0 or 1: the bits of j + 1) and returns its weight.
+    double exact_mask(Index j, std::uint8_t* z) const;
+    // Sampled mode: masks [first, first + count) of point `point` packed ceil(d / 64) 64-bit
+    // words each into w (zeroed by the caller).
     void pack(std::uint32_t point, Index first, Index count, std::uint64_t* w) const;
     // The point's relabelling pi_p (sampled mode).
     void permutation(std::uint32_t point, std::vector<Index>& perm) const;

@@ -58,7 +58,7 @@ public:
     Index folds() const { return folds_; }
     Index fold_of(Index j) const;
     // The least samples a call needs: each fold's complement fits d slopes and an intercept.
-    Index min_samples(Index d) const;
+    Index min_samples() const;
 
     // Pass 1: one chunk's least-squares sums per fold (samples [first, first + rows), normals Z
     // row-major, values f; fbar the point's centring), merged in chunk order by merge().
