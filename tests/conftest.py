@@ -56,6 +56,34 @@ def printed_by_thread_count(script, *args):
     return out
 
 
+_EXPLAIN_DIGEST = """
+import hashlib, sys, numpy as np, gradlime as gl
+sys.path.insert(0, sys.argv[1])
+from onnx_graphs import build_onnx, mlp
+net = gl.Model.from_onnx(build_onnx(mlp(d=3, widths=(8, 1), act=("Tanh", {})), 3).SerializeToString())
+callable_model = gl.Model(net.f, grad=net.grad, batch_size=100)
+X = np.random.default_rng(0).normal(size=(40, 3)) * 2
+h = hashlib.sha256()
+for m in (net, callable_model):
+    for kw in SCHEMES:
+        E = gl.explain(m, X, sigma=0.5, n_samples=N_SAMPLES, seed=7, **kw)
+        for k in sorted(E):
+            h.update(E[k].values.tobytes()); h.update(E[k].stderr.tobytes())
+            h.update(np.asarray(E[k].samples_per_point).tobytes())
+print(gl._core.max_threads(), h.hexdigest())
+"""
+
+
+def explain_digests_by_thread_count(schemes, n_samples):
+    """A digest of gl.explain's results under each of `schemes` (dicts of keywords), on a native
+    network (fused path) and the same network as a callable (batched path), printed under 1 and 2
+    OpenMP threads: {threads: the digest words}."""
+    script = _EXPLAIN_DIGEST.replace("SCHEMES", repr(list(schemes))).replace(
+        "N_SAMPLES", str(n_samples)
+    )
+    return printed_by_thread_count(script, os.path.dirname(__file__))
+
+
 def ctrl_c_latency(call, *, setup="", after=0.5):
     """Runs `call` (source using `np`, `gl` and whatever `setup` defines) in a subprocess that
     sends itself SIGINT `after` seconds in; the seconds from the signal to the KeyboardInterrupt,

@@ -73,34 +73,20 @@ def test_arguments():
         gl.smoothgrad(steep(), X, tol=-1.0)
 
 
-SCRIPT = """
-import hashlib, sys, numpy as np, gradlime as gl
-sys.path.insert(0, sys.argv[1])
-from onnx_graphs import build_onnx, mlp
-net = gl.Model.from_onnx(build_onnx(mlp(d=3, widths=(8, 1), act=("Tanh", {})), 3).SerializeToString())
-callable_model = gl.Model(net.f, grad=net.grad, batch_size=100)
-X = np.random.default_rng(0).normal(size=(40, 3)) * 2
-h = hashlib.sha256()
-for m in (net, callable_model):
-    for kw in ({"antithetic": True}, {"tol": 0.01, "max_samples": 20000},
-               {"antithetic": True, "tol": 0.01, "max_samples": 20000}):
-        E = gl.explain(m, X, sigma=0.5, n_samples=2000, seed=7, **kw)
-        for k in sorted(E):
-            h.update(E[k].values.tobytes()); h.update(E[k].stderr.tobytes())
-            h.update(np.asarray(E[k].samples_per_point).tobytes())
-print(gl._core.max_threads(), h.hexdigest())
-"""
+SCHEMES = [
+    {"antithetic": True},
+    {"tol": 0.01, "max_samples": 20000},
+    {"antithetic": True, "tol": 0.01, "max_samples": 20000},
+]
 
 
 @pytest.mark.skipif(not gl._core.openmp, reason="built without OpenMP: one thread only")
 def test_antithetic_and_adaptive_bits_do_not_depend_on_threads():
     """Native (fused, one point per thread) and callable (batched) paths, 1 and 2 threads."""
     pytest.importorskip("onnx")
-    import os
+    from conftest import explain_digests_by_thread_count
 
-    from conftest import printed_by_thread_count
-
-    out = printed_by_thread_count(SCRIPT, os.path.dirname(__file__))
+    out = explain_digests_by_thread_count(SCHEMES, 2000)
     assert out["1"] == out["2"]
 
 

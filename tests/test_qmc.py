@@ -7,7 +7,6 @@ forms; the same bits over batch sizes, paths, chunks and threads; adaptive stops
 from __future__ import annotations
 
 import math
-import os
 
 import numpy as np
 import pytest
@@ -210,30 +209,19 @@ def test_adaptive_stops_at_whole_rounds_and_meets_the_tolerance():
             assert np.all((e.stderr.max(axis=1) <= 0.004) | (used == 65_536)), name
 
 
-SCRIPT = """
-import hashlib, sys, numpy as np, gradlime as gl
-sys.path.insert(0, sys.argv[1])
-from onnx_graphs import build_onnx, mlp
-net = gl.Model.from_onnx(build_onnx(mlp(d=3, widths=(8, 1), act=("Tanh", {})), 3).SerializeToString())
-callable_model = gl.Model(net.f, grad=net.grad, batch_size=100)
-X = np.random.default_rng(0).normal(size=(40, 3)) * 2
-h = hashlib.sha256()
-for m in (net, callable_model):
-    for kw in ({"qmc": True}, {"qmc": 4, "antithetic": True}, {"qmc": True, "tol": 0.01, "max_samples": 16384}):
-        E = gl.explain(m, X, sigma=0.5, n_samples=2048, seed=7, **kw)
-        for k in sorted(E):
-            h.update(E[k].values.tobytes()); h.update(E[k].stderr.tobytes())
-            h.update(np.asarray(E[k].samples_per_point).tobytes())
-print(gl._core.max_threads(), h.hexdigest())
-"""
+SCHEMES = [
+    {"qmc": True},
+    {"qmc": 4, "antithetic": True},
+    {"qmc": True, "tol": 0.01, "max_samples": 16384},
+]
 
 
 @pytest.mark.skipif(not gl._core.openmp, reason="built without OpenMP: one thread only")
 def test_the_bits_do_not_depend_on_threads_or_the_path():
     pytest.importorskip("onnx")
-    from conftest import printed_by_thread_count
+    from conftest import explain_digests_by_thread_count
 
-    out = printed_by_thread_count(SCRIPT, os.path.dirname(__file__))
+    out = explain_digests_by_thread_count(SCHEMES, 2048)
     assert out["1"] == out["2"]
 
 
