@@ -173,7 +173,7 @@ void finalize_point(const Context& c, PointState& s, bool parallel) {
 
 // KernelSHAP's parts for the streaming driver (driver.hpp). The row sequence is
 //   [B background rows, once: E f(b)] then per point [x, coalition 0 x B rows, coalition 1 ...];
-// on the fused path a point's rows are [x, then each distinct coalition's B rows].
+// the fused path's rows are the same, filled straight into the network's blocks.
 class Shap : public MethodParts {
 public:
     using State = PointState;
