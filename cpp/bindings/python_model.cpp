@@ -9,7 +9,8 @@ using gradlime::Index;
 // to allocate the batch array and to call back, so other Python threads keep running.
 class PythonModel final : public gradlime::BatchModel {
 public:
-    PythonModel(py::object f, py::object grad) : f_(std::move(f)), grad_(std::move(grad)) {}
+    PythonModel(py::object f, py::object grad, py::object value_and_grad)
+        : f_(std::move(f)), grad_(std::move(grad)), both_(std::move(value_and_grad)) {}
     // Constructed and destroyed with the GIL held (see run()).
 
     bool has_gradient() const override { return !grad_.is_none(); }
@@ -27,6 +28,17 @@ public:
     gradlime::ModelOutput evaluate(int slot, Index m, Index d, bool want_values, bool want_gradients) override {
         py::gil_scoped_acquire gil;
         gradlime::ModelOutput out;
+        if (want_values && want_gradients && !both_.is_none()) {  // one pass gives both (torch)
+            raise_if_interrupted();
+            const py::object pair = both_(batch_[slot]);
+            if (!py::isinstance<py::tuple>(pair) || py::len(pair) != 2)
+                throw py::type_error("model value_and_grad must return a pair (values, gradients)");
+            values_ = as_values(pair[py::int_(0)], m);
+            gradients_ = as_gradients(pair[py::int_(1)], m, d);
+            out.values = values_.data();
+            out.gradients = gradients_.data();
+            return out;
+        }
         if (want_values) {
             raise_if_interrupted();
             values_ = as_values(f_(batch_[slot]), m);
@@ -88,7 +100,7 @@ private:
         return a;
     }
 
-    py::object f_, grad_;
+    py::object f_, grad_, both_;
     py::array_t<double> batch_[2];
     DoubleArray values_, gradients_;
 };
@@ -114,13 +126,14 @@ private:
 
 }  // namespace
 
-BoundModel bind_model(py::object f, py::object grad, const gradlime::FeedForwardNetwork* network, Index target) {
+BoundModel bind_model(py::object f, py::object grad, const gradlime::FeedForwardNetwork* network, Index target,
+                      py::object value_and_grad) {
     BoundModel b;
     if (network) {
         b.native = std::make_unique<gradlime::NetworkModel>(*network, target);
         b.model = std::make_unique<InterruptibleModel>(*b.native);
     } else {
-        b.model = std::make_unique<PythonModel>(std::move(f), std::move(grad));
+        b.model = std::make_unique<PythonModel>(std::move(f), std::move(grad), std::move(value_and_grad));
     }
     return b;
 }

@@ -16,9 +16,10 @@ struct BoundModel {
 };
 
 // Construct with the GIL held; the result may be used without it (it re-takes the GIL to call
-// back into Python and to check for Ctrl-C). `network` must outlive it.
+// back into Python and to check for Ctrl-C). `network` must outlive it. `value_and_grad` (None,
+// or a callable giving (values, gradients) of a batch in one call) serves batches that want both.
 BoundModel bind_model(py::object f, py::object grad, const gradlime::FeedForwardNetwork* network,
-                      gradlime::Index target);
+                      gradlime::Index target, py::object value_and_grad = py::none());
 
 // The driver's options from a binding's keyword arguments. `progress` (None or a callable
 // (finished, total)) is called with the GIL taken; the caller keeps it alive for the run.

@@ -18,7 +18,7 @@ py::dict run(const DoubleArray& X, py::object f, py::object grad, const std::opt
              double ridge, std::uint64_t seed, Index kept_normals_bytes, const gradlime::FeedForwardNetwork* network,
              Index target, const std::string& kernel, bool common_draws, bool antithetic, int qmc, bool stein_cv, double stop_tol,
              Index batch_rows, bool fused_network, std::uint64_t point_offset, const py::object& progress,
-             double progress_interval, const std::string& device) {
+             double progress_interval, const std::string& device, py::object value_and_grad) {
     const gradlime::RowMatrix Xm = as_matrix(X, "X");
     const gradlime::NoiseSampler sampler = make_sampler(kernel, stddev, cov);
     gradlime::EngineOptions opt;
@@ -34,7 +34,7 @@ py::dict run(const DoubleArray& X, py::object f, py::object grad, const std::opt
     opt.stop_tol = stop_tol;
     opt.driver = driver_options(batch_rows, fused_network, kept_normals_bytes, point_offset, progress,
                                 progress_interval, device);
-    BoundModel model = bind_model(std::move(f), std::move(grad), network, target);
+    BoundModel model = bind_model(std::move(f), std::move(grad), network, target, std::move(value_and_grad));
     gradlime::EngineResult result = without_gil([&] { return gradlime::run_engine(Xm, sampler, model.get(), opt); });
     py::dict out;
     auto put = [&](const char* name, bool on, gradlime::Estimate& e) {
@@ -54,7 +54,7 @@ void register_engine(py::module_& m) {
           "clime"_a = false, "stein"_a = false, "n_samples"_a = 1000, "ridge"_a = 0.0, "seed"_a = 0,
           "kept_normals_bytes"_a = gradlime::DriverOptions{}.kept_bytes, "network"_a = nullptr, "target"_a = 0,
           "kernel"_a = "gaussian", "common_draws"_a = false, "antithetic"_a = false, "qmc"_a = 0, "stein_cv"_a = false, "stop_tol"_a = 0.0,
-          GRADLIME_DRIVER_KWARGS,
+          GRADLIME_DRIVER_KWARGS, "value_and_grad"_a = py::none(),
           "The Gaussian family over a model; returns {method: (values, stderr), 'samples': per point}.");
     m.def("max_threads", &gradlime::max_threads, "OpenMP threads the engine will use.");
 #ifdef GRADLIME_HAVE_OPENMP

@@ -19,7 +19,6 @@ from ._validation import (
     as_points,
     as_seed,
     check_point_memory,
-    default_batch_rows,
     noise_spec,
     nonnegative_float,
     positive_int,
@@ -96,11 +95,12 @@ def one_pass(
         )
     if m.n_features is not None and m.n_features != d:
         raise ValueError(f"X has {d} features but the model takes {m.n_features}")
-    batch = m.batch_size or default_batch_rows(d)
+    batch = m.rows_per_batch(d)
 
     raw = _core.run(
         points,
         **m._engine_args(),
+        value_and_grad=m._value_and_grad if m._network is None else None,
         progress=_progress.callback(),
         stddev=stddev,
         cov=full_cov,

@@ -40,12 +40,11 @@ def flat_model(model: Any, shape: tuple[int, ...]) -> Model:
     if m.engine == "native":
         return m
 
-    def f(A: np.ndarray) -> Any:
-        return m.f(A.reshape(len(A), *shape))
+    def rows(A: np.ndarray) -> np.ndarray:
+        return A.reshape(len(A), *shape)
 
-    def grad(A: np.ndarray) -> np.ndarray:
-        assert m.grad is not None
-        g = np.asarray(m.grad(A.reshape(len(A), *shape)))
+    def flat_gradients(out: Any, A: np.ndarray) -> np.ndarray:
+        g = np.asarray(out)
         if g.size != A.size:
             raise ValueError(
                 f"model grad returned shape {g.shape} for a batch of shape {(len(A), *shape)}; "
@@ -53,9 +52,25 @@ def flat_model(model: Any, shape: tuple[int, ...]) -> Model:
             )
         return g.reshape(len(A), d)
 
+    def f(A: np.ndarray) -> Any:
+        return m.f(rows(A))
+
+    def grad(A: np.ndarray) -> np.ndarray:
+        assert m.grad is not None
+        return flat_gradients(m.grad(rows(A)), A)
+
     flat = Model(f, grad=grad if m.has_gradient else None, batch_size=m.batch_size)
-    flat.n_features = d
-    flat.no_gradient_reason = m.no_gradient_reason
+    flat.engine, flat.n_features, flat.no_gradient_reason = m.engine, d, m.no_gradient_reason
+    both, sized = m._value_and_grad, m._batch_rows_for
+    if both is not None:
+
+        def value_and_grad(A: np.ndarray) -> tuple[Any, np.ndarray]:
+            values, g = both(rows(A))
+            return values, flat_gradients(g, A)
+
+        flat._value_and_grad = value_and_grad
+    if sized is not None:
+        flat._batch_rows_for = lambda _: sized(shape)
     return flat
 
 

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from ._shapes import flat_model, point_shape
-from ._validation import as_baseline, as_points, default_batch_rows, real_array
+from ._validation import as_baseline, as_points, real_array
 from .models import Model, as_model, in_batches
 
 __all__ = ["SIMILARITIES", "faithfulness"]
@@ -136,7 +136,7 @@ def _evaluate_rows(m: Model, P: np.ndarray, r: np.ndarray) -> np.ndarray:
     """f at each point and at its d copies with one feature set to the reference, (N, d + 1)."""
     n, d = P.shape
     total = n * (d + 1)
-    chunk = m.batch_size or default_batch_rows(d)
+    chunk = m.rows_per_batch(d)
     y = np.empty(total)
     for start in range(0, total, chunk):
         idx = np.arange(start, min(start + chunk, total))

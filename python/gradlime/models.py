@@ -46,6 +46,10 @@ class Model:
     _network: Any = None  # _core.FeedForwardNetwork for native models
     _layers: Any = None  # its layers, as parsed (_onnx.OnnxGraph.layers), for gl.theory
     _target: int = 0
+    # Values and gradients from one call (A -> (values, grads)), when the model has it (torch)
+    _value_and_grad: ArrayFn | None = None
+    # Rows per batch for points of a shape, when the model sizes its own batches (torch)
+    _batch_rows_for: Callable[[tuple[int, ...]], int] | None = None
 
     def __init__(
         self, f: ArrayFn, grad: ArrayFn | None = None, *, batch_size: int | None = None
@@ -77,6 +81,15 @@ class Model:
             )
         A = self._batch(X)
         return _checked_output(self.grad(A), A, "grad")
+
+    def rows_per_batch(self, d: int) -> int:
+        """Rows per model call for points of d features: ``batch_size``, else the model's own
+        sizing (torch: from its memory per row), else 8192 (fewer past 64 MiB a batch)."""
+        if self.batch_size:
+            return self.batch_size
+        if self._batch_rows_for is not None:
+            return self._batch_rows_for((d,))
+        return default_batch_rows(d)
 
     def _engine_args(self) -> dict[str, Any]:
         """How the compiled engine reaches this model: its native network (no Python per
@@ -187,41 +200,43 @@ class Model:
 
     @classmethod
     def from_torch(
-        cls, module: Any, *, target: int | None = None, batch_size: int | None = None
+        cls,
+        module: Any,
+        *,
+        target: int | None = None,
+        device: Any = None,
+        batch_size: int | None = None,
     ) -> Model:
         """A model from a torch ``nn.Module``; its autograd gives the gradient.
 
-        The module is put in eval mode and run on the CPU in its parameters' dtype. torch is an
-        optional dependency, imported only here.
+        The module is put in eval mode and run in its parameters' dtype on ``device`` (default:
+        where its parameters are; a device given moves the module there, in place, as
+        ``module.to`` does). Inputs of any shape: X of shape (N, C, H, W) reaches the module as
+        such (channels-last for convolutional networks), and the attributions come back in X's
+        shape. Each batch is one tensor in the module's dtype, the forward and backward run with
+        the parameters frozen (no weight gradients), values and gradients from one pass when
+        both are wanted. Without ``batch_size``, batches are sized from the memory autograd
+        saves for one input (256 MiB a batch on the CPU, a quarter of the free memory on a GPU).
+        The draws are the engine's, as for every model: a float64 module gives the numpy path's
+        numbers, a float32 one the same to float rounding. torch is an optional dependency,
+        imported only here.
+
+        Examples
+        --------
+        >>> import torch, gradlime as gl
+        >>> net = torch.nn.Sequential(torch.nn.Linear(2, 1))
+        >>> with torch.no_grad():
+        ...     _ = net[0].weight.copy_(torch.tensor([[1.0, -2.0]]))
+        >>> gl.gradient(gl.Model.from_torch(net), [[0.5, 0.5]]).values
+        array([[ 1., -2.]])
         """
-        try:
-            import torch
-        except ImportError as exc:
-            raise ImportError("Model.from_torch needs torch: `pip install torch`") from exc
-        if not isinstance(module, torch.nn.Module):
-            raise TypeError(
-                f"Model.from_torch needs a torch.nn.Module; got {type(module).__name__}"
-            )
-        module.eval()
-        param = next(iter(module.parameters()), None)
-        dtype = param.dtype if param is not None else torch.float32
+        from ._torch import TorchRunner
 
-        def forward(x: Any) -> Any:
-            out = module(x)
-            out = out.reshape(out.shape[0], -1)
-            return out[:, select_column(out.shape[1], target)]
-
-        def f(A: np.ndarray) -> np.ndarray:
-            with torch.no_grad():
-                return np.asarray(forward(torch.from_numpy(A).to(dtype)).double().numpy())
-
-        def grad(A: np.ndarray) -> np.ndarray:
-            x = torch.from_numpy(A).to(dtype).requires_grad_(True)
-            (g,) = torch.autograd.grad(forward(x).sum(), x)
-            return np.asarray(g.double().numpy())
-
-        model = cls(f, grad=grad, batch_size=batch_size)
+        runner = TorchRunner(module, target, device)
+        model = cls(runner.values, grad=runner.gradients, batch_size=batch_size)
         model.engine = "torch"
+        model._value_and_grad = runner.values_and_gradients
+        model._batch_rows_for = runner.batch_rows
         return model
 
     @classmethod
@@ -332,5 +347,5 @@ def _checked_output(out: Any, A: np.ndarray, what: str) -> np.ndarray:
 
 def in_batches(fn: Any, m: Model, A: np.ndarray) -> np.ndarray:
     """fn (the model or its gradient) on any number of rows, in batches of the model's size."""
-    step = m.batch_size or default_batch_rows(A.shape[1])
+    step = m.rows_per_batch(A.shape[1])
     return np.concatenate([fn(A[i : i + step]) for i in range(0, len(A), step)])

@@ -8,7 +8,7 @@ import numpy as np
 
 from ._labels import labelled
 from ._quadrature import check_steps, quadrature
-from ._validation import as_points, default_batch_rows, positive_int, real_array
+from ._validation import as_points, positive_int, real_array
 from .models import Model, as_model, in_batches
 from .result import Explanation
 
@@ -125,7 +125,7 @@ def integrated_gradients(
     alpha, weights = quadrature(n, rule)
     delta = points - base
     # Blocks of points x nodes whose path rows fit one batch, whatever n_steps is.
-    rows = m.batch_size or default_batch_rows(d)
+    rows = m.rows_per_batch(d)
     nodes = min(len(alpha), rows)
     step = max(1, rows // nodes)
     avg = np.zeros_like(points)

@@ -15,7 +15,6 @@ from ._validation import (
     as_points,
     as_seed,
     check_point_memory,
-    default_batch_rows,
     positive_int,
 )
 from .models import as_model
@@ -186,7 +185,7 @@ def kernel_shap(
     s = as_seed(seed)
     if m.n_features is not None and m.n_features != d:
         raise ValueError(f"X has {d} features but the model takes {m.n_features}")
-    batch = m.batch_size or default_batch_rows(d)
+    batch = m.rows_per_batch(d)
     raw = _core.kernel_shap(
         points,
         background,

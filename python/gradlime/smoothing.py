@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from . import _core
-from ._validation import as_seed, default_batch_rows, noise_spec, positive_int, qmc_scrambles
+from ._validation import as_seed, noise_spec, positive_int, qmc_scrambles
 from .models import Model, as_model
 
 __all__ = ["smoothed"]
@@ -88,7 +88,7 @@ def smoothed(
     def average(fn: Any, A: np.ndarray) -> np.ndarray:
         d = A.shape[1]
         Z = noise(d)
-        rows_per_call = max(1, (base.batch_size or default_batch_rows(d)) // n)
+        rows_per_call = max(1, base.rows_per_batch(d) // n)
         out = []
         for i in range(0, len(A), rows_per_call):
             chunk = A[i : i + rows_per_call]

@@ -55,6 +55,7 @@ def run(
     progress: Progress | None = None,
     progress_interval: float = 0.1,
     device: str = "cpu",
+    value_and_grad: Callable[[npt.NDArray[np.float64]], Any] | None = None,
 ) -> EngineRun: ...
 def kernel_shap(
     X: npt.NDArray[np.float64],
