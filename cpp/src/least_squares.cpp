@@ -60,14 +60,13 @@ constexpr Index kStrip = 16;
 static_assert(kStrip % kLanes == 0 && kStrip % kWidth == 0, "a strip holds whole groups and vectors");
 Index strips_of(Index rows) { return (rows + kStrip - 1) / kStrip; }
 
-// The distance between columns: the strips and one group more, so that columns never sit a power
-// of two apart (they would then share L1 sets: 16 columns of 2048 samples thrash an 8-way cache).
-Index column_stride(Index rows) { return strips_of(rows) * kStrip + kLanes; }
 
-// Pairs (k0 + r, l0 + c) over groups [g0, g1): lane j of a pair adds a_k[t] * a_l[t] for the samples
-// t = 8g + j in order. Its lanes live at lanes + (r * kPanel + c) * kLanes between calls.
-template <int R, int C>
-inline void pair_tile(const double* const* a, const double* const* b, Index g0, Index g1, double* lanes) noexcept {
+// Pairs (k0 + r, l0 + c) over groups [g0, g1): lane j of a pair adds a_k[t] * a_l[t] (weighted:
+// (a_k[t] * w[t]) * a_l[t]) for the samples t = 8g + j in order. Its lanes live at
+// lanes + (r * kPanel + c) * kLanes between calls.
+template <int R, int C, bool Weighted>
+inline void pair_tile(const double* const* a, const double* const* b, const double* w, Index g0, Index g1,
+                      double* lanes) noexcept {
     for (Index h = 0; h < kLanes; h += kWidth) {
         V acc[R][C];
         for (int r = 0; r < R; ++r)
@@ -75,7 +74,12 @@ inline void pair_tile(const double* const* a, const double* const* b, Index g0, 
         for (Index g = g0; g < g1; ++g) {
             const Index o = g * kLanes + h;
             V x[R];
-            for (int r = 0; r < R; ++r) x[r] = in_register(load(a[r] + o));
+            if constexpr (Weighted) {
+                const V u = in_register(load(w + o));
+                for (int r = 0; r < R; ++r) x[r] = in_register(load(a[r] + o) * u);
+            } else {
+                for (int r = 0; r < R; ++r) x[r] = in_register(load(a[r] + o));
+            }
             for (int c = 0; c < C; ++c) {
                 const V y = in_register(load(b[c] + o));
                 for (int r = 0; r < R; ++r) acc[r][c] += x[r] * y;
@@ -151,7 +155,10 @@ Matrix to_e_space(const NoiseSampler& noise, const Matrix& lower) {
 
 }  // namespace
 
-void lower_gram(const double* const* columns, Index p, Index rows, Matrix& G, Interruption* stop) {
+Index column_stride(Index rows) { return strips_of(rows) * kStrip + kLanes; }
+
+void lower_gram(const double* const* columns, Index p, Index rows, Matrix& G, Interruption* stop,
+                const double* weights) {
     const Index groups = groups_of(rows), P = (p + kPad - 1) / kPad * kPad;
     thread_local std::vector<double> zeros;  // never written: the padding column
     thread_local std::vector<const double*> cols;
@@ -169,9 +176,13 @@ void lower_gram(const double* const* columns, Index p, Index rows, Matrix& G, In
             for (Index g0 = 0; g0 < groups; g0 += kBlockGroups) {
                 const Index g1 = std::min(groups, g0 + kBlockGroups);
                 for (Index k0 = K0; k0 < K1; k0 += kTileRows)
-                    for (Index l0 = L0; l0 < L1 && l0 < k0 + kTileRows; l0 += kTileCols)
-                        pair_tile<kTileRows, kTileCols>(&cols[static_cast<size_t>(k0)], &cols[static_cast<size_t>(l0)],
-                                                        g0, g1, lanes + ((k0 - K0) * kPanel + (l0 - L0)) * kLanes);
+                    for (Index l0 = L0; l0 < L1 && l0 < k0 + kTileRows; l0 += kTileCols) {
+                        const double* const* a = &cols[static_cast<size_t>(k0)];
+                        const double* const* b = &cols[static_cast<size_t>(l0)];
+                        double* out = lanes + ((k0 - K0) * kPanel + (l0 - L0)) * kLanes;
+                        if (weights) pair_tile<kTileRows, kTileCols, true>(a, b, weights, g0, g1, out);
+                        else pair_tile<kTileRows, kTileCols, false>(a, b, nullptr, g0, g1, out);
+                    }
             }
             for (Index k = K0; k < std::min(K1, p); ++k)
                 for (Index l = L0; l < std::min(L1, k + 1); ++l)

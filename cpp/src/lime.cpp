@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "gradlime/accumulators.hpp"
+#include "gradlime/least_squares.hpp"
 #include "gradlime/simd/lanes.hpp"
 #include "gradlime/mask_sums.hpp"
 #include "gradlime/mlp.hpp"
@@ -97,7 +98,8 @@ const std::uint8_t* chunk_bytes(const Context& c, const PointState& s, Index fir
 }
 
 
-// One chunk's raw weighted sums for the fit: P(k, l) = sum w z_k z_l (so P(k, k) = sum w z_k, the
+// One chunk's raw weighted sums for the fit (the blocked Gram of the masks' 0/1 columns, weighted):
+// P(k, l) = sum w z_k z_l (so P(k, k) = sum w z_k, the
 // masks being 0/1), Q(k) = sum w z_k y', W = sum w, Y = sum w y', with y' = y - y_0 (the point's
 // first value: shifting keeps the centring below accurate when f has a large offset).
 struct FitSums {
@@ -184,7 +186,7 @@ LimeFit fit_point(const Context& c, PointState& s, Index n, bool parallel) {
                 }
             }
             FitSums& part = fit_part[static_cast<size_t>(i)];
-            pair_sums(zb, ld, d, G, w.data(), part.P, &stop);
+            lower_gram(mask_columns(zb, ld, d, G, column_stride(rows)).data(), d, rows, part.P, &stop, w.data());
             part.Q.resize(d);
             for (Index k = 0; k < d; ++k) {
                 lanes::D acc = lanes::zero();
@@ -254,7 +256,7 @@ LimeFit fit_point(const Context& c, PointState& s, Index n, bool parallel) {
                 }
             }
             MeatSums& part = meat_part[static_cast<size_t>(i)];
-            pair_sums(zb, ld, d, G, u.data(), part.R, &stop);
+            lower_gram(mask_columns(zb, ld, d, G, column_stride(rows)).data(), d, rows, part.R, &stop, u.data());
             part.U = lane_total(u.data(), G);
         },
         [&](Index i) { meat_sums.merge(meat_part[static_cast<size_t>(i)]); });

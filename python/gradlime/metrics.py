@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from ._feature_masks import groups_of
 from ._shapes import flat_model, point_shape
 from ._validation import as_baseline, as_points, real_array
 from .models import Model, as_model, in_batches
@@ -24,6 +25,7 @@ def faithfulness(
     reference: Any = 0.0,
     similarity: str = "inverse_l2",
     at_reference: str = "exclude",
+    feature_mask: Any = None,
 ) -> np.ndarray | float:
     """Faithfulness of attributions: Sim(phi(x), p(x)) (paper 2, Definition 3.4, eq. (1)).
 
@@ -52,6 +54,15 @@ def faithfulness(
         Where x_i = r_i, p_i is 0/0. "exclude" (default) leaves feature i out of the similarity
         for that point; "gradient" uses the limit of the secant slope as r_i -> x_i, the partial
         derivative df/dx_i(x), and needs a model with a gradient.
+    feature_mask : array_like of int, one point's shape, optional
+        Groups of features (an integer label per feature, as Captum's and ``gl.kernel_shap``'s)
+        set to the reference together: group G's marginal contribution is the secant slope along
+        its displacement u = x_G - r_G, p_G = (f(x) - f(x with x_G set to r_G)) / c_G, and its
+        attribution the same reading of phi, phi_G = phi_G . u / c_G, with
+        c_G = ||u|| sign(u_first), u_first the group's first nonzero entry. Singleton groups are
+        the features themselves (c = x_i - r_i); a linear model's gradient is exactly faithful
+        group by group. A group wholly at the reference is read along the uniform direction
+        (u = 1) with at_reference="gradient", and left out otherwise. G + 1 evaluations a point.
 
     Returns
     -------
@@ -82,6 +93,8 @@ def faithfulness(
     shape = point_shape(X)
     if shape is not None:  # points of any shape: flat rows, the model in their own shape
         model = flat_model(model, shape)
+        if np.shape(feature_mask) == shape:
+            feature_mask = np.reshape(np.asarray(feature_mask), -1)
         n = len(X)
         if np.shape(attributions) == np.shape(X):  # else the checks below say what is wrong
             attributions = np.reshape(np.asarray(attributions), (n, -1))
@@ -98,20 +111,61 @@ def faithfulness(
             "at_reference='gradient' needs a model with a gradient (gl.Model(f, grad=...)); "
             "use at_reference='exclude' for a model that gives values only"
         )
-
-    y = _evaluate_rows(m, P, r)  # (N, d + 1): f(x), then f(x with x_i = r_i) for each i
+    group = np.arange(d) if feature_mask is None else groups_of(feature_mask, d)[0]
+    G = int(group.max()) + 1
+    y = _evaluate_rows(m, P, r, group, G)  # (N, G + 1): f(x), then f(x with group k at r)
     step = P - r
-    at_ref = step == 0.0
+    c = _group_scales(step, group, G)  # (N, G): x_i - r_i for singletons; 0 at the reference
+    at_ref = c == 0.0
+    one, first = _singletons(group, G), _first_features(group, G)
     with np.errstate(divide="ignore", invalid="ignore"):
-        p = (y[:, :1] - y[:, 1:]) / step
+        p = (y[:, :1] - y[:, 1:]) / c
+        phi_g = _group_sums(phi * step, group, G) / c
+    phi_g[:, one] = phi[:, first[one]]  # a feature's own attribution, exactly
     if at_reference == "gradient" and at_ref.any():
         rows = np.flatnonzero(at_ref.any(axis=1))
         g = in_batches(m.gradient, m, P[rows])  # Model refuses non-finite gradients
-        p[rows] = np.where(at_ref[rows], g, p[rows])
+        root = np.sqrt(np.bincount(group, minlength=G))  # the uniform direction's norm
+        p[rows] = np.where(at_ref[rows], _group_sums(g, group, G) / root, p[rows])
+        phi_g[rows] = np.where(at_ref[rows], _group_sums(phi[rows], group, G) / root, phi_g[rows])
         at_ref[:] = False
     score = _SIMILARITY[similarity]
-    out = np.array([score(phi[i, ~at_ref[i]], p[i, ~at_ref[i]]) for i in range(n)])
+    out = np.array([score(phi_g[i, ~at_ref[i]], p[i, ~at_ref[i]]) for i in range(n)])
     return float(out[0]) if single else out
+
+
+def _group_sums(A: np.ndarray, group: np.ndarray, G: int) -> np.ndarray:
+    """Sums of A's columns (N, d) over each group, (N, G), features in order."""
+    out: np.ndarray
+    if G == A.shape[1] and np.array_equal(group, np.arange(G)):
+        out = A.copy()
+        return out
+    out = np.zeros((len(A), G))
+    np.add.at(out.T, group, A.T)
+    return out
+
+
+def _group_scales(step: np.ndarray, group: np.ndarray, G: int) -> np.ndarray:
+    """c_G = ||x_G - r_G|| sign of its first nonzero entry, (N, G); a singleton's is x_i - r_i."""
+    norm = np.sqrt(_group_sums(step**2, group, G))
+    sign = np.ones_like(norm)
+    for k in reversed(range(step.shape[1])):  # the first nonzero entry of each group wins
+        nz = step[:, k] != 0.0
+        sign[nz, group[k]] = np.sign(step[nz, k])
+    c: np.ndarray = sign * norm
+    one = _singletons(group, G)
+    c[:, one] = step[:, _first_features(group, G)[one]]
+    return c
+
+
+def _singletons(group: np.ndarray, G: int) -> np.ndarray:
+    return np.asarray(np.bincount(group, minlength=G) == 1)
+
+
+def _first_features(group: np.ndarray, G: int) -> np.ndarray:
+    first = np.zeros(G, dtype=np.intp)
+    first[group[::-1]] = np.arange(len(group))[::-1]
+    return first
 
 
 def _as_attributions(attributions: Any, shape: tuple[int, int], single: bool) -> np.ndarray:
@@ -132,27 +186,29 @@ def _as_attributions(attributions: Any, shape: tuple[int, int], single: bool) ->
     return phi
 
 
-def _evaluate_rows(m: Model, P: np.ndarray, r: np.ndarray) -> np.ndarray:
-    """f at each point and at its d copies with one feature set to the reference, (N, d + 1)."""
+def _evaluate_rows(m: Model, P: np.ndarray, r: np.ndarray, group: np.ndarray, G: int) -> np.ndarray:
+    """f at each point and at its G copies with one group set to the reference, (N, G + 1)."""
     n, d = P.shape
-    total = n * (d + 1)
+    total = n * (G + 1)
     chunk = m.rows_per_batch(d)
     y = np.empty(total)
     for start in range(0, total, chunk):
         idx = np.arange(start, min(start + chunk, total))
-        point, k = np.divmod(idx, d + 1)  # k = 0: the point itself; k = i + 1: feature i replaced
+        point, k = np.divmod(idx, G + 1)  # k = 0: the point itself; k = j + 1: group j replaced
         rows = P[point]
-        hit = np.flatnonzero(k > 0)
-        rows[hit, k[hit] - 1] = r[k[hit] - 1]
+        at = group[None, :] == (k - 1)[:, None]
+        rows[at] = np.broadcast_to(r, rows.shape)[at]
         out = m(rows)  # (len(idx),): Model checks the shape
         bad = np.flatnonzero(~np.isfinite(out))
         if bad.size:
+            j = int(k[bad[0]]) - 1
+            where = "itself" if j < 0 else (f"feature {j}" if G == d else f"group {j}")
             raise ValueError(
                 f"the model returned NaN or inf at point {int(point[bad[0]])} "
-                f"({'itself' if k[bad[0]] == 0 else f'feature {int(k[bad[0]]) - 1} at reference'})"
+                f"({where + ' at reference' if j >= 0 else where})"
             )
         y[idx] = out
-    return y.reshape(n, d + 1)
+    return y.reshape(n, G + 1)
 
 
 def _inverse_l2(u: np.ndarray, v: np.ndarray) -> float:

@@ -24,11 +24,18 @@
 
 namespace gradlime {
 
-// The lower triangle of G(k, l) = sum_t c_k[t] c_l[t] over the rows samples of p columns;
+// The lower triangle of G(k, l) = sum_t c_k[t] c_l[t] over the rows samples of p columns (with
+// weights: sum_t (c_k[t] w[t]) c_l[t], exactly LIME's masked sums when the columns are 0/1);
 // columns[k] points at column k, read up to rows rounded up to a multiple of 8, which must be
-// zero past rows. G becomes p x p, zero above the diagonal.
+// zero past rows (weights likewise read, finite). G becomes p x p, zero above the diagonal.
 // It returns early (G unfinished) when stop->poll() says so, between panels of columns.
-void lower_gram(const double* const* columns, Index p, Index rows, Matrix& G, Interruption* stop = nullptr);
+void lower_gram(const double* const* columns, Index p, Index rows, Matrix& G, Interruption* stop = nullptr,
+                const double* weights = nullptr);
+
+// The distance between a chunk's feature-major columns for lower_gram: whole strips of 16 samples
+// and one group more, so that columns never sit a power of two apart (they would then share L1
+// sets: 16 columns of 2048 samples thrash an 8-way cache).
+Index column_stride(Index rows);
 
 // One chunk's raw sums for the fit, over the columns [z_1 .. z_d, g] with g = f - fbar (fbar a
 // shift near the mean of f: it keeps the centring accurate when f has a large offset; z needs

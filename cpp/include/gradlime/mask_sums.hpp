@@ -4,7 +4,10 @@
 // branch-free.
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <cstring>
+#include <vector>
 
 #include "gradlime/parallel.hpp"
 #include "gradlime/simd/lanes.hpp"
@@ -39,39 +42,30 @@ inline void group_bytes(const std::uint32_t* words, Index stride, Index in_group
     }
 }
 
-// S(k, l) = sum over samples of u z_k z_l for l <= k (the lower triangle), u given per sample in
-// groups of 8 (zero past the chunk's rows): the products of binary masks are masked adds. Each
-// k-row runs in tiles of up to 16 columns whose lane sums stay in registers across the groups.
-template <int C>
-inline void pair_tile(const std::uint8_t* zb, Index ld, Index G, Index k, Index l0, const double* u, Matrix& S) {
-    lanes::D acc[C];
-    for (int l = 0; l < C; ++l) acc[l] = lanes::zero();
-    const std::uint8_t* zk = zb + k * ld;
-    for (Index g = 0; g < G; ++g) {
-        const lanes::D uz = lanes::keep_where(zk[g], lanes::load(u + g * lanes::kLanes));
-        for (int l = 0; l < C; ++l) acc[l] = lanes::add_where(acc[l], zb[(l0 + l) * ld + g], uz);
-    }
-    for (int l = 0; l < C; ++l) S(k, l0 + l) = lanes::sum(acc[l]);
-}
-
-template <int C = 16>
-inline void pair_tile_of_width(Index width, const std::uint8_t* zb, Index ld, Index G, Index k, Index l0, const double* u,
-                        Matrix& S) {
-    if constexpr (C > 1) {
-        if (width < C) return pair_tile_of_width<C - 1>(width, zb, ld, G, k, l0, u, S);
-    }
-    pair_tile<C>(zb, ld, G, k, l0, u, S);
-}
-
-// Returns early (S unfinished) when stop->poll() says so, between rows.
-inline void pair_sums(const std::uint8_t* zb, Index ld, Index d, Index G, const double* u, Matrix& S,
-                      Interruption* stop = nullptr) {
-    S.setZero(d, d);
+// A chunk's masks as 0/1 double columns for the blocked Gram (least_squares.hpp's lower_gram,
+// weighted: sum u z_k z_l is then the same sum of the same numbers in the same lanes as masked
+// adds, bit for bit): column k at out + k * stride holds the bits of zb[k * ld + g], sample 8g + i
+// at 8g + i, zeros past the G groups up to `stride`. Returns the columns' pointers.
+inline const std::vector<const double*>& mask_columns(const std::uint8_t* zb, Index ld, Index d, Index G,
+                                                      Index stride) {
+    static const auto bits = [] {  // the 8 doubles of every byte
+        std::array<std::array<double, 8>, 256> t{};
+        for (int b = 0; b < 256; ++b)
+            for (int i = 0; i < 8; ++i) t[static_cast<size_t>(b)][static_cast<size_t>(i)] = (b >> i) & 1;
+        return t;
+    }();
+    thread_local std::vector<double> buf;
+    thread_local std::vector<const double*> cols;
+    buf.resize(static_cast<size_t>(d * stride));
+    cols.resize(static_cast<size_t>(d));
     for (Index k = 0; k < d; ++k) {
-        if (stop && stop->poll()) return;
-        for (Index l0 = 0; l0 <= k; l0 += 16)
-            pair_tile_of_width(std::min<Index>(16, k + 1 - l0), zb, ld, G, k, l0, u, S);
+        double* col = buf.data() + k * stride;
+        for (Index g = 0; g < G; ++g)
+            std::memcpy(col + g * lanes::kLanes, bits[zb[k * ld + g]].data(), sizeof(double) * lanes::kLanes);
+        std::fill(col + G * lanes::kLanes, col + stride, 0.0);
+        cols[static_cast<size_t>(k)] = col;
     }
+    return cols;
 }
 
 // sum over samples of u (groups of 8, zero-padded), by lanes then the fixed tree.
