@@ -31,6 +31,8 @@ from gradlime.registry import REGISTRY
         "result",
         "lipschitz",
         "tradeoff",
+        "_streams",
+        "_dask",
     ],
 )
 def test_docstring_examples(name):

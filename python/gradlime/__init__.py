@@ -23,6 +23,8 @@ except ImportError as exc:  # pragma: no cover - only on a broken install
     ) from exc
 
 from . import datasets, plots, theory
+from ._dask import compute
+from ._streams import streams_from
 from .explain import METHODS, explain
 from .lime import lime
 from .lipschitz import LipschitzResult, lipschitz
@@ -45,6 +47,7 @@ __all__ = [
     "TradeoffResult",
     "__version__",
     "clime",
+    "compute",
     "datasets",
     "explain",
     "faithfulness",
@@ -58,6 +61,7 @@ __all__ = [
     "smoothed",
     "smoothgrad",
     "stein",
+    "streams_from",
     "theory",
     "tradeoff",
     "unigrad",

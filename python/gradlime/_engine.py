@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _core, _progress
+from . import _core, _progress, _streams
 from ._validation import (
     adaptive,
     as_points,
@@ -117,6 +117,7 @@ def one_pass(
         qmc=scrambles,
         stein_cv=bool(control_variate) and "stein" in estimators,
         stop_tol=stop_tol,
+        point_offset=_streams.offset(),
     )
     params: dict[str, Any] = {"seed": s, "batch_size": batch}
     if antithetic:

@@ -75,6 +75,7 @@ def labelled(fn: Callable[..., R]) -> Callable[..., R]:
     keywords (``_progress``), and names, the index, f(x) and base values on its Explanation (or
     on each of a dict of them). The method itself reads DataFrames as numbers
     (``_validation.real_array``)."""
+    from ._dask import is_lazy, lazy_explanation
     from ._shapes import flat_keywords, flat_model, point_shape, unflatten
     from .models import as_model, in_batches
 
@@ -82,6 +83,10 @@ def labelled(fn: Callable[..., R]) -> Callable[..., R]:
     def wrapper(
         model: Any, X: Any, *args: Any, feature_names: Any = None, progress: Any = None, **kw: Any
     ) -> Any:
+        if is_lazy(X):  # a dask collection: lazy results, block by block (_dask.py)
+            if args:
+                raise TypeError(f"{fn.__name__} over a dask X takes its parameters by keyword")
+            return lazy_explanation(wrapper, model, X, dict(kw, feature_names=feature_names))
         shape = point_shape(X)
         if shape is not None:  # (N, ...): flat rows for the method, X's shape for the results
             model, kw = flat_model(model, shape), flat_keywords(kw, shape)

@@ -82,6 +82,17 @@ class TorchRunner:
         self._folded: tuple[Any, Any] = (None, None)  # (weights' key, the folded copy)
         self._rows: dict[tuple[int, ...], int] = {}
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled (Dask, multiprocessing) as the module and settings: torch itself and the
+        folded copy are rebuilt where it lands."""
+        state = dict(self.__dict__)
+        del state["torch"]
+        state["_folded"] = (None, None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state, torch=import_torch())
+
     # -- the model's callables: (m, ...) float64 numpy rows in, numpy out ---------------------
 
     def values(self, A: np.ndarray) -> np.ndarray:

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _core, _progress
+from . import _core, _progress, _streams
 from ._labels import labelled
 from ._validation import (
     adaptive,
@@ -134,6 +134,7 @@ def lime(
         "batch_rows": batch,
     }
     if feature_mask is None:
+        run["point_offset"] = _streams.offset()
         values, stderr, samples = _core.lime(
             points, base, **m._engine_args(), progress=_progress.callback(), **run
         )
@@ -188,7 +189,7 @@ def _grouped(
             f=f,
             grad=None,
             progress=_progress.callback(),
-            point_offset=p,
+            point_offset=_streams.offset() + p,
             **run,
         )
         values[p], stderr[p], samples[p] = v[0][group] * share, se[0][group] * share, used[0]

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _core, _progress
+from . import _core, _dask, _progress, _streams
 from ._engine import one_pass
 from ._shapes import flat_keywords, flat_model, point_shape
 from ._validation import as_points, as_seed, positive_float, positive_int
@@ -37,14 +37,38 @@ class LipschitzResult:
         The neighbour x_j attaining each maximum.
     params : mapping
         The settings that produced it.
+    blocks : list, optional
+        Over a dask X: each block's result as a dask delayed object (``values``, ``mean`` and
+        ``argmax_neighbor`` are then lazy dask arrays; ``compute()`` gives the computed result).
     """
 
     values: Any
-    mean: float
-    argmax_neighbor: np.ndarray
+    mean: Any
+    argmax_neighbor: Any
     params: Mapping[str, Any] = field(default_factory=dict)
+    blocks: Any = field(default=None, repr=False)
+
+    def compute(self, **kwargs: Any) -> LipschitzResult:
+        """This result with its arrays computed (over a dask X: its blocks once); the local
+        call's numbers bit for bit."""
+        from ._dask import compute
+
+        result: LipschitzResult = compute(self, **kwargs)
+        return result
+
+    def merged(self, parts: list[LipschitzResult]) -> LipschitzResult:
+        """The blocks' results as one, as the local call gives it."""
+        values = np.concatenate([np.atleast_1d(p.values) for p in parts])
+        return LipschitzResult(
+            values=values,
+            mean=float(values.mean()),
+            argmax_neighbor=np.concatenate([p.argmax_neighbor for p in parts]),
+            params=parts[0].params,
+        )
 
     def __repr__(self) -> str:
+        if self.blocks is not None:
+            return f"LipschitzResult(method={self.params.get('method')!r}, lazy over dask blocks)"
         n = np.size(self.values)
         return (
             f"LipschitzResult(method={self.params.get('method')!r}, points={n}, "
@@ -200,13 +224,17 @@ def lipschitz_and_explanations(
     arg = np.empty((N, d))
     phi_x: list[np.ndarray] = []
     step = max(1, _MAX_STACKED_ROWS // (k + 1))
-    for c, i in enumerate(range(0, N, step)):
+    first = _streams.offset()  # this call's points are rows first, first + 1, ... of X
+    for i in range(0, N, step):
         pts = points[i : i + step]
-        nbrs = _neighbors(pts, i, k, r, neighborhood, s)
+        nbrs = _neighbors(pts, first + i, k, r, neighborhood, s)
         rows = np.concatenate([pts[:, None, :], nbrs], axis=1)
-        # Without common draws each chunk gets its own seed, so no two rows share a stream.
-        cseed = s if common_random_numbers or c == 0 else _derived_seed(s, 2, c)
-        phi = _explain_rows(how, m, rows, cseed, common_random_numbers)
+        # Common draws: every row draws stream 0 (estimators), or point P's and its neighbours'
+        # the stream of P (lime, kernel_shap). Without: row j of point P draws P (k + 1) + j, so
+        # no two rows of X share a stream, however the points are chunked.
+        at = first + i if common_random_numbers else (first + i) * (k + 1)
+        with _streams.streams_at(at):
+            phi = _explain_rows(how, m, rows, s, common_random_numbers)
         num = np.linalg.norm(phi[:, 1:] - phi[:, :1], ord=order, axis=2)
         if ratio:
             den = np.linalg.norm(nbrs - pts[:, None, :], ord=order, axis=2)
@@ -323,6 +351,24 @@ def lipschitz(
     >>> bool(0.0 < L.values < np.sqrt(2 / np.pi) * np.linalg.norm(w) / 0.5)  # paper 2, Thm C.7
     True
     """
+    if _dask.is_lazy(X):
+        lazy: LipschitzResult = _dask.lazy_lipschitz(
+            lipschitz,
+            model,
+            X,
+            dict(
+                method=method,
+                radius=radius,
+                n_neighbors=n_neighbors,
+                neighborhood=neighborhood,
+                distance=distance,
+                ratio=ratio,
+                common_random_numbers=common_random_numbers,
+                seed=seed,
+                **method_params,
+            ),
+        )
+        return lazy
     with _progress.reporting(progress, "lipschitz"):
         result, _ = lipschitz_and_explanations(
             model,

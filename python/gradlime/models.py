@@ -108,6 +108,13 @@ class Model:
             )
         return A
 
+    def __reduce__(self) -> Any:
+        """A native model travels (pickle, Dask) as its layers and is rebuilt where it lands;
+        others as their attributes (their callables by cloudpickle, as Dask sends them)."""
+        if self._network is not None:
+            return _native_from_layers, (self._layers, self._target, self.batch_size)
+        return object.__reduce__(self)
+
     def __repr__(self) -> str:
         grad = "with gradient" if self.has_gradient else "values only"
         name = getattr(self.f, "__name__", type(self.f).__name__)
@@ -268,7 +275,7 @@ class Model:
         >>> m.engine, np.round(m.gradient(np.zeros((1, 2))), 6)
         ('native', array([[ 2., -2.]]))
         """
-        from . import _core, _sklearn
+        from . import _sklearn
 
         if engine not in ("auto", "native", "python"):
             raise ValueError(f"engine must be 'auto', 'native' or 'python'; got {engine!r}")
@@ -281,13 +288,7 @@ class Model:
             except AttributeError as exc:  # an unfitted estimator has no coef_ or coefs_
                 raise ValueError(f"{type(estimator).__name__} is not fitted: {exc}") from exc
             else:
-                net = _core.FeedForwardNetwork(int(layers[0][1].shape[1]))
-                for layer in layers:
-                    if layer[0] == "dense":
-                        net.add_dense(np.ascontiguousarray(layer[1]), layer[2])
-                    else:
-                        net.add_activation(layer[1], layer[2], layer[3])
-                return cls._native(net, layers, target, batch_size)
+                return cls._native(network_of(layers), layers, target, batch_size)
         predict = getattr(estimator, "predict_proba", None) or getattr(estimator, "predict", None)
         if predict is None:
             raise TypeError(f"{type(estimator).__name__} has neither predict_proba nor predict")
@@ -311,6 +312,24 @@ class Model:
             "which need only values"
         )
         return model
+
+
+def network_of(layers: list[tuple[Any, ...]]) -> Any:
+    """The native network (_core.FeedForwardNetwork) of parsed layers: ("dense", W (out, in),
+    b) and ("act", kind, alpha, gamma)."""
+    from . import _core
+
+    net = _core.FeedForwardNetwork(int(layers[0][1].shape[1]))
+    for layer in layers:
+        if layer[0] == "dense":
+            net.add_dense(np.ascontiguousarray(layer[1]), layer[2])
+        else:
+            net.add_activation(layer[1], layer[2], layer[3])
+    return net
+
+
+def _native_from_layers(layers: Any, target: int, batch_size: int | None) -> Model:
+    return Model._native(network_of(layers), layers, target, batch_size)
 
 
 def as_model(model: Any) -> Model:

@@ -75,6 +75,9 @@ class Explanation:
     feature_names: tuple[str, ...] | None = None
     index: Any = None
     samples_per_point: np.ndarray | int | None = None
+    #: Over a dask X: each block's Explanation as a dask delayed object (the arrays above are
+    #: lazy dask arrays built from them); None for a computed Explanation.
+    blocks: Any = field(default=None, repr=False)
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         if copy:
@@ -130,7 +133,21 @@ class Explanation:
 
         return load(path)
 
+    def compute(self, **kwargs: Any) -> Explanation:
+        """This Explanation with its arrays computed, for one made over a dask X (its blocks
+        computed once; its ``params`` and a DataFrame's index as the local call gives them);
+        an Explanation already computed is returned as it is."""
+        from ._dask import compute
+
+        result: Explanation = compute(self, **kwargs)
+        return result
+
     def __repr__(self) -> str:
+        if self.blocks is not None:
+            return (
+                f"Explanation(method={self.method!r}, shape={self.shape}, "
+                f"n_samples={self.n_samples}, lazy over {len(self.blocks)} dask blocks)"
+            )
         return (
             f"Explanation(method={self.method!r}, shape={self.shape}, n_samples={self.n_samples}, "
             f"max stderr={float(np.max(self.stderr)):.3g})"

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _core, _progress
+from . import _core, _progress, _streams
 from ._labels import labelled
 from ._validation import (
     adaptive,
@@ -198,6 +198,7 @@ def kernel_shap(
         stop_tol=stop_tol,
         looks=looks,
         batch_rows=batch,
+        point_offset=_streams.offset(),
     )
     values, stderr, fx = raw["values"], raw["stderr"], raw["fx"]
     samples: np.ndarray | int = np.asarray(raw["samples"], dtype=np.int64)

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _progress
+from . import _dask, _progress
 from ._validation import as_points
 from .lipschitz import lipschitz_and_explanations
 from .metrics import faithfulness
@@ -100,35 +100,22 @@ def tradeoff(
             f"tradeoff's method must be one of {SIGMA_METHODS} or a callable "
             f"(model, X, sigma=...); got {method!r}"
         )
-    points, _ = as_points(X)
-    m = as_model(model)
-    lips, faiths = [], []
-    with _progress.reporting(progress, "tradeoff"):  # one bar over every sigma
-        for s in grid:
-            if callable(method):
-
-                def at_sigma(mm: Any, A: Any, _s: float = float(s)) -> Any:
-                    return method(mm, A, sigma=_s, **method_params)
-
-                how, kw = at_sigma, {}
-            else:
-                how, kw = method, dict(method_params, sigma=float(s))
-            res, phi = lipschitz_and_explanations(
-                m,
-                points,
-                how,
-                radius=radius,
-                n_neighbors=n_neighbors,
-                neighborhood="gaussian",
-                distance="l2",
-                ratio=True,
-                common_random_numbers=True,
-                seed=seed,
-                method_params=kw,
-            )
-            lips.append(res.mean)
-            f = faithfulness(m, points, phi, reference=reference, similarity=similarity)
-            faiths.append(float(np.mean(f)))
+    kw = dict(
+        method=method,
+        sigmas=grid,
+        reference=reference,
+        similarity=similarity,
+        radius=radius,
+        n_neighbors=n_neighbors,
+        seed=seed,
+        **method_params,
+    )
+    if _dask.is_lazy(X):  # per-point numbers from the blocks, on the cluster; means here
+        per_point = _dask.computed_blocks(tradeoff_points, model, X, kw, axis=2)
+    else:
+        with _progress.reporting(progress, "tradeoff"):  # one bar over every sigma
+            per_point = tradeoff_points(model, X, **kw)
+    lips, faiths = per_point.mean(axis=2)
     faith = np.asarray(faiths)
     return TradeoffResult(
         sigmas=grid,
@@ -145,3 +132,49 @@ def tradeoff(
             **method_params,
         },
     )
+
+
+def tradeoff_points(
+    model: Any,
+    X: Any,
+    method: Any,
+    *,
+    sigmas: np.ndarray,
+    reference: Any,
+    similarity: str,
+    radius: float,
+    n_neighbors: int,
+    seed: int,
+    progress: Any = None,
+    **method_params: Any,
+) -> np.ndarray:
+    """Each point's local Lipschitz and faithfulness at each sigma, (2, S, N): what ``tradeoff``
+    averages (a block of X's points gives its columns of the whole, bit for bit)."""
+    points, _ = as_points(X)
+    m = as_model(model)
+    out = np.empty((2, len(sigmas), len(points)))
+    for i, s in enumerate(sigmas):
+        if callable(method):
+
+            def at_sigma(mm: Any, A: Any, _s: float = float(s)) -> Any:
+                return method(mm, A, sigma=_s, **method_params)
+
+            how, kw = at_sigma, {}
+        else:
+            how, kw = method, dict(method_params, sigma=float(s))
+        res, phi = lipschitz_and_explanations(
+            m,
+            points,
+            how,
+            radius=radius,
+            n_neighbors=n_neighbors,
+            neighborhood="gaussian",
+            distance="l2",
+            ratio=True,
+            common_random_numbers=True,
+            seed=seed,
+            method_params=kw,
+        )
+        out[0, i] = res.values
+        out[1, i] = faithfulness(m, points, phi, reference=reference, similarity=similarity)
+    return out
