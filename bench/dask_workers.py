@@ -91,6 +91,9 @@ def main() -> None:
     ]:
         peaks = []
         for n in (args.points, 2 * args.points):
+            # A nanny writes its environment into this process's os.environ, where the next
+            # cluster's workers would inherit it: start each cluster from a clean one.
+            os.environ.pop("MALLOC_TRIM_THRESHOLD_", None)
             with (
                 dask.config.set({"distributed.nanny.pre-spawn-environ": env}),
                 LocalCluster(n_workers=workers, threads_per_worker=1, dashboard_address=None) as c,
