@@ -192,3 +192,27 @@ def test_without_dask_the_error_names_the_extra(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", no_dask)
     with pytest.raises(ImportError, match=r"gradlime\[dask\]"):
         _dask.import_dask()
+
+
+def test_what_a_dask_x_must_be(client):
+    da = pytest.importorskip("dask.array")
+    dd = pytest.importorskip("dask.dataframe")
+    pd = pytest.importorskip("pandas")
+    m = tanh_model()
+    with pytest.raises(ValueError, match=r"\(N, d\)"):
+        gl.smoothgrad(m, da.from_array(X[0], chunks=2), sigma=0.3)
+    series = dd.from_pandas(pd.Series(X[:, 0]), npartitions=2)
+    with pytest.raises(TypeError, match="dask Series"):
+        gl.smoothgrad(m, series, sigma=0.3)
+    unknown = da.from_array(X, chunks=(4, 5))[da.from_array(X[:, 0] > 0, chunks=4)]
+    with pytest.raises(ValueError, match="compute_chunk_sizes"):
+        gl.smoothgrad(m, unknown, sigma=0.3)
+    lazy = gl.smoothgrad(m, da.from_array(X, chunks=(4, 5)), sigma=0.3, n_samples=16)
+    for use in (lambda E: E.to_pandas(), lambda E: E[0], lambda E: E.plot()):
+        with pytest.raises(ValueError, match=r"E\.compute\(\) first"):
+            use(lazy)
+    # Chunked along the features too: rechunked to whole points, the same bits.
+    E = gl.smoothgrad(m, da.from_array(X, chunks=(4, 2)), sigma=0.3, n_samples=16)
+    np.testing.assert_array_equal(
+        E.compute().values, gl.smoothgrad(m, X, sigma=0.3, n_samples=16).values
+    )

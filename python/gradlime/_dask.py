@@ -53,20 +53,28 @@ def import_dask() -> Any:
 def blocks(X: Any) -> tuple[list[Any], list[int], tuple[int, ...], tuple[str, ...] | None]:
     """X's blocks of whole points as delayed objects, their row counts, one point's shape, and
     a DataFrame's column names."""
-    dask = import_dask()
-    if hasattr(X, "map_partitions"):  # a dask DataFrame (or Series)
+    import_dask()
+    if hasattr(X, "map_partitions"):  # a dask DataFrame
+        if X.ndim != 2:
+            raise TypeError(
+                "a dask Series is not a set of points: pass a dask DataFrame (a row per point) "
+                "or a dask array (N, d)"
+            )
         parts = list(X.to_delayed())
         rows = [int(n) for n in X.map_partitions(len).compute()]
-        names = tuple(str(c) for c in X.columns) if hasattr(X, "columns") else None
-        shape = (len(names),) if names is not None else ()
-        return parts, rows, shape, names
-    if X.ndim < 1 or any(np.isnan(c) for c in X.chunks[0]):
+        names = tuple(str(c) for c in X.columns)
+        return parts, rows, (len(names),), names
+    if X.ndim < 2:
         raise ValueError(
-            f"a dask array X needs known chunk sizes along its first axis; got {X.chunks}: "
-            "call X.compute_chunk_sizes() first"
+            f"a dask array X must hold points along its first axis, (N, d) or (N, ...); got "
+            f"shape {X.shape} (explain a single point with a numpy array)"
+        )
+    if any(np.isnan(c) for c in X.chunks[0]):
+        raise ValueError(
+            "a dask array X needs known chunk sizes along its first axis: call "
+            "X.compute_chunk_sizes() first"
         )
     X = X.rechunk({axis: -1 for axis in range(1, X.ndim)})
-    del dask
     return list(X.to_delayed().ravel()), [int(c) for c in X.chunks[0]], X.shape[1:], None
 
 

@@ -88,7 +88,12 @@ class Explanation:
     def shape(self) -> tuple[int, ...]:
         return tuple(self.values.shape)
 
+    def _needs_computed(self, what: str) -> None:
+        if self.blocks is not None:
+            raise ValueError(f"{what} needs the computed Explanation: call E.compute() first")
+
     def __getitem__(self, key: Any) -> Any:
+        self._needs_computed("indexing")
         from ._export import select
 
         return select(self, key)
@@ -96,6 +101,7 @@ class Explanation:
     def to_pandas(self, *, stderr: bool = True) -> Any:
         """A DataFrame: a column of values per feature (named), its standard errors beside it
         as "<name> stderr", then "fx" and "base_value" where known; the explained rows' index."""
+        self._needs_computed("to_pandas")
         from ._export import to_pandas
 
         return to_pandas(self, stderr=stderr)
@@ -103,6 +109,7 @@ class Explanation:
     def to_shap(self) -> Any:
         """A ``shap.Explanation`` (values, base_values, data, feature_names, error_std, and
         95% bounds from the standard errors) for shap's plots: waterfall, beeswarm, bar."""
+        self._needs_computed("to_shap")
         from ._export import to_shap
 
         return to_shap(self)
@@ -111,6 +118,7 @@ class Explanation:
         """Point i's attributions as bars with 95% error bars (``gl.plots.attributions``); with
         several points and no i, all of them per feature (``gl.plots.summary``). Needs
         matplotlib; returns the Axes."""
+        self._needs_computed("plot")
         from ._export import flat_only
 
         flat_only(self, "plot")
@@ -122,6 +130,7 @@ class Explanation:
 
     def save(self, path: Any) -> None:
         """Writes the Explanation to ``path`` (a .npz file of its arrays and settings)."""
+        self._needs_computed("save")
         from ._export import save
 
         save(self, path)
