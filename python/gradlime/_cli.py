@@ -3,6 +3,7 @@
     gradlime demo                     the bundled network, explained (see _demo)
     gradlime explain MODEL DATA --method M --out FILE [--plot PNG] [...]
     gradlime info                     what this build can do
+    gradlime reproduce paper1 --out DIR [--quick]   paper 1's figures 2-3 (gradlime.experiments)
 
 MODEL is an ONNX file (run natively, or by onnxruntime) or a scikit-learn estimator saved with
 joblib (.joblib, .pkl); DATA a CSV with a header row, a Parquet file or a .npy array; the output a
@@ -163,6 +164,15 @@ def _info(_: argparse.Namespace) -> int:
     return 0
 
 
+def _reproduce(args: argparse.Namespace) -> int:
+    from . import experiments
+
+    files = experiments.run_paper1(args.out, quick=args.quick, seed=args.seed)
+    for path in files.values():
+        print(path)
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gradlime", description="Local explanations of models.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -181,12 +191,19 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--out", required=True, help="a .csv or .parquet file for the attributions")
     e.add_argument("--plot", default=None, help="a .png of the attributions (needs matplotlib)")
     sub.add_parser("info", help="what this build of gradlime can do")
+    r = sub.add_parser("reproduce", help="run a paper's experiments: CSVs and figures")
+    r.add_argument("paper", choices=["paper1"], help="paper1: equivalence and robustness")
+    r.add_argument("--out", required=True, help="the folder for the CSVs and PNGs")
+    r.add_argument("--quick", action="store_true", help="small sizes: a minute or two")
+    r.add_argument("--seed", type=int, default=0)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    run = {"demo": _demo.run, "explain": _explain, "info": _info}[args.command]
+    run = {"demo": _demo.run, "explain": _explain, "info": _info, "reproduce": _reproduce}[
+        args.command
+    ]
     try:
         return run(args)
     except (CliError, ValueError, TypeError, OSError, ImportError, KeyError) as exc:

@@ -1,0 +1,72 @@
+"""``gradlime reproduce paper1 --quick``: end to end on small sizes, checking paper 1's
+qualitative claims (section 6): the SmoothGrad-C-LIME distance falls with the number of
+perturbations (Figure 2), and so does each method's distance to its neighbours' explanations
+(Figure 3); the Simulated set is as described."""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+
+from gradlime._cli import main
+
+pytest.importorskip("torch")
+pytest.importorskip("sklearn")
+
+
+def rows(path):
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_the_simulated_set_is_as_described():
+    from gradlime.experiments.paper1 import datasets
+
+    X, y = datasets(0)["simulated"]
+    assert X.shape == (1000, 2)
+    assert set(np.unique(y)) == {0, 1}
+    assert abs(y.mean() - 0.5) < 0.05
+    np.testing.assert_allclose(X.mean(0), 0.0, atol=1e-12)  # normalised
+    assert X[y == 1].mean() > 0.5 > -0.5 > X[y == 0].mean()  # mu_1 = (1, 1), mu_0 = (-1, -1)
+
+
+def test_reproduce_paper1_quick(tmp_path, capsys):
+    assert main(["reproduce", "paper1", "--quick", "--out", str(tmp_path)]) == 0
+    printed = capsys.readouterr().out
+    for name in ("paper1_equivalence.csv", "paper1_robustness.csv", "paper1_equivalence.png"):
+        assert (tmp_path / name).exists()
+        assert name in printed
+    eq = rows(tmp_path / "paper1_equivalence.csv")
+    assert list(eq[0]) == ["dataset", "n_samples", "sigma2", "mean_l1_distance"]
+    for dataset in ("simulated", "breast_cancer"):
+        curve = [float(r["mean_l1_distance"]) for r in eq if r["dataset"] == dataset]
+        assert len(curve) >= 3
+        assert curve[-1] < curve[0] / 2  # equivalence: the distance falls with n
+    rob = rows(tmp_path / "paper1_robustness.csv")
+    assert list(rob[0]) == ["dataset", "method", "n_samples", "mean_max_l1_distance"]
+    for dataset in ("simulated", "breast_cancer"):
+        for method in ("smoothgrad", "clime"):
+            curve = [
+                float(r["mean_max_l1_distance"])
+                for r in rob
+                if r["dataset"] == dataset and r["method"] == method
+            ]
+            assert curve[-1] < curve[0]  # robustness: the max distance falls with n
+    sigma = rows(tmp_path / "paper1_sigma.csv")
+    assert {r["sigma2"] for r in sigma} == {"0.01", "0.1", "1.0"}
+    first = {r["sigma2"]: float(r["mean_l1_distance"]) for r in sigma[::3]}
+    assert first["0.01"] < first["1.0"]  # a smaller neighbourhood: closer at the same n
+    acc = rows(tmp_path / "paper1_accuracy.csv")
+    accuracy = [float(a) for a in dict.fromkeys(r["test_accuracy"] for r in acc)]
+    assert len(accuracy) == 3
+    assert accuracy[0] < accuracy[-1]  # the under-trained models are less accurate
+    for name in ("paper1_sigma.png", "paper1_accuracy.png"):
+        assert (tmp_path / name).stat().st_size > 10_000
+
+
+def test_reproduce_says_what_is_wrong(capsys):
+    with pytest.raises(SystemExit):
+        main(["reproduce", "paper9", "--out", "x"])
+    assert "invalid choice" in capsys.readouterr().err
