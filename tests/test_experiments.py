@@ -70,3 +70,25 @@ def test_reproduce_says_what_is_wrong(capsys):
     with pytest.raises(SystemExit):
         main(["reproduce", "paper9", "--out", "x"])
     assert "invalid choice" in capsys.readouterr().err
+
+
+def test_reproduce_paper2_quick(tmp_path):
+    assert main(["reproduce", "paper2", "--quick", "--out", str(tmp_path)]) == 0
+    toy = rows(tmp_path / "paper2_toy.csv")
+    assert float(toy[0]["phi_1"]) > 0.95  # a small sigma: the gradient [1, 0] at x
+    assert abs(float(toy[-1]["phi_1"]) - 0.5) < 0.05  # a large one: [0.5, 0.5] (Fig. 2b)
+    table = rows(tmp_path / "paper2_table1.csv")
+    lip = {(r["model"], r["method"]): float(r["mean_lipschitz"]) for r in table}
+    methods = {r["method"] for r in table}
+    assert len(methods) == 6
+    more_robust = [m for m in methods if lip[("mlp_pgd", m)] < lip[("mlp", m)]]
+    assert len(more_robust) >= 4  # for most methods, the robust model's explanations are
+    sig = rows(tmp_path / "paper2_sigma.csv")
+    for model in ("mlp", "mlp_pgd"):
+        curve = [r for r in sig if r["model"] == model]
+        lips = [float(r["lipschitz"]) for r in curve]
+        assert lips[-1] < lips[0]  # SmoothGrad's Lipschitz falls with sigma (Theorem 4.1)
+        faith = [float(r["faithfulness"]) for r in curve]
+        best = int(np.argmax(faith))
+        assert 0 < best < len(faith) - 1  # faithfulness rises, then falls (Theorem 5.2)
+    assert (tmp_path / "paper2_sigma.png").exists()

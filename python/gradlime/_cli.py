@@ -3,7 +3,7 @@
     gradlime demo                     the bundled network, explained (see _demo)
     gradlime explain MODEL DATA --method M --out FILE [--plot PNG] [...]
     gradlime info                     what this build can do
-    gradlime reproduce paper1 --out DIR [--quick]   paper 1's figures 2-3 (gradlime.experiments)
+    gradlime reproduce {paper1,paper2,all} --out DIR [--quick]   the papers' figures and CSVs
 
 MODEL is an ONNX file (run natively, or by onnxruntime) or a scikit-learn estimator saved with
 joblib (.joblib, .pkl); DATA a CSV with a header row, a Parquet file or a .npy array; the output a
@@ -167,9 +167,10 @@ def _info(_: argparse.Namespace) -> int:
 def _reproduce(args: argparse.Namespace) -> int:
     from . import experiments
 
-    files = experiments.run_paper1(args.out, quick=args.quick, seed=args.seed)
-    for path in files.values():
-        print(path)
+    runs = {"paper1": experiments.run_paper1, "paper2": experiments.run_paper2}
+    for paper in runs if args.paper == "all" else [args.paper]:
+        for path in runs[paper](args.out, quick=args.quick, seed=args.seed).values():
+            print(path)
     return 0
 
 
@@ -192,7 +193,11 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--plot", default=None, help="a .png of the attributions (needs matplotlib)")
     sub.add_parser("info", help="what this build of gradlime can do")
     r = sub.add_parser("reproduce", help="run a paper's experiments: CSVs and figures")
-    r.add_argument("paper", choices=["paper1"], help="paper1: equivalence and robustness")
+    r.add_argument(
+        "paper",
+        choices=["paper1", "paper2", "all"],
+        help="paper1: equivalence and robustness; paper2: robustness and faithfulness",
+    )
     r.add_argument("--out", required=True, help="the folder for the CSVs and PNGs")
     r.add_argument("--quick", action="store_true", help="small sizes: a minute or two")
     r.add_argument("--seed", type=int, default=0)

@@ -16,7 +16,6 @@ protocol), against n.
 from __future__ import annotations
 
 import csv
-import math
 import pathlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,7 +24,8 @@ from typing import Any
 import numpy as np
 
 from .. import explain, lipschitz
-from ..models import Model, network_of
+from ..models import Model
+from ._training import train_mlp
 
 __all__ = ["Trained", "datasets", "equivalence", "robustness", "run", "train"]
 
@@ -62,47 +62,8 @@ def train(X: np.ndarray, y: np.ndarray, epochs: float, seed: int = 0) -> Trained
     """The paper's network (d-10-10-2, ELU, softmax), Adam (lr 1e-2, batches of 32) on the
     cross-entropy for `epochs` epochs (a fraction: that share of one epoch's batches) on 80% of
     the points; its class-1 probability as a native model, and its accuracy on the other 20%."""
-    try:
-        import torch
-    except ImportError as exc:
-        raise ImportError("training the papers' models needs torch: pip install torch") from exc
-    rng = np.random.default_rng(seed)
-    order = rng.permutation(len(X))
-    cut = int(0.8 * len(X))
-    tr, te = order[:cut], order[cut:]
-    torch.manual_seed(seed)
-    d = X.shape[1]
-    net = torch.nn.Sequential(
-        torch.nn.Linear(d, 10),
-        torch.nn.ELU(),
-        torch.nn.Linear(10, 10),
-        torch.nn.ELU(),
-        torch.nn.Linear(10, 2),
-    )
-    opt = torch.optim.Adam(net.parameters(), lr=1e-2)
-    Xt, yt = torch.tensor(X[tr], dtype=torch.float32), torch.tensor(y[tr])
-    gen = torch.Generator().manual_seed(seed)
-    steps = math.ceil(epochs * math.ceil(len(tr) / 32))  # a fraction of an epoch: fewer batches
-    while steps > 0:
-        for idx in torch.randperm(len(tr), generator=gen).split(32)[:steps]:  # type: ignore[no-untyped-call]
-            opt.zero_grad()
-            loss = torch.nn.functional.cross_entropy(net(Xt[idx]), yt[idx])
-            loss.backward()  # type: ignore[no-untyped-call]
-            opt.step()
-            steps -= 1
-    with torch.no_grad():
-        pred = net(torch.tensor(X[te], dtype=torch.float32)).argmax(1).numpy()
-    layers: list[tuple[Any, ...]] = []
-    for mod in net:
-        if isinstance(mod, torch.nn.Linear):
-            layers.append(
-                ("dense", mod.weight.detach().double().numpy(), mod.bias.detach().double().numpy())
-            )
-        else:
-            layers.append(("act", "elu", 1.0, 0.0))
-    layers.append(("act", "softmax", 0.0, 0.0))
-    model = Model._native(network_of(layers), layers, 1, None)
-    return Trained(model, X[te], float((pred == y[te]).mean()))
+    net = train_mlp(X, y, (10, 10), epochs, seed)
+    return Trained(net.model(1), net.X_test, net.accuracy)
 
 
 def equivalence(
