@@ -79,16 +79,22 @@ def test_reproduce_paper2_quick(tmp_path):
     assert abs(float(toy[-1]["phi_1"]) - 0.5) < 0.05  # a large one: [0.5, 0.5] (Fig. 2b)
     table = rows(tmp_path / "paper2_table1.csv")
     lip = {(r["model"], r["method"]): float(r["mean_lipschitz"]) for r in table}
-    methods = {r["method"] for r in table}
+    methods = {r["method"] for r in table} - {"model"}
     assert len(methods) == 6
-    more_robust = [m for m in methods if lip[("mlp_pgd", m)] < lip[("mlp", m)]]
+    assert lip[("mlp_pgd0.1", "model")] < lip[("mlp", "model")]  # PGD: a more robust model
+    more_robust = [m for m in methods if lip[("mlp_pgd0.1", m)] < lip[("mlp", m)]]
     assert len(more_robust) >= 4  # for most methods, the robust model's explanations are
+    rank = rows(tmp_path / "paper2_rank.csv")
+    assert sum(float(r["spearman"]) > 0.5 for r in rank) >= 4  # and the ranks agree (Fig. 3)
+    methods_rows = rows(tmp_path / "paper2_methods.csv")
+    assert {r["method"] for r in methods_rows} == methods
     sig = rows(tmp_path / "paper2_sigma.csv")
-    for model in ("mlp", "mlp_pgd"):
+    for model in ("mlp", "mlp_pgd0.1"):
         curve = [r for r in sig if r["model"] == model]
         lips = [float(r["lipschitz"]) for r in curve]
         assert lips[-1] < lips[0]  # SmoothGrad's Lipschitz falls with sigma (Theorem 4.1)
         faith = [float(r["faithfulness"]) for r in curve]
         best = int(np.argmax(faith))
         assert 0 < best < len(faith) - 1  # faithfulness rises, then falls (Theorem 5.2)
-    assert (tmp_path / "paper2_sigma.png").exists()
+    for name in ("paper2_sigma.png", "paper2_toy.png", "paper2_methods.png"):
+        assert (tmp_path / name).exists()

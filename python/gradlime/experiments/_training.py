@@ -33,6 +33,7 @@ class Network:
     X_test: np.ndarray
     y_test: np.ndarray
     accuracy: float
+    pgd_eps: float = 0.0  # the adversarial training's radius (0: trained normally)
 
     def model(self, target: int, head: str | None = "softmax") -> Model:
         """The probability of class `target` (head "softmax"), its log ("log_softmax") or its
@@ -101,4 +102,4 @@ def train_mlp(
         else:
             layers.append(("act", "elu", 1.0, 0.0))
     layers.append(("act", "softmax", 0.0, 0.0))
-    return Network(layers, X[te], y[te], float((pred == y[te]).mean()))
+    return Network(layers, X[te], y[te], float((pred == y[te]).mean()), pgd_eps)

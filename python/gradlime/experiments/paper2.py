@@ -18,12 +18,25 @@ from typing import Any
 
 import numpy as np
 
-from .. import Model, lipschitz, smoothgrad, tradeoff
+from .. import Model, faithfulness, lipschitz, smoothgrad, tradeoff
+from ..lipschitz import lipschitz_and_explanations
+from ..metrics import _spearman
 from ._training import Network, train_mlp
 
-__all__ = ["DELTA", "digits", "run", "sigma_curves", "table1", "toy", "toy_model"]
+__all__ = [
+    "DELTA",
+    "digits",
+    "rank_correlations",
+    "run",
+    "sigma_curves",
+    "table1",
+    "toy",
+    "toy_model",
+]
 
 DELTA = 0.1
+#: The adversarial training radii (L-inf, pixels in [0, 1]): 0 is the normally trained model.
+PGD_EPS = (0.0, 0.03, 0.1, 0.2)
 SIX = ("gradient", "grad_x_input", "integrated_gradients", "smoothgrad", "lime", "kernel_shap")
 
 
@@ -69,11 +82,19 @@ def _by_label(net: Network, limit: int | None) -> list[tuple[Model, np.ndarray]]
     return [(net.model(int(c), head=None), X[y == c]) for c in np.unique(y)]
 
 
+def _model_values(model: Model, X: np.ndarray) -> np.ndarray:
+    """The model's own output as a one-feature "explanation": lipschitz of it is the model's
+    local Lipschitz (its robustness)."""
+    return np.asarray(model(X))[:, None]
+
+
 def table1(
     nets: dict[str, Network], limit: int | None, n_neighbors: int, n_samples: int, seed: int = 0
 ) -> list[tuple[Any, ...]]:
-    """Rows (model, robust, method, mean_lipschitz): each method's mean local Lipschitz over
-    the test points (radius 0.05, common random numbers)."""
+    """Rows (model, eps, method, mean_lipschitz, mean_faithfulness): each method's mean local
+    Lipschitz over the test points (radius 0.05, common random numbers) and the mean
+    faithfulness of its explanations (inverse L2, reference 0); method "model" is the model's
+    own local Lipschitz (no faithfulness)."""
     kw: dict[str, dict[str, Any]] = {
         "smoothgrad": {"sigma": 0.1, "n_samples": n_samples},
         "lime": {"n_samples": n_samples},
@@ -82,21 +103,51 @@ def table1(
     }
     rows = []
     for name, net in nets.items():
+        groups = _by_label(net, limit)
+        own = [
+            lipschitz(m, X, _model_values, radius=0.05, n_neighbors=n_neighbors, seed=seed).values
+            for m, X in groups
+        ]
+        rows.append((name, net.pgd_eps, "model", float(np.mean(np.concatenate(own))), np.nan))
         for method in SIX:
-            values = [
-                lipschitz(
+            lips, faiths = [], []
+            for m, X in groups:
+                res, phi = lipschitz_and_explanations(
                     m,
                     X,
                     method,
                     radius=0.05,
                     n_neighbors=n_neighbors,
+                    neighborhood="gaussian",
+                    distance="l2",
+                    ratio=True,
+                    common_random_numbers=True,
                     seed=seed,
-                    **kw.get(method, {}),
-                ).values
-                for m, X in _by_label(net, limit)
-            ]
-            rows.append((name, "pgd" in name, method, float(np.mean(np.concatenate(values)))))
+                    method_params=kw.get(method, {}),
+                )
+                lips.append(res.values)
+                faiths.append(faithfulness(m, X, phi))
+            rows.append(
+                (
+                    name,
+                    net.pgd_eps,
+                    method,
+                    float(np.mean(np.concatenate(lips))),
+                    float(np.mean(np.concatenate(faiths))),
+                )
+            )
     return rows
+
+
+def rank_correlations(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """Rows (method, spearman): over the models, the Spearman rank correlation between the
+    model's local Lipschitz and its explanations' (paper 2, Figure 3's titles)."""
+    models = list(dict.fromkeys(r[0] for r in rows))
+    lip = {(r[0], r[2]): r[3] for r in rows}
+    own = np.array([lip[(m, "model")] for m in models])
+    return [
+        (method, _spearman(own, np.array([lip[(m, method)] for m in models]))) for method in SIX
+    ]
 
 
 def sigma_curves(
@@ -138,16 +189,24 @@ def run(out: Any, quick: bool = False, seed: int = 0) -> dict[str, pathlib.Path]
     X, y = digits()
     epochs = 10 if quick else 30
     nets = {
-        "mlp": train_mlp(X, y, (64, 32), epochs, seed),
-        "mlp_pgd": train_mlp(X, y, (64, 32), epochs, seed, pgd_eps=0.1),
+        (f"mlp_pgd{eps:g}" if eps else "mlp"): train_mlp(X, y, (64, 32), epochs, seed, pgd_eps=eps)
+        for eps in PGD_EPS
     }
     limit, k, n = (30, 5, 128) if quick else (None, 20, 512)
     sigmas = [0.02, 0.05, 0.1, 0.2, 0.5, 1.0]
     t1 = table1(nets, limit, k, n, seed)
-    sig = sigma_curves(nets, sigmas, limit, k, n, seed)
+    sig = sigma_curves({k2: nets[k2] for k2 in ("mlp", "mlp_pgd0.1")}, sigmas, limit, k, n, seed)
     files = {
         "paper2_toy.csv": (("sigma_over_delta", "phi_1", "phi_2"), toy_rows),
-        "paper2_table1.csv": (("model", "robust", "method", "mean_lipschitz"), t1),
+        "paper2_table1.csv": (
+            ("model", "robust", "method", "mean_lipschitz"),
+            [(r[0], r[1] > 0, r[2], r[3]) for r in t1],
+        ),
+        "paper2_rank.csv": (("method", "spearman"), rank_correlations(t1)),
+        "paper2_methods.csv": (
+            ("model", "method", "lipschitz", "faithfulness"),
+            [(r[0], r[2], r[3], r[4]) for r in t1 if r[2] != "model"],
+        ),
         "paper2_sigma.csv": (("model", "sigma", "lipschitz", "faithfulness"), sig),
         "paper2_accuracy.csv": (
             ("model", "test_accuracy"),
@@ -162,14 +221,17 @@ def run(out: Any, quick: bool = False, seed: int = 0) -> dict[str, pathlib.Path]
             w.writerows(rows)
         written[name] = folder / name
     try:
-        written.update(_figures(folder, toy_rows, sig))
+        written.update(_figures(folder, toy_rows, sig, t1))
     except ImportError:
         pass
     return written
 
 
 def _figures(
-    folder: pathlib.Path, toy_rows: list[tuple[Any, ...]], sig: list[tuple[Any, ...]]
+    folder: pathlib.Path,
+    toy_rows: list[tuple[Any, ...]],
+    sig: list[tuple[Any, ...]],
+    t1: list[tuple[Any, ...]],
 ) -> dict[str, pathlib.Path]:
     from ._figures import panels
 
@@ -203,4 +265,21 @@ def _figures(
         "sigma",
         "mean over test points",
     )
-    return {"paper2_toy.png": toy_png, "paper2_sigma.png": sig_png}
+    # Figure 6: each model's methods, Lipschitz divided by the largest of its methods'.
+    trade: dict[str, list[tuple[float, float]]] = {}
+    for model in dict.fromkeys(r[0] for r in t1):
+        mine = [r for r in t1 if r[0] == model and r[2] != "model"]
+        top = max(r[3] for r in mine)
+        trade[model] = sorted((r[3] / top, r[4]) for r in mine)
+    methods_png = panels(
+        folder / "paper2_methods.png",
+        [("Robustness-faithfulness across the six methods (Fig. 6)", trade)],
+        "local Lipschitz / the largest of the six",
+        "mean faithfulness",
+        log_x=False,
+    )
+    return {
+        "paper2_toy.png": toy_png,
+        "paper2_sigma.png": sig_png,
+        "paper2_methods.png": methods_png,
+    }
