@@ -40,7 +40,7 @@ def test_reproduce_paper1_quick(tmp_path, capsys):
         assert name in printed
     eq = rows(tmp_path / "paper1_equivalence.csv")
     assert list(eq[0]) == ["dataset", "n_samples", "sigma2", "mean_l1_distance"]
-    for dataset in ("simulated", "breast_cancer"):
+    for dataset in ("simulated", "breast_cancer", "diabetes"):
         curve = [float(r["mean_l1_distance"]) for r in eq if r["dataset"] == dataset]
         assert len(curve) >= 3
         assert curve[-1] < curve[0] / 2  # equivalence: the distance falls with n
@@ -54,6 +54,10 @@ def test_reproduce_paper1_quick(tmp_path, capsys):
                 if r["dataset"] == dataset and r["method"] == method
             ]
             assert curve[-1] < curve[0]  # robustness: the max distance falls with n
+    for r in rows(tmp_path / "paper1_theorem2.csv"):  # f(x) = |x|, Theorem 2's counterexample
+        measured, stated = float(r["measured_lipschitz"]), float(r["stated_bound"])
+        assert measured > 1.4 * stated  # the stated constant is too small (by 2 sqrt(2 / pi))
+        assert abs(measured / float(r["certified_bound"]) - 1) < 0.15
     sigma = rows(tmp_path / "paper1_sigma.csv")
     assert {r["sigma2"] for r in sigma} == {"0.01", "0.1", "1.0"}
     first = {r["sigma2"]: float(r["mean_l1_distance"]) for r in sigma[::3]}
@@ -98,3 +102,16 @@ def test_reproduce_paper2_quick(tmp_path):
         assert 0 < best < len(faith) - 1  # faithfulness rises, then falls (Theorem 5.2)
     for name in ("paper2_sigma.png", "paper2_toy.png", "paper2_methods.png"):
         assert (tmp_path / name).exists()
+
+
+def test_the_papers_own_uci_sets_are_read_from_a_local_folder(tmp_path):
+    from gradlime.experiments.paper1 import datasets
+
+    table = np.column_stack([np.random.default_rng(0).normal(size=(50, 3)), np.arange(50) % 2])
+    np.savetxt(tmp_path / "bankruptcy.csv", table, delimiter=",", header="a,b,c,label", comments="")
+    sets = datasets(0, uci=tmp_path)
+    X, y = sets["bankruptcy"]
+    assert X.shape == (50, 3)
+    np.testing.assert_allclose(X.std(0), 1.0)
+    np.testing.assert_array_equal(y, np.arange(50) % 2)
+    assert "online_shopping" not in sets  # absent: left out

@@ -167,9 +167,12 @@ def _info(_: argparse.Namespace) -> int:
 def _reproduce(args: argparse.Namespace) -> int:
     from . import experiments
 
-    runs = {"paper1": experiments.run_paper1, "paper2": experiments.run_paper2}
-    for paper in runs if args.paper == "all" else [args.paper]:
-        for path in runs[paper](args.out, quick=args.quick, seed=args.seed).values():
+    for paper in ("paper1", "paper2") if args.paper == "all" else (args.paper,):
+        if paper == "paper1":
+            files = experiments.run_paper1(args.out, quick=args.quick, seed=args.seed, uci=args.uci)
+        else:
+            files = experiments.run_paper2(args.out, quick=args.quick, seed=args.seed)
+        for path in files.values():
             print(path)
     return 0
 
@@ -201,6 +204,11 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--out", required=True, help="the folder for the CSVs and PNGs")
     r.add_argument("--quick", action="store_true", help="small sizes: a minute or two")
     r.add_argument("--seed", type=int, default=0)
+    r.add_argument(
+        "--uci",
+        default=None,
+        help="a folder with paper 1's bankruptcy.csv / online_shopping.csv (label last), if you have them",
+    )
     return parser
 
 

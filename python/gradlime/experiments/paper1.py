@@ -33,21 +33,42 @@ __all__ = ["Trained", "datasets", "equivalence", "robustness", "run", "train"]
 #: least squares needs an intercept, d slopes and a degree of freedom).
 N_GRID = (10, 20, 50, 100, 200, 500, 1000)
 QUICK_GRID = (10, 50, 100, 200)
-EPOCHS = {"simulated": 15, "breast_cancer": 60}
+EPOCHS = {
+    "simulated": 15,
+    "breast_cancer": 60,
+    "diabetes": 60,
+    "bankruptcy": 60,
+    "online_shopping": 100,
+}
+#: The paper's own datasets, read from a local folder when a user has them (they cannot be
+#: fetched here): numeric CSVs, label last.
+UCI_FILES = {"bankruptcy": "bankruptcy.csv", "online_shopping": "online_shopping.csv"}
 #: The under-trained models of the accuracy figure: shares of one epoch's batches.
 UNDER_TRAINED = (0.05, 0.2)
 
 
-def datasets(seed: int = 0) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """(X normalised to N(0, 1) per feature, y) of each dataset."""
+def datasets(seed: int = 0, uci: Any = None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """(X normalised to N(0, 1) per feature, y) of each dataset: the Simulated set, the
+    breast-cancer set (scikit-learn), gradlime's diabetes set with y = progression above its
+    median, and the paper's own UCI sets where the folder `uci` holds them (UCI_FILES: a CSV
+    with a header row, numeric features, the 0/1 label last)."""
     rng = np.random.default_rng(seed)
     y = rng.integers(0, 2, size=1000)
     mu = np.where(y[:, None] == 1, 1.0, -1.0) * np.ones((1000, 2))
     sets = {"simulated": (mu + rng.normal(size=(1000, 2)), y)}
     from sklearn.datasets import load_breast_cancer
 
+    from ..datasets import diabetes
+
     bc = load_breast_cancer()
     sets["breast_cancer"] = (bc.data, bc.target)
+    Xd, yd = diabetes()
+    sets["diabetes"] = (Xd, (yd > np.median(yd)).astype(np.int64))
+    for name, file in UCI_FILES.items():
+        path = pathlib.Path(uci) / file if uci is not None else None
+        if path is not None and path.exists():
+            table = np.loadtxt(path, delimiter=",", skiprows=1)
+            sets[name] = (table[:, :-1], table[:, -1].astype(np.int64))
     return {k: ((X - X.mean(0)) / X.std(0), y) for k, (X, y) in sets.items()}
 
 
@@ -106,14 +127,15 @@ def robustness(
     ]
 
 
-def run(out: Any, quick: bool = False, seed: int = 0) -> dict[str, pathlib.Path]:
+def run(out: Any, quick: bool = False, seed: int = 0, uci: Any = None) -> dict[str, pathlib.Path]:
     """Figures 2-5 (the sensitivity figures on the breast-cancer set, standing in for the
     paper's Bankruptcy set) as CSVs and, with matplotlib, PNGs in the folder `out`: equivalence
     and robustness on every dataset; both against sigma^2 in {0.01, 0.1, 1}; both for models
-    trained on 5% and 20% of one epoch's batches and fully. Returns the files written, by name."""
+    trained on 5% and 20% of one epoch's batches and fully; and Theorem 2's counterexample
+    (paper1_theorem2.csv). `uci`: a folder with the paper's own datasets (UCI_FILES). Returns the files written, by name."""
     folder = pathlib.Path(out)
     folder.mkdir(parents=True, exist_ok=True)
-    sets = datasets(seed)
+    sets = datasets(seed, uci)
     trained, grids = {}, {}
     for name, (X, y) in sets.items():
         grids[name] = [n for n in (QUICK_GRID if quick else N_GRID) if n >= X.shape[1] + 2]
@@ -152,9 +174,14 @@ def run(out: Any, quick: bool = False, seed: int = 0) -> dict[str, pathlib.Path]
             "n_samples",
             "mean_l1_distance",
         ),
+        "paper1_theorem2.csv": ("sigma", "measured_lipschitz", "stated_bound", "certified_bound"),
     }
     data: dict[str, list[tuple[Any, ...]]] = dict(
-        zip(files, (eq_rows, rob_rows, sigma_rows, acc_rows), strict=True)
+        zip(
+            files,
+            (eq_rows, rob_rows, sigma_rows, acc_rows, theorem2((0.5, 1.0, 2.0), 200_000, seed)),
+            strict=True,
+        )
     )
     written = {name: _write(folder / name, header, data[name]) for name, header in files.items()}
     try:
@@ -162,6 +189,36 @@ def run(out: Any, quick: bool = False, seed: int = 0) -> dict[str, pathlib.Path]
     except ImportError:  # no matplotlib: the CSVs alone
         pass
     return written
+
+
+def theorem2(sigmas: Sequence[float], n_samples: int, seed: int = 0) -> list[tuple[Any, ...]]:
+    """Paper 1's Theorem 2 on its counterexample f(x) = |x| (||grad f|| <= 1): rows (sigma,
+    SmoothGrad's measured local Lipschitz at 0, the theorem's grad_max / (2 sigma), the certified
+    sqrt(2 / pi) / sigma of gl.theory): the measured one exceeds the stated bound."""
+    from .. import theory
+
+    f = Model(lambda A: np.abs(A[:, 0]), grad=lambda A: np.sign(A))
+    rows: list[tuple[Any, ...]] = []
+    for s in sigmas:
+        L = lipschitz(
+            f,
+            np.zeros((1, 1)),
+            "smoothgrad",
+            radius=0.01,
+            n_neighbors=20,
+            sigma=s,
+            n_samples=n_samples,
+            seed=seed,
+        ).values[0]
+        rows.append(
+            (
+                float(s),
+                float(L),
+                theory.smoothgrad_lipschitz_bound_from_gradient(1.0, s),
+                theory.smoothgrad_lipschitz_bound(1.0, s),
+            )
+        )
+    return rows
 
 
 METHODS = ("smoothgrad", "clime")
