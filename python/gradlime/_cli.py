@@ -169,9 +169,13 @@ def _reproduce(args: argparse.Namespace) -> int:
 
     for paper in ("paper1", "paper2") if args.paper == "all" else (args.paper,):
         if paper == "paper1":
-            files = experiments.run_paper1(args.out, quick=args.quick, seed=args.seed, uci=args.uci)
+            files = experiments.run_paper1(
+                args.out, quick=args.quick, seed=args.seed, uci=args.uci, progress=True
+            )
         else:
-            files = experiments.run_paper2(args.out, quick=args.quick, seed=args.seed)
+            files = experiments.run_paper2(
+                args.out, quick=args.quick, seed=args.seed, progress=True
+            )
         for path in files.values():
             print(path)
     return 0

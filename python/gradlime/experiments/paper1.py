@@ -25,6 +25,7 @@ import numpy as np
 
 from .. import explain, lipschitz
 from ..models import Model
+from ._bar import bar
 from ._training import train_mlp
 
 __all__ = ["Trained", "datasets", "equivalence", "robustness", "run", "train"]
@@ -127,7 +128,9 @@ def robustness(
     ]
 
 
-def run(out: Any, quick: bool = False, seed: int = 0, uci: Any = None) -> dict[str, pathlib.Path]:
+def run(
+    out: Any, quick: bool = False, seed: int = 0, uci: Any = None, progress: bool = False
+) -> dict[str, pathlib.Path]:
     """Figures 2-5 (the sensitivity figures on the breast-cancer set, standing in for the
     paper's Bankruptcy set) as CSVs and, with matplotlib, PNGs in the folder `out`: equivalence
     and robustness on every dataset; both against sigma^2 in {0.01, 0.1, 1}; both for models
@@ -136,10 +139,12 @@ def run(out: Any, quick: bool = False, seed: int = 0, uci: Any = None) -> dict[s
     folder = pathlib.Path(out)
     folder.mkdir(parents=True, exist_ok=True)
     sets = datasets(seed, uci)
+    steps = bar(2 * len(sets) + 2 + len(UNDER_TRAINED) + 2, "paper 1", progress)
     trained, grids = {}, {}
     for name, (X, y) in sets.items():
         grids[name] = [n for n in (QUICK_GRID if quick else N_GRID) if n >= X.shape[1] + 2]
         trained[name] = _subset(train(X, y, EPOCHS[name], seed), quick)
+        steps.update()
     eq_rows, rob_rows = [], []
     for name, t in trained.items():
         for n, v in zip(grids[name], equivalence(t, grids[name], seed=seed), strict=True):
@@ -149,12 +154,14 @@ def run(out: Any, quick: bool = False, seed: int = 0, uci: Any = None) -> dict[s
                 grids[name], robustness(t, method, grids[name], seed=seed), strict=True
             ):
                 rob_rows.append((name, method, n, v))
+        steps.update()
     focus = "breast_cancer"
     sigma_rows = [
         (focus, sigma2, curve, n, v)
         for sigma2 in (0.01, 0.1, 1.0)
         for curve, n, v in _curves(trained[focus], grids[focus], sigma2, seed)
     ]
+    steps.update(2)
     acc_rows = []
     for epochs in (*UNDER_TRAINED, EPOCHS[focus]):
         t = _subset(train(*sets[focus], epochs, seed), quick)
@@ -162,6 +169,7 @@ def run(out: Any, quick: bool = False, seed: int = 0, uci: Any = None) -> dict[s
             (focus, epochs, round(t.accuracy, 4), curve, n, v)
             for curve, n, v in _curves(t, grids[focus], 1.0, seed)
         ]
+        steps.update()
     files = {
         "paper1_equivalence.csv": ("dataset", "n_samples", "sigma2", "mean_l1_distance"),
         "paper1_robustness.csv": ("dataset", "method", "n_samples", "mean_max_l1_distance"),
@@ -183,6 +191,8 @@ def run(out: Any, quick: bool = False, seed: int = 0, uci: Any = None) -> dict[s
             strict=True,
         )
     )
+    steps.update()
+    steps.close()
     written = {name: _write(folder / name, header, data[name]) for name, header in files.items()}
     try:
         written.update(_figures(folder, eq_rows, rob_rows, sigma_rows, acc_rows))

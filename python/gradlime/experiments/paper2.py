@@ -21,6 +21,7 @@ import numpy as np
 from .. import Model, faithfulness, lipschitz, smoothgrad, tradeoff
 from ..lipschitz import lipschitz_and_explanations
 from ..metrics import _spearman
+from ._bar import bar
 from ._training import Network, train_mlp
 
 __all__ = [
@@ -180,22 +181,30 @@ def sigma_curves(
     return rows
 
 
-def run(out: Any, quick: bool = False, seed: int = 0) -> dict[str, pathlib.Path]:
+def run(
+    out: Any, quick: bool = False, seed: int = 0, progress: bool = False
+) -> dict[str, pathlib.Path]:
     """The toy figure and, on digits, Table 1 and the sigma curves: CSVs (paper2_toy.csv,
     paper2_table1.csv, paper2_sigma.csv) and, with matplotlib, PNGs in `out`."""
     folder = pathlib.Path(out)
     folder.mkdir(parents=True, exist_ok=True)
+    steps = bar(4, "paper 2", progress)
     toy_rows = toy([0.1, 0.3, 1, 3, 10, 30, 100], 2000 if quick else 20000, seed)
+    steps.update()
     X, y = digits()
     epochs = 10 if quick else 30
     nets = {
         (f"mlp_pgd{eps:g}" if eps else "mlp"): train_mlp(X, y, (64, 32), epochs, seed, pgd_eps=eps)
         for eps in PGD_EPS
     }
+    steps.update()
     limit, k, n = (30, 5, 128) if quick else (None, 20, 512)
     sigmas = [0.02, 0.05, 0.1, 0.2, 0.5, 1.0]
     t1 = table1(nets, limit, k, n, seed)
+    steps.update()
     sig = sigma_curves({k2: nets[k2] for k2 in ("mlp", "mlp_pgd0.1")}, sigmas, limit, k, n, seed)
+    steps.update()
+    steps.close()
     files = {
         "paper2_toy.csv": (("sigma_over_delta", "phi_1", "phi_2"), toy_rows),
         "paper2_table1.csv": (
