@@ -91,18 +91,18 @@ def _call_block(
 
 
 def lazy_map(
-    fn: Callable[..., Any], model: Any, X: Any, kw: dict[str, Any]
-) -> tuple[list[Any], list[int]]:
-    """fn(model, block, **kw) on every block of X as delayed results, and the blocks' rows."""
+    fn: Callable[..., Any], model: Any, parts: list[Any], rows: list[int], kw: dict[str, Any]
+) -> list[Any]:
+    """fn(model, block, **kw) on every block (``blocks(X)``'s parts and rows) as delayed
+    results; the blocks run without gradlime's progress bars."""
     dask = import_dask()
-    parts, rows, _, _ = blocks(X)
     model_task = _shipped(dask, model)
     call = dask.delayed(_call_block, pure=True)
-    results = [
+    kw = dict(kw, progress=False)
+    return [
         call(fn, model_task, part, first, kw)
         for part, first in zip(parts, _offsets(rows), strict=True)
     ]
-    return results, rows
 
 
 def _shipped(dask: Any, model: Any) -> Any:
@@ -122,8 +122,8 @@ def lazy_explanation(fn: Callable[..., Any], model: Any, X: Any, kw: dict[str, A
     """A public method over a dask X: a lazy Explanation (or a dict of them, for ``explain``)."""
     dask = import_dask()
     da = dask.array
-    _, rows, shape, names = blocks(X)
-    results, _ = lazy_map(fn, model, X, dict(kw, progress=False))
+    parts, rows, shape, names = blocks(X)
+    results = lazy_map(fn, model, parts, rows, kw)
     keys = _result_keys(fn, kw)
     index = X.index if hasattr(X, "map_partitions") else None
 
@@ -164,9 +164,9 @@ def computed_blocks(
 ) -> np.ndarray:
     """fn's arrays on every block, computed on the cluster and concatenated along ``axis``."""
     dask = import_dask()
-    results, _ = lazy_map(fn, model, X, dict(kw, progress=False))
-    (parts,) = dask.compute(results)
-    return np.concatenate(parts, axis=axis)
+    parts, rows, _, _ = blocks(X)
+    (done,) = dask.compute(lazy_map(fn, model, parts, rows, kw))
+    return np.concatenate(done, axis=axis)
 
 
 def lazy_lipschitz(fn: Callable[..., Any], model: Any, X: Any, kw: dict[str, Any]) -> Any:
@@ -174,8 +174,8 @@ def lazy_lipschitz(fn: Callable[..., Any], model: Any, X: Any, kw: dict[str, Any
     from .lipschitz import LipschitzResult
 
     da = import_dask().array
-    _, _, shape, _ = blocks(X)
-    results, rows = lazy_map(fn, model, X, dict(kw, progress=False))
+    parts, rows, shape, _ = blocks(X)
+    results = lazy_map(fn, model, parts, rows, kw)
 
     def field(name: str, point: tuple[int, ...]) -> Any:
         return da.concatenate(
