@@ -9,21 +9,12 @@ callable at d = 64 (20 points, 2000 samples); best of 7 (3 for the longest), mil
 from __future__ import annotations
 
 import sys
-import time
 
 import numpy as np
+from large_d_fits import best
 from native_vs_onnxruntime import TARGET, onnx_bytes, weights
 
 import gradlime as gl
-
-
-def best(fn, repeat):
-    t = np.inf
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        t = min(t, time.perf_counter() - t0)
-    return t
 
 
 def main() -> None:

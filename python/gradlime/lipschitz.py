@@ -351,36 +351,22 @@ def lipschitz(
     >>> bool(0.0 < L.values < np.sqrt(2 / np.pi) * np.linalg.norm(w) / 0.5)  # paper 2, Thm C.7
     True
     """
+    settings: dict[str, Any] = {
+        "radius": radius,
+        "n_neighbors": n_neighbors,
+        "neighborhood": neighborhood,
+        "distance": distance,
+        "ratio": ratio,
+        "common_random_numbers": common_random_numbers,
+        "seed": seed,
+    }
     if _dask.is_lazy(X):
         lazy: LipschitzResult = _dask.lazy_lipschitz(
-            lipschitz,
-            model,
-            X,
-            dict(
-                method=method,
-                radius=radius,
-                n_neighbors=n_neighbors,
-                neighborhood=neighborhood,
-                distance=distance,
-                ratio=ratio,
-                common_random_numbers=common_random_numbers,
-                seed=seed,
-                **method_params,
-            ),
+            lipschitz, model, X, dict(settings, method=method, **method_params)
         )
         return lazy
     with _progress.reporting(progress, "lipschitz"):
         result, _ = lipschitz_and_explanations(
-            model,
-            X,
-            method,
-            radius=radius,
-            n_neighbors=n_neighbors,
-            neighborhood=neighborhood,
-            distance=distance,
-            ratio=ratio,
-            common_random_numbers=common_random_numbers,
-            seed=seed,
-            method_params=method_params,
+            model, X, method, **settings, method_params=method_params
         )
     return result

@@ -162,19 +162,46 @@ def tradeoff_points(
             how, kw = at_sigma, {}
         else:
             how, kw = method, dict(method_params, sigma=float(s))
-        res, phi = lipschitz_and_explanations(
+        out[:, i] = robustness_and_faithfulness(
             m,
             points,
             how,
+            kw,
             radius=radius,
             n_neighbors=n_neighbors,
-            neighborhood="gaussian",
-            distance="l2",
-            ratio=True,
-            common_random_numbers=True,
             seed=seed,
-            method_params=kw,
+            reference=reference,
+            similarity=similarity,
         )
-        out[0, i] = res.values
-        out[1, i] = faithfulness(m, points, phi, reference=reference, similarity=similarity)
     return out
+
+
+def robustness_and_faithfulness(
+    model: Any,
+    points: np.ndarray,
+    method: Any,
+    method_params: dict[str, Any],
+    *,
+    radius: float,
+    n_neighbors: int,
+    seed: int,
+    reference: Any = 0.0,
+    similarity: str = "inverse_l2",
+) -> np.ndarray:
+    """One method's local Lipschitz (common random numbers, Gaussian neighbours, L2) and the
+    faithfulness of its explanations at each point, (2, N), from one pass."""
+    res, phi = lipschitz_and_explanations(
+        model,
+        points,
+        method,
+        radius=radius,
+        n_neighbors=n_neighbors,
+        neighborhood="gaussian",
+        distance="l2",
+        ratio=True,
+        common_random_numbers=True,
+        seed=seed,
+        method_params=method_params,
+    )
+    faith = faithfulness(model, points, phi, reference=reference, similarity=similarity)
+    return np.stack([np.asarray(res.values), np.asarray(faith)])

@@ -1,12 +1,25 @@
-"""The experiments' figures: panels of curves against the number of perturbations, as PNGs
-(matplotlib, headless)."""
+"""The experiments' outputs: CSV tables, and figures as panels of curves in PNGs (matplotlib,
+headless)."""
 
 from __future__ import annotations
 
+import csv
 import pathlib
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 Curve = Sequence[tuple[float, float]]
+
+
+def write_csv(
+    path: pathlib.Path, header: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> pathlib.Path:
+    """A CSV of `rows` under a header row; returns its path."""
+    with open(path, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(header)
+        w.writerows(rows)
+    return path
 
 
 def panels(

@@ -15,7 +15,6 @@ protocol), against n.
 
 from __future__ import annotations
 
-import csv
 import pathlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ import numpy as np
 from .. import explain, lipschitz
 from ..models import Model
 from ._bar import bar
+from ._figures import write_csv
 from ._training import train_mlp
 
 __all__ = ["Trained", "datasets", "equivalence", "robustness", "run", "train"]
@@ -193,7 +193,7 @@ def run(
     )
     steps.update()
     steps.close()
-    written = {name: _write(folder / name, header, data[name]) for name, header in files.items()}
+    written = {name: write_csv(folder / name, header, data[name]) for name, header in files.items()}
     try:
         written.update(_figures(folder, eq_rows, rob_rows, sigma_rows, acc_rows))
     except ImportError:  # no matplotlib: the CSVs alone
@@ -251,14 +251,6 @@ def _curves(
         values = robustness(t, method, n_grid, sigma2, seed)
         out += [(f"{method} robustness", n, v) for n, v in zip(n_grid, values, strict=True)]
     return out
-
-
-def _write(path: pathlib.Path, header: Sequence[str], rows: list[tuple[Any, ...]]) -> pathlib.Path:
-    with open(path, "w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(header)
-        w.writerows(rows)
-    return path
 
 
 def _figures(

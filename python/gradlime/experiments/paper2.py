@@ -11,17 +11,17 @@ make every method look robust and faithful); the means are over the test points.
 
 from __future__ import annotations
 
-import csv
 import pathlib
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from .. import Model, faithfulness, lipschitz, smoothgrad, tradeoff
-from ..lipschitz import lipschitz_and_explanations
+from .. import Model, lipschitz, smoothgrad, tradeoff
 from ..metrics import _spearman
+from ..tradeoff import robustness_and_faithfulness
 from ._bar import bar
+from ._figures import write_csv
 from ._training import Network, train_mlp
 
 __all__ = [
@@ -111,31 +111,23 @@ def table1(
         ]
         rows.append((name, net.pgd_eps, "model", float(np.mean(np.concatenate(own))), np.nan))
         for method in SIX:
-            lips, faiths = [], []
-            for m, X in groups:
-                res, phi = lipschitz_and_explanations(
-                    m,
-                    X,
-                    method,
-                    radius=0.05,
-                    n_neighbors=n_neighbors,
-                    neighborhood="gaussian",
-                    distance="l2",
-                    ratio=True,
-                    common_random_numbers=True,
-                    seed=seed,
-                    method_params=kw.get(method, {}),
-                )
-                lips.append(res.values)
-                faiths.append(faithfulness(m, X, phi))
+            both = np.concatenate(
+                [
+                    robustness_and_faithfulness(
+                        m,
+                        X,
+                        method,
+                        kw.get(method, {}),
+                        radius=0.05,
+                        n_neighbors=n_neighbors,
+                        seed=seed,
+                    )
+                    for m, X in groups
+                ],
+                axis=1,
+            )
             rows.append(
-                (
-                    name,
-                    net.pgd_eps,
-                    method,
-                    float(np.mean(np.concatenate(lips))),
-                    float(np.mean(np.concatenate(faiths))),
-                )
+                (name, net.pgd_eps, method, float(np.mean(both[0])), float(np.mean(both[1])))
             )
     return rows
 
@@ -222,13 +214,9 @@ def run(
             [(k2, v.accuracy) for k2, v in nets.items()],
         ),
     }
-    written = {}
-    for name, (header, rows) in files.items():
-        with open(folder / name, "w", newline="") as fh:
-            w = csv.writer(fh)
-            w.writerow(header)
-            w.writerows(rows)
-        written[name] = folder / name
+    written = {
+        name: write_csv(folder / name, header, rows) for name, (header, rows) in files.items()
+    }
     try:
         written.update(_figures(folder, toy_rows, sig, t1))
     except ImportError:
