@@ -10,10 +10,12 @@ import csv
 import numpy as np
 import pytest
 
+import gradlime as gl
 from gradlime._cli import main
 
 pytest.importorskip("torch")
 pytest.importorskip("sklearn")
+pytest.importorskip("onnx")
 
 
 def rows(path):
@@ -85,15 +87,18 @@ def test_reproduce_paper2_quick(tmp_path):
     lip = {(r["model"], r["method"]): float(r["mean_lipschitz"]) for r in table}
     methods = {r["method"] for r in table} - {"model"}
     assert len(methods) == 6
-    assert lip[("mlp_pgd0.1", "model")] < lip[("mlp", "model")]  # PGD: a more robust model
-    more_robust = [m for m in methods if lip[("mlp_pgd0.1", m)] < lip[("mlp", m)]]
-    assert len(more_robust) >= 4  # for most methods, the robust model's explanations are
-    rank = rows(tmp_path / "paper2_rank.csv")
+    for arch in ("mlp", "cnn"):
+        robust = f"{arch}_pgd0.1"
+        assert lip[(robust, "model")] < lip[(arch, "model")]  # PGD: a more robust model
+        more_robust = [m for m in methods if lip[(robust, m)] < lip[(arch, m)]]
+        assert len(more_robust) >= 4  # for most methods, the robust model's explanations are
+    rank = [r for r in rows(tmp_path / "paper2_rank.csv") if r["architecture"] == "mlp"]
     assert sum(float(r["spearman"]) > 0.5 for r in rank) >= 4  # and the ranks agree (Fig. 3)
     methods_rows = rows(tmp_path / "paper2_methods.csv")
     assert {r["method"] for r in methods_rows} == methods
     sig = rows(tmp_path / "paper2_sigma.csv")
-    for model in ("mlp", "mlp_pgd0.1"):
+    assert {r["model"] for r in sig} == {"mlp", "mlp_pgd0.1", "cnn", "cnn_pgd0.1"}
+    for model in ("mlp", "mlp_pgd0.1", "cnn", "cnn_pgd0.1"):
         curve = [r for r in sig if r["model"] == model]
         lips = [float(r["lipschitz"]) for r in curve]
         assert lips[-1] < lips[0]  # SmoothGrad's Lipschitz falls with sigma (Theorem 4.1)
@@ -102,6 +107,22 @@ def test_reproduce_paper2_quick(tmp_path):
         assert 0 < best < len(faith) - 1  # faithfulness rises, then falls (Theorem 5.2)
     for name in ("paper2_sigma.png", "paper2_toy.png", "paper2_methods.png"):
         assert (tmp_path / name).exists()
+    # The exported ONNX files are the trained models: their accuracy on the test split is the
+    # recorded one (the MLP's natively, the CNN's through onnxruntime, from its image input).
+    from gradlime.experiments._training import split
+    from gradlime.experiments.paper2 import digits
+
+    X, y = digits()
+    _, test = split(len(X), 0)
+    accuracy = {
+        r["model"]: float(r["test_accuracy"]) for r in rows(tmp_path / "paper2_accuracy.csv")
+    }
+    for name, engine in (("mlp", "native"), ("cnn_pgd0.1", "onnxruntime")):
+        path = tmp_path / "models" / f"{name}.onnx"
+        logits = np.stack(
+            [gl.Model.from_onnx(path, target=c, engine=engine)(X[test]) for c in range(10)], 1
+        )
+        assert abs((logits.argmax(1) == y[test]).mean() - accuracy[name]) < 0.01
 
 
 def test_the_papers_own_uci_sets_are_read_from_a_local_folder(tmp_path):

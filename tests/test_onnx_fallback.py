@@ -192,3 +192,53 @@ def test_forced_onnxruntime_agrees_with_native():
         # same draws: equal up to float32 rounding of the values
         c = method(rt, X, sigma=0.5, n_samples=2000, seed=1)
         np.testing.assert_allclose(c.values, a.values, rtol=1e-3, atol=1e-5)
+
+
+def image_graph(flat, seed=20):
+    """x [N, 1, 2, 3] (or [N, 6] reshaped to it, with `flat`) -> Conv (2x2) -> Flatten -> Gemm."""
+    rng = np.random.default_rng(seed)
+    inits = [
+        numpy_helper.from_array(np.array([-1, 1, 2, 3], np.int64), "shape"),
+        numpy_helper.from_array(rng.normal(size=(2, 1, 2, 2)).astype(np.float32), "K"),
+        numpy_helper.from_array(rng.normal(size=(4, 1)).astype(np.float32), "W"),
+        numpy_helper.from_array(rng.normal(size=1).astype(np.float32), "b"),
+    ]
+    nodes = [
+        helper.make_node("Reshape", ["x", "shape"], ["r"]),
+        helper.make_node("Conv", ["r" if flat else "x", "K"], ["c"]),
+        helper.make_node("Tanh", ["c"], ["t"]),
+        helper.make_node("Flatten", ["t"], ["fl"], axis=1),
+        helper.make_node("Gemm", ["fl", "W", "b"], ["y"]),
+    ]
+    if not flat:
+        nodes, inits = nodes[1:], inits[1:]
+    graph = helper.make_graph(
+        nodes,
+        "imagenet",
+        [
+            helper.make_tensor_value_info(
+                "x", TensorProto.FLOAT, ["N", 6] if flat else ["N", 1, 2, 3]
+            )
+        ],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 1])],
+        initializer=inits,
+    )
+    return as_bytes(make_model(graph))
+
+
+def test_image_inputs_run_through_onnxruntime():
+    # A graph of (N, 1, 2, 3) images explains (N, 1, 2, 3) points as the same graph reading flat
+    # rows explains (N, 6) ones: the same values, the same attributions in the points' shape.
+    image, flat = gl.Model.from_onnx(image_graph(False)), gl.Model.from_onnx(image_graph(True))
+    assert image.engine == "onnxruntime"
+    assert image.n_features == 6
+    X = np.random.default_rng(3).normal(size=(4, 1, 2, 3))
+    np.testing.assert_array_equal(image(X.reshape(4, 6)), flat(X.reshape(4, 6)))
+    for method in (gl.clime, gl.lime, gl.kernel_shap):
+        E, F = method(image, X, n_samples=64), method(flat, X.reshape(4, 6), n_samples=64)
+        assert E.values.shape == X.shape
+        np.testing.assert_array_equal(E.values.reshape(4, 6), F.values)
+    with pytest.raises(ValueError, match=r"input rows have shape \(1, 2, 3\)"):
+        gl.Model.from_onnx(image_graph(False), engine="native")
+    with pytest.raises(ValueError, match="no exact gradient"):
+        gl.smoothgrad(image, X, n_samples=8)

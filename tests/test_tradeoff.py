@@ -58,6 +58,22 @@ def test_tradeoff_lipschitz_is_lipschitz_at_each_sigma():
     assert T.params["method"] == "clime"
 
 
+def test_tradeoff_takes_points_of_any_shape():
+    # (N, 2, 2) images of a model on their flat pixels: the same numbers as the flat points.
+    rng = np.random.default_rng(1)
+    X, r, w = rng.normal(size=(5, 2, 2)), rng.normal(size=(2, 2)), rng.normal(size=4)
+    flat = gl.Model(lambda A: np.tanh(A @ w), grad=lambda A: (1 - np.tanh(A @ w) ** 2)[:, None] * w)
+    image = gl.Model(
+        lambda A: flat.f(A.reshape(len(A), 4)),
+        grad=lambda A: flat.grad(A.reshape(len(A), 4)).reshape(A.shape),
+    )
+    kw = {"sigmas": [0.1, 1.0], "n_samples": 200, "n_neighbors": 4, "radius": 0.2}
+    T = gl.tradeoff(image, X, reference=r, **kw)
+    F = gl.tradeoff(flat, X.reshape(5, 4), reference=r.reshape(4), **kw)
+    np.testing.assert_array_equal(T.lipschitz, F.lipschitz)
+    np.testing.assert_array_equal(T.faithfulness, F.faithfulness)
+
+
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [

@@ -3,6 +3,7 @@ feed-forward chain it supports, else through an onnxruntime session."""
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -61,6 +62,7 @@ class OnnxGraph:
     input_name: str
     n_features: int
     n_outputs: int | None
+    point_shape: tuple[int, ...] = ()  # one input row's shape: (n_features,) or an image's
     input_dtype: Any = np.float32  # what onnxruntime is fed
     batch: int | None = None  # a batch dimension the graph fixes, else None
     network: Any = None  # _core.FeedForwardNetwork when the graph is native
@@ -129,13 +131,15 @@ def parse(data: bytes) -> OnnxGraph:
     in_type = _real_type(inputs[0], "input")
     _real_type(graph.output[0], "output")
     dims = inputs[0].type.tensor_type.shape.dim
-    if len(dims) != 2:
+    if len(dims) < 2:
         raise ValueError(
-            f"the ONNX input must have shape (batch, features); it has rank {len(dims)}"
+            "the ONNX input must have shape (batch, features) or (batch, ...), e.g. images "
+            f"(batch, C, H, W); it has rank {len(dims)}"
         )
-    if not dims[1].HasField("dim_value"):
-        raise ValueError("the ONNX input's feature dimension must be a fixed number")
-    d = int(dims[1].dim_value)
+    if not all(dim.HasField("dim_value") and dim.dim_value >= 1 for dim in dims[1:]):
+        raise ValueError("the ONNX input's dimensions after the batch must be fixed numbers >= 1")
+    shape = tuple(int(dim.dim_value) for dim in dims[1:])
+    d = math.prod(shape)
     if dims[0].HasField("dim_value") and dims[0].dim_value < 1:
         raise ValueError(f"the ONNX input's batch dimension is fixed to {dims[0].dim_value} rows")
     if not 1 <= d <= MAX_FEATURES:
@@ -153,10 +157,16 @@ def parse(data: bytes) -> OnnxGraph:
         input_name=inputs[0].name,
         n_features=d,
         n_outputs=k,
+        point_shape=shape,
         input_dtype=_REAL_TYPES[in_type],
         batch=int(dims[0].dim_value) if dims[0].HasField("dim_value") else None,
     )
     try:
+        if len(shape) != 1:
+            raise NotNative(
+                f"its input rows have shape {shape}; the native engine runs (batch, features) "
+                "graphs"
+            )
         if in_type != 1:
             raise NotNative(
                 f"its input is {_TYPE_NAMES[in_type]}; the native engine runs FLOAT graphs"
@@ -338,7 +348,9 @@ def onnxruntime_function(g: OnnxGraph, target: int | None) -> Any:
             g.data, sess_options=options, providers=["CPUExecutionProvider"]
         )
         rows = g.batch or 1
-        probe = session.run(None, {g.input_name: np.zeros((rows, g.n_features), g.input_dtype)})[0]
+        probe = session.run(None, {g.input_name: np.zeros((rows, *g.point_shape), g.input_dtype)})[
+            0
+        ]
     except Exception as exc:
         raise ValueError(f"onnxruntime could not run this ONNX model: {exc}") from exc
     column = select_column(int(np.asarray(probe).reshape(rows, -1).shape[1]), target)
@@ -352,11 +364,13 @@ def onnxruntime_function(g: OnnxGraph, target: int | None) -> Any:
 
     def f(A: np.ndarray) -> np.ndarray:
         A = np.asarray(A, dtype=g.input_dtype)
+        if A.ndim >= 1 and A.size == len(A) * g.n_features:  # flat rows of an image graph too
+            A = A.reshape(len(A), *g.point_shape)
         if g.batch is None or len(A) == g.batch:
             return run(A)
         # The graph fixes its batch: run blocks of that many rows, the last one padded.
         m = len(A)
-        padded = np.zeros((-(-m // g.batch) * g.batch, A.shape[1]), dtype=A.dtype)
+        padded = np.zeros((-(-m // g.batch) * g.batch, *A.shape[1:]), dtype=A.dtype)
         padded[:m] = A
         blocks = [run(padded[i : i + g.batch]) for i in range(0, len(padded), g.batch)]
         return np.concatenate(blocks)[:m]

@@ -142,7 +142,10 @@ class Model:
         (when there are at least as many points as threads), with the same results to the bit as
         the batched path. The network computes in float32, the precision ONNX models are stored
         in; the estimators accumulate in float64. Other graphs run through onnxruntime, which
-        gives values only: ``clime`` and ``stein`` work, ``smoothgrad`` does not.
+        gives values only: ``clime``, ``stein``, ``lime`` and ``kernel_shap`` work,
+        ``smoothgrad`` does not. Their input may have any shape (batch, ...) with fixed
+        dimensions after the batch, such as images (batch, C, H, W): points of that shape are
+        explained as any model's (``X`` of shape (N, C, H, W)); flat rows are reshaped.
 
         Parameters
         ----------

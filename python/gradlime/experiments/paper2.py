@@ -1,8 +1,11 @@
 """Paper 2 (Robust explanation for free or at the cost of faithfulness), sections 5-6 at small
 scale: the toy function of eq. (2) (Figure 2b), and on scikit-learn's digits (8x8 images,
-pixels in [0, 1]) an MLP trained normally and adversarially (PGD, L-inf): the six methods'
-local Lipschitz (eq. (4)) on each (the analogue of Table 1), and SmoothGrad's local Lipschitz and
-faithfulness against sigma (Figures 4 and 5) through ``gl.tradeoff``.
+pixels in [0, 1]) an MLP (flat pixels, explained natively from its ONNX export) and a small CNN
+((N, 1, 8, 8) images, explained through torch) trained normally and adversarially (PGD, L-inf,
+at several radii): the six methods' local Lipschitz (eq. (4)) on each (the analogue of Table 1)
+and its rank correlation with the models' own (Figure 3), robustness against faithfulness across
+the methods (Figure 6), and SmoothGrad's local Lipschitz and faithfulness against sigma (Figures
+4 and 5) through ``gl.tradeoff``.
 
 Each test point is explained at its own label's logit (a native model per class: the
 probability, and its log, saturate on confident predictions, and their vanishing gradients would
@@ -22,11 +25,12 @@ from ..metrics import _spearman
 from ..tradeoff import robustness_and_faithfulness
 from ._bar import bar
 from ._figures import write_csv
-from ._training import Network, train_mlp
+from ._training import Network, cnn, train, train_mlp
 
 __all__ = [
     "DELTA",
     "digits",
+    "networks",
     "rank_correlations",
     "run",
     "sigma_curves",
@@ -76,6 +80,22 @@ def digits() -> tuple[np.ndarray, np.ndarray]:
 
     d = load_digits()
     return d.data / 16.0, d.target
+
+
+def networks(quick: bool, seed: int = 0) -> dict[str, Network]:
+    """The MLP (64-64-32-10) and the small CNN (``_training.cnn``) on digits, trained normally
+    and with PGD at each radius of PGD_EPS (the CNN at 0 and 0.1 only with `quick`): by name,
+    "mlp", "mlp_pgd0.03", ..., "cnn", "cnn_pgd0.1", ..."""
+    X, y = digits()
+    images = X.reshape(-1, 1, 8, 8)
+    nets = {}
+    for eps in PGD_EPS:
+        tag = f"_pgd{eps:g}" if eps else ""
+        nets["mlp" + tag] = train_mlp(X, y, (64, 32), 10 if quick else 30, seed, pgd_eps=eps)
+    for eps in (0.0, 0.1) if quick else PGD_EPS:
+        tag = f"_pgd{eps:g}" if eps else ""
+        nets["cnn" + tag] = train(cnn(8, 10), images, y, 5 if quick else 30, seed, pgd_eps=eps)
+    return nets
 
 
 def _by_label(net: Network, limit: int | None) -> list[tuple[Model, np.ndarray]]:
@@ -132,10 +152,17 @@ def table1(
     return rows
 
 
-def rank_correlations(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-    """Rows (method, spearman): over the models, the Spearman rank correlation between the
-    model's local Lipschitz and its explanations' (paper 2, Figure 3's titles)."""
-    models = list(dict.fromkeys(r[0] for r in rows))
+def rank_correlations(
+    rows: list[tuple[Any, ...]], architecture: str = "all"
+) -> list[tuple[Any, ...]]:
+    """Rows (method, spearman): over the models of one architecture ("mlp", "cnn", or "all" of
+    them), the Spearman rank correlation between the model's local Lipschitz and its
+    explanations' (paper 2, Figure 3's titles)."""
+    models = [
+        m
+        for m in dict.fromkeys(r[0] for r in rows)
+        if architecture == "all" or m.split("_")[0] == architecture
+    ]
     lip = {(r[0], r[2]): r[3] for r in rows}
     own = np.array([lip[(m, "model")] for m in models])
     return [
@@ -181,20 +208,19 @@ def run(
     folder = pathlib.Path(out)
     folder.mkdir(parents=True, exist_ok=True)
     steps = bar(4, "paper 2", progress)
+    written: dict[str, pathlib.Path] = {}
     toy_rows = toy([0.1, 0.3, 1, 3, 10, 30, 100], 2000 if quick else 20000, seed)
     steps.update()
-    X, y = digits()
-    epochs = 10 if quick else 30
-    nets = {
-        (f"mlp_pgd{eps:g}" if eps else "mlp"): train_mlp(X, y, (64, 32), epochs, seed, pgd_eps=eps)
-        for eps in PGD_EPS
-    }
+    nets = networks(quick, seed)
+    for name, net in nets.items():
+        written[f"models/{name}.onnx"] = net.save(folder / "models" / f"{name}.onnx", head=None)
     steps.update()
     limit, k, n = (30, 5, 128) if quick else (None, 20, 512)
     sigmas = [0.02, 0.05, 0.1, 0.2, 0.5, 1.0]
     t1 = table1(nets, limit, k, n, seed)
     steps.update()
-    sig = sigma_curves({k2: nets[k2] for k2 in ("mlp", "mlp_pgd0.1")}, sigmas, limit, k, n, seed)
+    curves = ("mlp", "mlp_pgd0.1", "cnn", "cnn_pgd0.1")
+    sig = sigma_curves({k2: nets[k2] for k2 in curves}, sigmas, limit, k, n, seed)
     steps.update()
     steps.close()
     files = {
@@ -203,7 +229,10 @@ def run(
             ("model", "robust", "method", "mean_lipschitz"),
             [(r[0], r[1] > 0, r[2], r[3]) for r in t1],
         ),
-        "paper2_rank.csv": (("method", "spearman"), rank_correlations(t1)),
+        "paper2_rank.csv": (
+            ("architecture", "method", "spearman"),
+            [(arch, *r) for arch in ("mlp", "cnn", "all") for r in rank_correlations(t1, arch)],
+        ),
         "paper2_methods.csv": (
             ("model", "method", "lipschitz", "faithfulness"),
             [(r[0], r[2], r[3], r[4]) for r in t1 if r[2] != "model"],
@@ -214,9 +243,9 @@ def run(
             [(k2, v.accuracy) for k2, v in nets.items()],
         ),
     }
-    written = {
-        name: write_csv(folder / name, header, rows) for name, (header, rows) in files.items()
-    }
+    written.update(
+        {name: write_csv(folder / name, header, rows) for name, (header, rows) in files.items()}
+    )
     try:
         written.update(_figures(folder, toy_rows, sig, t1))
     except ImportError:
