@@ -150,7 +150,13 @@ def test_info(capsys):
     assert f"gradlime {gl.__version__}" in out
     assert "vector instructions:" in out
     assert "OpenMP:" in out
-    assert "CUDA: no" in out
+    info = gl.cuda_info()
+    if not info["compiled"]:
+        assert "CUDA: no (this build has no CUDA backend)" in out
+    elif not info["devices"]:
+        assert f"CUDA: built in, no usable device ({info['error']})" in out
+    else:
+        assert f"CUDA: yes, {info['devices']} device(s)" in out
 
 
 def test_python_dash_m_gradlime_runs_the_cli(files):

@@ -264,7 +264,11 @@ def test_the_host_backend_reproduces_the_cpu_executors(name):
 
 def test_device_errors_say_which():
     m = elementwise_model()
-    with pytest.raises(ValueError, match="device='cuda' needs a build with CUDA"):
+    with pytest.raises(
+        ValueError, match="CUDA backend runs smoothgrad and clime of native networks"
+    ):
         _run(m, _points(2), n_samples=10, **GAUSSIAN, device="cuda")
-    with pytest.raises(ValueError, match="device must be 'cpu' or 'cuda'"):
+    with pytest.raises(ValueError, match="runs on the CPU"):
+        _lime(m, _points(2), n_samples=10, device="cuda")
+    with pytest.raises(ValueError, match="device must be 'cpu', 'cuda' or 'cuda:N'"):
         _lime(m, _points(2), n_samples=10, device="tpu")

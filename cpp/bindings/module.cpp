@@ -10,4 +10,5 @@ PYBIND11_MODULE(_core, m) {
     register_engine(m);
     register_lime(m, testing);
     register_shap(m);
+    register_device(m);
 }

@@ -46,3 +46,4 @@ void register_engine(py::module_& m);
 void register_mlp(py::module_& m);
 void register_lime(py::module_& m, py::module_& testing);
 void register_shap(py::module_& m);
+void register_device(py::module_& m);

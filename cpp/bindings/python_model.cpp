@@ -149,8 +149,15 @@ gradlime::DriverOptions driver_options(Index batch_rows, bool fused_network, Ind
     opt.progress_interval = progress_interval;
     if (device == "cpu") opt.device = gradlime::Device::Cpu;
     else if (device == "host") opt.device = gradlime::Device::Host;
+    else if (device == "cuda_reference") opt.device = gradlime::Device::CudaReference;
     else if (device == "cuda") opt.device = gradlime::Device::Cuda;
-    else throw py::value_error("device must be 'cpu' or 'cuda' (or 'host', the reference backend); got '" + device + "'");
+    else if (device.rfind("cuda:", 0) == 0 && device.size() > 5 &&
+             device.find_first_not_of("0123456789", 5) == std::string::npos && device.size() < 10) {
+        opt.device = gradlime::Device::Cuda;
+        opt.device_index = std::stoi(device.substr(5));
+    } else
+        throw py::value_error("device must be 'cpu', 'cuda' or 'cuda:N' (or 'host' and 'cuda_reference', the reference "
+                              "backends); got '" + device + "'");
     if (!progress.is_none()) {
         if (!PyCallable_Check(progress.ptr())) throw py::type_error("progress must be a callable (finished, total)");
         // A borrowed handle: copies of the std::function never touch reference counts without the GIL.

@@ -63,5 +63,9 @@ void register_engine(py::module_& m) {
     m.attr("openmp") = false;
 #endif
     m.attr("simd") = GRADLIME_SIMD_PATH;  // the vector path compiled in (simd/isa.hpp)
-    m.attr("cuda") = false;               // no CUDA backend in this build (the CUDA issue adds it)
+#ifdef GRADLIME_HAVE_CUDA
+    m.attr("cuda") = true;  // the CUDA backend is compiled in (cuda_info: whether a device is usable)
+#else
+    m.attr("cuda") = false;
+#endif
 }

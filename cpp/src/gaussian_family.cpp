@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "gradlime/accumulators.hpp"
+#include "gradlime/device/gaussian_backend.hpp"
 #include "gradlime/least_squares.hpp"
 #include "gradlime/mlp.hpp"
 #include "gradlime/parallel.hpp"
@@ -373,6 +374,8 @@ void validate(const RowMatrix& X, const NoiseSampler& sampler, const BatchModel&
 EngineResult run_engine(const RowMatrix& X, const NoiseSampler& sampler, BatchModel& model,
                         const EngineOptions& opt) {
     validate(X, sampler, model, opt);
+    if (opt.driver.device == Device::Cuda || opt.driver.device == Device::CudaReference)
+        return device::run_engine_on_device(X, sampler, model, opt);
     const Index N = X.rows(), d = X.cols();
     EngineResult out;  // methods not asked for stay empty
     if (opt.smoothgrad) out.smoothgrad = {RowMatrix::Zero(N, d), RowMatrix::Zero(N, d)};

@@ -24,6 +24,7 @@ except ImportError as exc:  # pragma: no cover - only on a broken install
 
 from . import datasets, plots, theory
 from ._dask import compute
+from ._device import cuda_available, cuda_info
 from ._streams import streams_from
 from .explain import METHODS, explain
 from .lime import lime
@@ -48,6 +49,8 @@ __all__ = [
     "__version__",
     "clime",
     "compute",
+    "cuda_available",
+    "cuda_info",
     "datasets",
     "explain",
     "faithfulness",

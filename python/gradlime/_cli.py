@@ -145,7 +145,13 @@ def _info(_: argparse.Namespace) -> int:
     print(f"gradlime {gradlime.__version__}")
     print(f"  vector instructions: {_core.simd}")
     print(f"  OpenMP: {'yes' if _core.openmp else 'no'}, {_core.max_threads()} threads")
-    print(f"  CUDA: {'yes' if _core.cuda else 'no (this build has no CUDA backend)'}")
+    cuda = _core.cuda_info()
+    if not cuda["compiled"]:
+        print("  CUDA: no (this build has no CUDA backend)")
+    elif cuda["devices"]:
+        print(f"  CUDA: yes, {cuda['devices']} device(s): {', '.join(cuda['names'])}")
+    else:
+        print(f"  CUDA: built in, no usable device ({cuda['error']})")
     for extra, module in (
         ("onnx", "onnx"),
         ("onnxruntime", "onnxruntime"),

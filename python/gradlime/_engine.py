@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _core, _progress, _streams
+from . import _core, _device, _progress, _streams
 from ._validation import (
     adaptive,
     as_points,
@@ -51,6 +51,7 @@ def one_pass(
     seed: Any,
     scale_name: str = "sigma",
     common_draws: bool = False,
+    device: Any = None,
 ) -> dict[str, Explanation]:
     """Explanations of X by each of ``estimators``, from one shared set of draws.
 
@@ -59,7 +60,8 @@ def one_pass(
     and ``cov`` a full covariance that overrides it (Gaussian only). ``scale_name`` names the
     scale in errors and in ``params``. With ``common_draws`` every point reuses the draws of
     stream 0 (lipschitz: x and its neighbours see the same perturbations); otherwise point i
-    draws from stream i. Returns one Explanation per estimator, keyed and labelled by it.
+    draws from stream i. ``device`` (None, "cpu", "cuda", "cuda:N"): where they run
+    (_device.py). Returns one Explanation per estimator, keyed and labelled by it.
     """
     if not estimators or any(name not in ESTIMATORS for name in estimators):
         raise ValueError(f"estimators must be a non-empty subset of {ESTIMATORS}; got {estimators}")
@@ -96,7 +98,7 @@ def one_pass(
     if m.n_features is not None and m.n_features != d:
         raise ValueError(f"X has {d} features but the model takes {m.n_features}")
     batch = m.rows_per_batch(d)
-
+    where = _device.resolve(device, m)
     raw = _core.run(
         points,
         **m._engine_args(),
@@ -118,8 +120,11 @@ def one_pass(
         stein_cv=bool(control_variate) and "stein" in estimators,
         stop_tol=stop_tol,
         point_offset=_streams.offset(),
+        device=where,
     )
     params: dict[str, Any] = {"seed": s, "batch_size": batch}
+    if device is not None:
+        params["device"] = device
     if antithetic:
         params["antithetic"] = True
     if scrambles:

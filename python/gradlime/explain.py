@@ -32,6 +32,7 @@ def explain(
     tol: float | None = None,
     max_samples: int | None = None,
     seed: int = 0,
+    device: Any = None,
 ) -> dict[str, Explanation]:
     """Several Gaussian-neighbourhood estimators from one shared set of perturbations.
 
@@ -89,6 +90,13 @@ def explain(
         The most samples a point may take with ``tol``.
     seed : int
         Seed of the counter-based generator; results are bitwise reproducible from it.
+    device : None, "cpu", "cuda" or "cuda:N"
+        Where to run. On a CUDA device a native network (``gl.Model.from_onnx``, scikit-learn
+        MLPs) is explained by the CUDA backend: the same draws, the network and each point's sums
+        on the GPU, only the (N, d) results copied back; SmoothGrad and C-LIME with Monte Carlo
+        draws from a diagonal Gaussian (other options say so). A torch model runs on its own
+        device (``gl.Model.from_torch(module, device="cuda")``). ``gl.cuda_available()`` says
+        whether this build and machine have a GPU to offer.
 
     Returns
     -------
@@ -125,5 +133,6 @@ def explain(
         tol=tol,
         max_samples=max_samples,
         seed=seed,
+        device=device,
     )
     return {name: out[est] for name, est in zip(wanted, estimators, strict=True)}

@@ -25,6 +25,7 @@ def smoothgrad(
     tol: float | None = None,
     max_samples: int | None = None,
     seed: int = 0,
+    device: Any = None,
 ) -> Explanation:
     """SmoothGrad: the mean gradient over Gaussian perturbations, E[grad f(a)], a ~ N(x, Sigma).
 
@@ -54,6 +55,7 @@ def smoothgrad(
         tol=tol,
         max_samples=max_samples,
         seed=seed,
+        device=device,
     )["smoothgrad"]
 
 
@@ -71,6 +73,7 @@ def clime(
     tol: float | None = None,
     max_samples: int | None = None,
     seed: int = 0,
+    device: Any = None,
 ) -> Explanation:
     """C-LIME: least squares of f(a) on [1, a - x] over Gaussian perturbations (paper 1, Sec. 2.3).
 
@@ -100,6 +103,7 @@ def clime(
         tol=tol,
         max_samples=max_samples,
         seed=seed,
+        device=device,
     )["clime"]
 
 
@@ -117,6 +121,7 @@ def stein(
     tol: float | None = None,
     max_samples: int | None = None,
     seed: int = 0,
+    device: Any = None,
 ) -> Explanation:
     """Gradient-free SmoothGrad: Sigma^-1 mean((a - x)(f(a) - mean f)) (Stein's lemma; paper 1, Thm 1).
 
@@ -149,6 +154,7 @@ def stein(
         tol=tol,
         max_samples=max_samples,
         seed=seed,
+        device=device,
     )["stein"]
 
 
@@ -164,6 +170,7 @@ def unigrad(
     tol: float | None = None,
     max_samples: int | None = None,
     seed: int = 0,
+    device: Any = None,
 ) -> Explanation:
     """UniGrad: the mean gradient over the uniform cube x + [-radius, radius]^d.
 
@@ -194,5 +201,6 @@ def unigrad(
         max_samples=max_samples,
         seed=seed,
         scale_name="radius",
+        device=device,
     )["smoothgrad"]
     return dataclasses.replace(E, method="unigrad")

@@ -50,6 +50,8 @@ class Model:
     _value_and_grad: ArrayFn | None = None
     # Rows per batch for points of a shape, when the model sizes its own batches (torch)
     _batch_rows_for: Callable[[tuple[int, ...]], int] | None = None
+    # The torch device a torch model runs on ("cpu", "cuda", ...); None for other models
+    _device_type: str | None = None
 
     def __init__(
         self, f: ArrayFn, grad: ArrayFn | None = None, *, batch_size: int | None = None
@@ -247,6 +249,7 @@ class Model:
         model.engine = "torch"
         model._value_and_grad = runner.values_and_gradients
         model._batch_rows_for = runner.batch_rows
+        model._device_type = runner.device.type
         return model
 
     @classmethod

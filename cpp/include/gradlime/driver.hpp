@@ -33,7 +33,9 @@
 // parallel). One rule chooses between them (choose_executor), one sets the kept-draws budget
 // (kept_bytes_per_point). The device seam (DriverOptions::device) hands the whole run to another
 // backend; Device::Host is the reference backend that runs the parts one point at a time on the
-// calling thread, which any device backend must reproduce.
+// calling thread, which any device backend must reproduce. Device::Cuda (and CudaReference, the
+// CUDA backend's per-sample code run on the host) take the Gaussian family of a native network
+// before it reaches the driver (run_engine, device/gaussian_backend.hpp).
 #pragma once
 
 #include <chrono>
@@ -53,7 +55,7 @@
 
 namespace gradlime {
 
-enum class Device { Cpu, Host, Cuda };
+enum class Device { Cpu, Host, Cuda, CudaReference };
 
 struct DriverOptions {
     Index batch_rows = 8192;  // rows per model call on the batched path
@@ -68,6 +70,7 @@ struct DriverOptions {
     // larger X computed anywhere gives the same bits as the whole.
     std::uint64_t point_offset = 0;
     Device device = Device::Cpu;
+    int device_index = 0;  // which CUDA device
     // (points finished, points in all), called on the calling thread at most every
     // progress_interval seconds, and once at the end.
     std::function<void(Index, Index)> progress;
@@ -158,8 +161,9 @@ enum class Executor { Batched, Fused, Host };
 // takes over whatever the model.
 inline Executor choose_executor(const BatchModel& model, const DriverOptions& opt, Index N) {
     if (opt.device == Device::Host) return Executor::Host;
-    if (opt.device == Device::Cuda)
-        throw std::invalid_argument("device='cuda' needs a build with CUDA; this one has none");
+    if (opt.device == Device::Cuda || opt.device == Device::CudaReference)
+        throw std::invalid_argument(
+            "device='cuda' runs smoothgrad and clime of native networks; this method runs on the CPU");
     const bool native = model.as_network() != nullptr;
     return native && opt.fused_network && N >= max_threads() ? Executor::Fused : Executor::Batched;
 }

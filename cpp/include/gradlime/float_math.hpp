@@ -7,15 +7,17 @@
 #include <cstdint>
 #include <cstring>
 
+#include "gradlime/hd.hpp"
+
 namespace gradlime::fmath {
 
-inline float bits_to_float(std::int32_t b) {
+GRADLIME_HD inline float bits_to_float(std::int32_t b) {
     float f;
     std::memcpy(&f, &b, sizeof f);
     return f;
 }
 
-inline float abs(float x) { return x < 0.0f ? -x : x; }
+GRADLIME_HD inline float abs(float x) { return x < 0.0f ? -x : x; }
 
 namespace detail {
 
@@ -23,7 +25,7 @@ namespace detail {
 // sets scale = 2^k. k is rounded with the 1.5 * 2^23 trick: branch-free, exact here.
 // A NaN x gives r = NaN (so the result is NaN) with k from -87: converting a NaN k to an integer
 // and shifting it would be undefined behaviour (UBSan found it).
-inline float reduce(float x, float& scale) {
+GRADLIME_HD inline float reduce(float x, float& scale) {
     const float c = x >= -87.0f ? (x > 88.0f ? 88.0f : x) : -87.0f;  // NaN: -87
     const float kf = (c * 1.44269504f + 12582912.0f) - 12582912.0f;
     scale = bits_to_float(static_cast<std::int32_t>(static_cast<std::uint32_t>(static_cast<std::int32_t>(kf) + 127) << 23));
@@ -32,7 +34,7 @@ inline float reduce(float x, float& scale) {
 }
 
 // e^r - 1 for |r| <= ln2/2 by its Taylor series to r^7 (truncation < 2e-8 relative).
-inline float expm1_reduced(float r) {
+GRADLIME_HD inline float expm1_reduced(float r) {
     float p = 1.0f / 5040.0f;
     p = p * r + 1.0f / 720.0f;
     p = p * r + 1.0f / 120.0f;
@@ -45,7 +47,7 @@ inline float expm1_reduced(float r) {
 }  // namespace detail
 
 // e^x = 2^k (1 + (e^r - 1)).
-inline float exp(float x) {
+GRADLIME_HD inline float exp(float x) {
     float scale;
     const float r = detail::reduce(x, scale);
     return scale * (detail::expm1_reduced(r) + 1.0f);
@@ -53,14 +55,14 @@ inline float exp(float x) {
 
 // e^x - 1, accurate near 0 (where exp(x) - 1 would cancel): 2^k (e^r - 1) + (2^k - 1), which is
 // e^r - 1 itself for |x| < ln2/2.
-inline float expm1(float x) {
+GRADLIME_HD inline float expm1(float x) {
     float scale;
     const float r = detail::reduce(x, scale);
     return scale * detail::expm1_reduced(r) + (scale - 1.0f);
 }
 
 // log(1 + u) for u in [0, 1]: 2 atanh(s), s = u / (2 + u) <= 1/3, odd series to s^15.
-inline float log1p_unit(float u) {
+GRADLIME_HD inline float log1p_unit(float u) {
     const float s = u / (2.0f + u), s2 = s * s;
     float p = 1.0f / 15.0f;
     p = p * s2 + 1.0f / 13.0f;
@@ -73,19 +75,19 @@ inline float log1p_unit(float u) {
     return 2.0f * s * p;
 }
 
-inline float tanh(float x) {
+GRADLIME_HD inline float tanh(float x) {
     const float t = expm1(-2.0f * abs(x));  // tanh|x| = -t / (t + 2)
     const float a = -t / (t + 2.0f);
     return x < 0.0f ? -a : a;
 }
 
-inline float sigmoid(float x) {
+GRADLIME_HD inline float sigmoid(float x) {
     const float e = exp(-abs(x));
     const float s = 1.0f / (1.0f + e);
     return x >= 0.0f ? s : e * s;
 }
 
 // log(1 + e^x) without overflow.
-inline float softplus(float x) { return (x > 0.0f ? x : 0.0f) + log1p_unit(exp(-abs(x))); }
+GRADLIME_HD inline float softplus(float x) { return (x > 0.0f ? x : 0.0f) + log1p_unit(exp(-abs(x))); }
 
 }  // namespace gradlime::fmath

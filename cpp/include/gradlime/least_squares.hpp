@@ -64,6 +64,9 @@ public:
     // The fit as f ~ intercept() + z . slopes_z() in the standard normals z (slopes_z = L^T w).
     const Vector& slopes_z() const { return v_; }
     double intercept() const { return fbar_ + gbar_ - zbar_.dot(v_); }
+    // The means of z and of f - fbar over the samples (the meat's centring; device/ recomputes it).
+    const Vector& zbar() const { return zbar_; }
+    double gbar() const { return gbar_; }
     // One chunk's meat (samples [first, first + rows)) in z space, merged in chunk order by
     // addition, starting from meat_zero(). With u = r (z - zbar) and the residuals
     // r = (f - mean f) - (z - zbar) . L^T w: Monte Carlo, the lower triangle of sum u u^T;

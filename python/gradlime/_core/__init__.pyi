@@ -24,6 +24,14 @@ class KernelShapRun(TypedDict):
 
 def max_threads() -> int: ...
 
+class CudaInfo(TypedDict):
+    compiled: bool
+    devices: int
+    error: str
+    names: list[str]
+
+def cuda_info() -> CudaInfo: ...
+
 openmp: bool
 simd: str
 cuda: bool

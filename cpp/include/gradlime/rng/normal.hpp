@@ -19,6 +19,7 @@
 
 #include <cstdint>
 
+#include "gradlime/hd.hpp"
 #include "gradlime/rng/philox.hpp"
 #include "gradlime/simd/isa.hpp"
 #include "gradlime/simd/registers.hpp"
@@ -49,17 +50,17 @@ constexpr std::uint64_t kExp2p52 = 0x4330000000000000ULL;  // of 2^52: or-ing in
 
 // c0 + t (c1 + t (... + t cn)), innermost first: the operations of the written-out form.
 template <class V>
-GRADLIME_ALWAYS_INLINE inline typename V::D horner(typename V::D, double cn) noexcept {
+GRADLIME_HD GRADLIME_ALWAYS_INLINE inline typename V::D horner(typename V::D, double cn) noexcept {
     return V::set1d(cn);
 }
 template <class V, class... Cs>
-GRADLIME_ALWAYS_INLINE inline typename V::D horner(typename V::D t, double c0, Cs... cs) noexcept {
+GRADLIME_HD GRADLIME_ALWAYS_INLINE inline typename V::D horner(typename V::D t, double c0, Cs... cs) noexcept {
     return V::add(V::set1d(c0), V::mul(t, horner<V>(t, cs...)));
 }
 
 // Natural log for u in [2^-53, 1) (normal, positive, finite; no special cases).
 template <class V>
-GRADLIME_ALWAYS_INLINE inline typename V::D log_unit(typename V::D u) noexcept {
+GRADLIME_HD GRADLIME_ALWAYS_INLINE inline typename V::D log_unit(typename V::D u) noexcept {
     GRADLIME_NO_FP_CONTRACT
     using namespace normal_constants;
     using I = typename V::I;
@@ -78,7 +79,7 @@ GRADLIME_ALWAYS_INLINE inline typename V::D log_unit(typename V::D u) noexcept {
 
 // sin x and cos x for x in [-pi/4, pi/4].
 template <class V>
-GRADLIME_ALWAYS_INLINE inline void sin_cos_kernels(typename V::D x, typename V::D& sin_x,
+GRADLIME_HD GRADLIME_ALWAYS_INLINE inline void sin_cos_kernels(typename V::D x, typename V::D& sin_x,
                                                    typename V::D& cos_x) noexcept {
     GRADLIME_NO_FP_CONTRACT
     using namespace normal_constants;
@@ -97,7 +98,7 @@ GRADLIME_ALWAYS_INLINE inline void sin_cos_kernels(typename V::D x, typename V::
 //            reduced angle x = 2 pi (A - q 2^51) 2^-53 lies in [-pi/4, pi/4).
 // z0 = radius cos(angle), z1 = radius sin(angle).
 template <class V>
-GRADLIME_ALWAYS_INLINE inline void box_muller(typename V::I a, typename V::I b, typename V::D& z0,
+GRADLIME_HD GRADLIME_ALWAYS_INLINE inline void box_muller(typename V::I a, typename V::I b, typename V::D& z0,
                                               typename V::D& z1) noexcept {
     GRADLIME_NO_FP_CONTRACT
     using namespace normal_constants;
@@ -187,5 +188,19 @@ inline void gaussian_lanes(Key key, std::uint32_t k0, std::uint32_t s_lo, std::u
 }
 
 }  // namespace gradlime::detail
+
+namespace gradlime {
+
+// The two normals of one kernel-draw block, counter (pair k, sample low, sample high, stream):
+// coordinates 2k and 2k + 1 of that sample's row, gaussian_row's bits (rng/layouts.hpp) one
+// block at a time, as a GPU thread draws them.
+GRADLIME_HD inline void gaussian_pair(Key key, std::uint32_t k, std::uint64_t sample, std::uint32_t stream,
+                                      double& z0, double& z1) noexcept {
+    const BlockHalves h =
+        philox_halves({k, static_cast<std::uint32_t>(sample), static_cast<std::uint32_t>(sample >> 32), stream}, key);
+    detail::box_muller<simd::Scalar>(h.a, h.b, z0, z1);
+}
+
+}  // namespace gradlime
 
 GRADLIME_SIMD_WARNINGS_ON

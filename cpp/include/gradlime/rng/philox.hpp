@@ -14,6 +14,7 @@
 #include <array>
 #include <cstdint>
 
+#include "gradlime/hd.hpp"
 #include "gradlime/simd/isa.hpp"
 #include "gradlime/simd/registers.hpp"
 
@@ -30,7 +31,7 @@ constexpr std::uint32_t kWeyl0 = 0x9E3779B9u, kWeyl1 = 0xBB67AE85u;
 }  // namespace philox_constants
 
 // One Philox4x32-10 block: ten rounds of the SP network with a Weyl-sequence key schedule.
-inline Counter philox4x32_10(Counter c, Key k) noexcept {
+GRADLIME_HD inline Counter philox4x32_10(Counter c, Key k) noexcept {
     using namespace philox_constants;
     for (int round = 0; round < 10; ++round) {
         const std::uint64_t p0 = static_cast<std::uint64_t>(kMul0) * c[0];
@@ -43,7 +44,7 @@ inline Counter philox4x32_10(Counter c, Key k) noexcept {
     return c;
 }
 
-inline Key key_from_seed(std::uint64_t seed) noexcept {
+GRADLIME_HD inline Key key_from_seed(std::uint64_t seed) noexcept {
     return {static_cast<std::uint32_t>(seed), static_cast<std::uint32_t>(seed >> 32)};
 }
 
@@ -51,7 +52,7 @@ inline Key key_from_seed(std::uint64_t seed) noexcept {
 struct BlockHalves {
     std::uint64_t a, b;
 };
-inline BlockHalves philox_halves(Counter c, Key k) noexcept {
+GRADLIME_HD inline BlockHalves philox_halves(Counter c, Key k) noexcept {
     const Counter r = philox4x32_10(c, k);
     return {(static_cast<std::uint64_t>(r[0]) << 32) | r[1], (static_cast<std::uint64_t>(r[2]) << 32) | r[3]};
 }
@@ -75,7 +76,7 @@ inline void philox_lanes_generic(Key key, const std::uint64_t* pair, const std::
     }
     std::uint32_t key0 = key[0], key1 = key[1];
     for (int round = 0; round < 10; ++round) {
-#if defined(__GNUC__)
+#if defined(__GNUC__) && !defined(__CUDACC__)
 #pragma GCC unroll 1
 #endif
         for (long i = 0; i < kLanes; ++i) {

@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstdint>
 
+#include "gradlime/hd.hpp"
 #include "gradlime/simd/isa.hpp"
 #include "gradlime/simd/vectors.hpp"
 
@@ -23,27 +24,27 @@ struct Scalar {
     using I = std::uint64_t;
     using D = double;
     static constexpr long kBlocks = 1;
-    static I set1(std::uint64_t x) noexcept { return x; }
-    static I add64(I x, I y) noexcept { return x + y; }
-    static I mulu32(I x, I y) noexcept { return (x & 0xffffffffu) * (y & 0xffffffffu); }
-    static I xor3(I x, I y, I z) noexcept { return x ^ y ^ z; }
-    static I and_(I x, I y) noexcept { return x & y; }
-    static I or_(I x, I y) noexcept { return x | y; }
-    static I xor_(I x, I y) noexcept { return x ^ y; }
-    static I xor_and(I x, I y, I z) noexcept { return x ^ (y & z); }
-    template <int n> static I srli(I x) noexcept { return x >> n; }
-    template <int n> static I slli(I x) noexcept { return x << n; }
-    static D as_d(I x) noexcept { return bit_cast<double>(x); }
-    static I as_i(D x) noexcept { return bit_cast<std::uint64_t>(x); }
-    static D set1d(double x) noexcept { return x; }
-    static D add(D x, D y) noexcept { return x + y; }
-    static D sub(D x, D y) noexcept { return x - y; }
-    static D mul(D x, D y) noexcept { return x * y; }
-    static D div(D x, D y) noexcept { return x / y; }
-    static D sqrt(D x) noexcept { return std::sqrt(x); }  // correctly rounded, as the instructions
+    GRADLIME_HD static I set1(std::uint64_t x) noexcept { return x; }
+    GRADLIME_HD static I add64(I x, I y) noexcept { return x + y; }
+    GRADLIME_HD static I mulu32(I x, I y) noexcept { return (x & 0xffffffffu) * (y & 0xffffffffu); }
+    GRADLIME_HD static I xor3(I x, I y, I z) noexcept { return x ^ y ^ z; }
+    GRADLIME_HD static I and_(I x, I y) noexcept { return x & y; }
+    GRADLIME_HD static I or_(I x, I y) noexcept { return x | y; }
+    GRADLIME_HD static I xor_(I x, I y) noexcept { return x ^ y; }
+    GRADLIME_HD static I xor_and(I x, I y, I z) noexcept { return x ^ (y & z); }
+    template <int n> GRADLIME_HD static I srli(I x) noexcept { return x >> n; }
+    template <int n> GRADLIME_HD static I slli(I x) noexcept { return x << n; }
+    GRADLIME_HD static D as_d(I x) noexcept { return bit_cast<double>(x); }
+    GRADLIME_HD static I as_i(D x) noexcept { return bit_cast<std::uint64_t>(x); }
+    GRADLIME_HD static D set1d(double x) noexcept { return x; }
+    GRADLIME_HD static D add(D x, D y) noexcept { return x + y; }
+    GRADLIME_HD static D sub(D x, D y) noexcept { return x - y; }
+    GRADLIME_HD static D mul(D x, D y) noexcept { return x * y; }
+    GRADLIME_HD static D div(D x, D y) noexcept { return x / y; }
+    GRADLIME_HD static D sqrt(D x) noexcept { return std::sqrt(x); }  // correctly rounded, as the instructions
     // swap c and s where bit `bit` of x is set; on the bits, without a branch (the bit is random)
     template <int bit>
-    static void swap_where(I x, D& c, D& s) noexcept {
+    GRADLIME_HD static void swap_where(I x, D& c, D& s) noexcept {
         const std::uint64_t swap = 0 - ((x >> bit) & 1u), cb = as_i(c), sb = as_i(s);
         c = as_d((cb & ~swap) | (sb & swap));
         s = as_d((sb & ~swap) | (cb & swap));

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "gradlime/hd.hpp"
 #include "gradlime/simd/isa.hpp"
 
 namespace gradlime::simd {
@@ -48,7 +49,7 @@ inline void store(T* p, V v) noexcept {
 
 // The same bits as another type of the same size.
 template <class To, class From>
-inline To bit_cast(const From& x) noexcept {
+GRADLIME_HD inline To bit_cast(const From& x) noexcept {
     static_assert(sizeof(To) == sizeof(From), "bit casts keep the size");
     To y;
     std::memcpy(&y, &x, sizeof y);

@@ -1,0 +1,133 @@
+// SmoothGrad's and C-LIME's per-point sums over Gaussian perturbations of a native network,
+// written once for the host and the GPU (GRADLIME_HD). A point's samples are taken in order, s =
+// 0, 1, ..., n - 1; what a sample adds to each sum is a function of that sample alone, so every
+// sum is the same sequence of IEEE operations whoever computes it: a CUDA block hands its samples
+// to its threads (draw and network, device/network_row.hpp) and each entry of a sum to one owner
+// thread, which adds the samples in order; the host reference (cpp/src/device_gaussian.cpp) runs
+// the same functions in one loop. Neither the thread count nor the tile size enters a result.
+//
+// Sums, per point (paper 1's estimators, section 2):
+//   gradient moments   sample s adds g - g_0 and its square to lane s mod 8 of each feature's
+//                      sums, g_0 the first sample's gradient: GradientMoments' arithmetic
+//                      (accumulators.hpp), merged by its tree, so the same bits from the same
+//                      gradients;
+//   least squares      the lower triangle of sum c c^T and sum c over c = [z; f - fbar] (C-LIME's
+//                      LeastSquaresSums, least_squares.hpp), fbar the mean of the point's values;
+//   meat               the lower triangle of sum u u^T, u = r (z - zbar), r = (f - fbar) - gbar -
+//                      (z - zbar) . v: the HC1 sandwich's middle for the fit's slopes v in z space.
+// The draws are gaussian_row's (rng/layouts.hpp): z from Philox counters (pair, sample, stream).
+#pragma once
+
+#include <cstdint>
+
+#include "gradlime/device/network_row.hpp"
+#include "gradlime/hd.hpp"
+#include "gradlime/rng/normal.hpp"
+#include "gradlime/rng/philox.hpp"
+
+namespace gradlime::device {
+
+constexpr int kMomentLanes = 8;  // GradientMoments::kLanes
+
+// One point's perturbations: a = x + scale .* z.
+struct GaussianPoint {
+    const double* x = nullptr;
+    const double* scale = nullptr;  // standard deviations, d
+    int d = 0;
+    Key key{};
+    std::uint32_t stream = 0;
+};
+
+// Double additions and products that are never fused into one rounding (the host build's
+// -ffp-contract=off, on the GPU the _rn intrinsics), so the draws' and the sums' bits are the host's.
+GRADLIME_HD inline double add_rn(double a, double b) {
+#if defined(__CUDA_ARCH__)
+    return __dadd_rn(a, b);
+#else
+    return a + b;
+#endif
+}
+GRADLIME_HD inline double mul_rn(double a, double b) {
+#if defined(__CUDA_ARCH__)
+    return __dmul_rn(a, b);
+#else
+    return a * b;
+#endif
+}
+
+// Sample s's standard normals z (d) and the network's float input a = x + scale .* z.
+GRADLIME_HD inline void draw_sample(const GaussianPoint& p, std::uint64_t s, double* z, float* a) {
+    for (int k = 0; 2 * k < p.d; ++k) {
+        double z0, z1;
+        gaussian_pair(p.key, static_cast<std::uint32_t>(k), s, p.stream, z0, z1);
+        z[2 * k] = z0;
+        if (2 * k + 1 < p.d) z[2 * k + 1] = z1;
+    }
+    for (int k = 0; k < p.d; ++k) a[k] = static_cast<float>(add_rn(p.x[k], mul_rn(p.scale[k], z[k])));
+}
+
+// Feature k's moments: lanes (kMomentLanes sums of deltas, then as many of their squares) and the
+// shift g_0. Sample s with gradient g.
+GRADLIME_HD inline void moment_add(std::uint64_t s, double g, double& shift, double* lanes) {
+    if (s == 0) shift = g;
+    const double delta = g - shift;
+    const int lane = static_cast<int>(s % kMomentLanes);
+    lanes[lane] = add_rn(lanes[lane], delta);
+    lanes[kMomentLanes + lane] = add_rn(lanes[kMomentLanes + lane], mul_rn(delta, delta));
+}
+
+// GradientMoments::total's tree over one feature's 8 lanes.
+GRADLIME_HD inline double lane_total(const double* l) {
+    return add_rn(add_rn(add_rn(l[0], l[1]), add_rn(l[2], l[3])), add_rn(add_rn(l[4], l[5]), add_rn(l[6], l[7])));
+}
+
+// Packed lower triangle: entry e of a p x p matrix is (k, l), l <= k, e = k (k + 1) / 2 + l.
+GRADLIME_HD inline std::int64_t packed_size(int p) { return static_cast<std::int64_t>(p) * (p + 1) / 2; }
+GRADLIME_HD inline void packed_entry(std::int64_t e, int& k, int& l) {
+    int r = static_cast<int>((sqrt(8.0 * static_cast<double>(e) + 1.0) - 1.0) / 2.0);
+    while (static_cast<std::int64_t>(r) * (r + 1) / 2 > e) --r;
+    while (static_cast<std::int64_t>(r + 1) * (r + 2) / 2 <= e) ++r;
+    k = r;
+    l = static_cast<int>(e - static_cast<std::int64_t>(r) * (r + 1) / 2);
+}
+
+// C-LIME's least-squares columns of a sample: c = [z; f - fbar] (d + 1).
+GRADLIME_HD inline void least_squares_columns(const double* z, int d, double f, double fbar, double* c) {
+    for (int k = 0; k < d; ++k) c[k] = z[k];
+    c[d] = f - fbar;
+}
+
+// The meat's columns of a sample: u = r (z - zbar), r = (f - fbar) - gbar - sum_k (z_k - zbar_k) v_k
+// (least_squares.cpp's meat_of_rows, Monte Carlo), the fit summed in feature order.
+GRADLIME_HD inline void meat_columns(const double* z, int d, double f, double fbar, double gbar, const double* zbar,
+                                     const double* v, double* u) {
+    double fit = 0.0;
+    for (int k = 0; k < d; ++k) {
+        u[k] = z[k] - zbar[k];
+        fit = add_rn(fit, mul_rn(u[k], v[k]));
+    }
+    const double r = (f - fbar) - gbar - fit;
+    for (int k = 0; k < d; ++k) u[k] = mul_rn(u[k], r);
+}
+
+// Entry e of a point's Gram sums over p columns: the packed lower triangle (k, l) for e <
+// packed_size(p), then the plain sums of c_k (l < 0), e = packed_size(p) + k.
+struct GramEntry {
+    int k = 0, l = 0;
+};
+GRADLIME_HD inline GramEntry gram_entry(std::int64_t e, int p) {
+    const std::int64_t tri = packed_size(p);
+    GramEntry g;
+    if (e < tri) packed_entry(e, g.k, g.l);
+    else {
+        g.k = static_cast<int>(e - tri);
+        g.l = -1;
+    }
+    return g;
+}
+// The entry gains sample c's term: c_k c_l, or c_k.
+GRADLIME_HD inline void gram_add(const GramEntry& g, const double* c, double& entry) {
+    entry = add_rn(entry, g.l >= 0 ? mul_rn(c[g.k], c[g.l]) : c[g.k]);
+}
+
+}  // namespace gradlime::device
