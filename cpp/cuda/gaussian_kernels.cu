@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "gradlime/device/gaussian_backend.hpp"
+#include "gradlime/device/backend.hpp"
 #include "gradlime/device/gaussian_sums.hpp"
 
 namespace gradlime::device {
@@ -156,21 +156,20 @@ __global__ void gram_kernel(bool meat, ChunkJob job, const double* values, const
 
 class CudaBackend final : public GaussianBackend {
 public:
-    CudaBackend(const FeedForwardNetwork& net, Index target, int device) : target_(static_cast<int>(target)) {
+    CudaBackend(const FlatNetwork& net, int target, int device) : flat_(net), target_(target) {
         check(cudaSetDevice(device), "cudaSetDevice");
-        flat_ = flatten(net);
         layers_.upload(flat_.layers.data(), flat_.layers.size());
         params_.upload(flat_.params.data(), flat_.params.size());
     }
 
-    Index chunk_points(const GaussianJob& job) const override {
+    Count chunk_points(const GaussianJob& job) const override {
         std::size_t free = 0, total = 0;
         check(cudaMemGetInfo(&free, &total), "cudaMemGetInfo");
         const std::size_t per_point = bytes_per_point(job);
-        return static_cast<Index>(std::max<std::size_t>(1, std::min<std::size_t>(65535, free / 4 / per_point)));
+        return static_cast<Count>(std::max<std::size_t>(1, std::min<std::size_t>(65535, free / 4 / per_point)));
     }
 
-    void values_and_moments(const GaussianJob& job, Index p0, Index m, double* fbar, double* moments,
+    void values_and_moments(const GaussianJob& job, Count p0, Count m, double* fbar, double* moments,
                             double* shift) override {
         const ChunkJob cj = upload(job, p0, m);
         const int d = cj.d;
@@ -197,14 +196,14 @@ public:
         }
     }
 
-    void least_squares(const GaussianJob& job, Index p0, Index m, const double* fbar, double* sums) override {
-        const int d = static_cast<int>(job.points->cols());
+    void least_squares(const GaussianJob& job, Count p0, Count m, const double* fbar, double* sums) override {
+        const int d = static_cast<int>(job.d);
         gram(false, job, p0, m, fbar, nullptr, nullptr, nullptr, sums, d + 1, packed_size(d + 1) + d + 1);
     }
 
-    void meat(const GaussianJob& job, Index p0, Index m, const double* fbar, const double* gbar, const double* zbar,
+    void meat(const GaussianJob& job, Count p0, Count m, const double* fbar, const double* gbar, const double* zbar,
               const double* v, double* sums) override {
-        const int d = static_cast<int>(job.points->cols());
+        const int d = static_cast<int>(job.d);
         gram(true, job, p0, m, fbar, gbar, zbar, v, sums, d, packed_size(d));
     }
 
@@ -217,15 +216,15 @@ private:
     }
 
     std::size_t bytes_per_point(const GaussianJob& job) const {
-        const std::size_t d = static_cast<std::size_t>(job.points->cols()), p = d + 1;
+        const std::size_t d = static_cast<std::size_t>(job.d), p = d + 1;
         const std::size_t tile = kThreads * (d * 8 + p * 8 + d * 4 + static_cast<std::size_t>(row_scratch(flat_.view())) * 4);
         return static_cast<std::size_t>(job.n_samples) * 8 + tile + (p * (p + 1) / 2 + p + 2 * d * 16) * 8;
     }
 
-    ChunkJob upload(const GaussianJob& job, Index p0, Index m) {
-        const Index d = job.points->cols();
-        X_.upload(job.points->data() + p0 * d, static_cast<std::size_t>(m * d));
-        scale_.upload(job.scale->data(), static_cast<std::size_t>(d));
+    ChunkJob upload(const GaussianJob& job, Count p0, Count m) {
+        const Count d = job.d;
+        X_.upload(job.X + p0 * d, static_cast<std::size_t>(m * d));
+        scale_.upload(job.scale, static_cast<std::size_t>(d));
         ChunkJob cj;
         cj.X = X_.get();
         cj.scale = scale_.get();
@@ -237,8 +236,8 @@ private:
         return cj;
     }
 
-    void gram(bool meat, const GaussianJob& job, Index p0, Index m, const double* fbar, const double* gbar,
-              const double* zbar, const double* v, double* sums, int p, Index width) {
+    void gram(bool meat, const GaussianJob& job, Count p0, Count m, const double* fbar, const double* gbar,
+              const double* zbar, const double* v, double* sums, int p, Count width) {
         const ChunkJob cj = upload(job, p0, m);  // the same points as pass 1's
         const std::size_t mm = static_cast<std::size_t>(m), d = static_cast<std::size_t>(cj.d);
         fbar_.upload(fbar, mm);
@@ -288,8 +287,8 @@ CudaInfo cuda_info() {
     return info;
 }
 
-std::unique_ptr<GaussianBackend> cuda_backend(const FeedForwardNetwork& net, Index target, int device) {
-    if (target < 0 || target >= net.output_dim()) throw std::invalid_argument("target is not one of the network's outputs");
+std::unique_ptr<GaussianBackend> cuda_backend(const FlatNetwork& net, int target, int device) {
+    if (target < 0 || target >= net.output_dim) throw std::invalid_argument("target is not one of the network's outputs");
     const CudaInfo info = cuda_info();
     if (info.devices == 0)
         throw std::runtime_error("no usable CUDA device (" + info.error + "); use device='cpu'");

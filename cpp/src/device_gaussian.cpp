@@ -18,17 +18,6 @@ static_assert(static_cast<int>(LayerKind::Dense) == kDense && static_cast<int>(L
                   static_cast<int>(LayerKind::LogSoftmax) == kLogSoftmax,
               "device layer codes follow LayerKind");
 
-NetworkView FlatNetwork::view() const {
-    NetworkView v;
-    v.layers = layers.data();
-    v.n_layers = static_cast<int>(layers.size());
-    v.params = params.data();
-    v.input_dim = input_dim;
-    v.max_width = max_width;
-    v.activations = activations;
-    return v;
-}
-
 FlatNetwork flatten(const FeedForwardNetwork& net) {
     FlatNetwork f;
     f.input_dim = static_cast<int>(net.input_dim());
@@ -60,9 +49,9 @@ namespace {
 
 GaussianPoint point_of(const GaussianJob& job, Index i) {
     GaussianPoint p;
-    p.x = job.points->row(i).data();
-    p.scale = job.scale->data();
-    p.d = static_cast<int>(job.points->cols());
+    p.x = job.X + i * job.d;
+    p.scale = job.scale;
+    p.d = static_cast<int>(job.d);
     p.key = key_from_seed(job.seed);
     p.stream = job.stream(i);
     return p;
@@ -71,11 +60,11 @@ GaussianPoint point_of(const GaussianJob& job, Index i) {
 // The reference: each point's samples in order, on the host, points in parallel.
 class HostBackend final : public GaussianBackend {
 public:
-    HostBackend(const FeedForwardNetwork& net, Index target) : flat_(flatten(net)), target_(static_cast<int>(target)) {}
+    HostBackend(const FlatNetwork& net, int target) : flat_(net), target_(target) {}
 
     void values_and_moments(const GaussianJob& job, Index p0, Index m, double* fbar, double* moments,
                             double* shift) override {
-        const Index n = job.n_samples, d = job.points->cols();
+        const Index n = job.n_samples, d = job.d;
         values_.assign(static_cast<size_t>(m * n), 0.0);
         const NetworkView net = flat_.view();
 #if defined(GRADLIME_HAVE_OPENMP)
@@ -101,7 +90,7 @@ public:
     }
 
     void least_squares(const GaussianJob& job, Index p0, Index m, const double* fbar, double* sums) override {
-        const Index d = job.points->cols(), width = packed_size(static_cast<int>(d + 1)) + d + 1;
+        const Index d = job.d, width = packed_size(static_cast<int>(d + 1)) + d + 1;
         for_rows(job, p0, m, width, sums, [&](Index i, Index s, const double* z, double* c) {
             least_squares_columns(z, static_cast<int>(d), values_[static_cast<size_t>(i * job.n_samples + s)], fbar[i], c);
         }, static_cast<int>(d + 1));
@@ -109,7 +98,7 @@ public:
 
     void meat(const GaussianJob& job, Index p0, Index m, const double* fbar, const double* gbar, const double* zbar,
               const double* v, double* sums) override {
-        const Index d = job.points->cols(), width = packed_size(static_cast<int>(d));
+        const Index d = job.d, width = packed_size(static_cast<int>(d));
         for_rows(job, p0, m, width, sums, [&](Index i, Index s, const double* z, double* u) {
             meat_columns(z, static_cast<int>(d), values_[static_cast<size_t>(i * job.n_samples + s)], fbar[i], gbar[i],
                          zbar + i * d, v + i * d, u);
@@ -132,7 +121,7 @@ private:
     // gram_add adds to the point's `width` entries.
     template <class Columns>
     void for_rows(const GaussianJob& job, Index p0, Index m, Index width, double* sums, Columns&& columns, int p) {
-        const Index n = job.n_samples, d = job.points->cols();
+        const Index n = job.n_samples, d = job.d;
         std::vector<GramEntry> entry(static_cast<size_t>(width));
         for (Index e = 0; e < width; ++e) entry[static_cast<size_t>(e)] = gram_entry(e, p);
 #if defined(GRADLIME_HAVE_OPENMP)
@@ -174,19 +163,19 @@ void check_finite(const RowMatrix& A, Index p0, Index m, const char* what) {
 
 }  // namespace
 
-std::unique_ptr<GaussianBackend> host_backend(const FeedForwardNetwork& net, Index target) {
-    if (target < 0 || target >= net.output_dim()) throw std::invalid_argument("target is not one of the network's outputs");
+std::unique_ptr<GaussianBackend> host_backend(const FlatNetwork& net, int target) {
+    if (target < 0 || target >= net.output_dim) throw std::invalid_argument("target is not one of the network's outputs");
     return std::make_unique<HostBackend>(net, target);
 }
 
 GaussianResults gaussian_estimates(GaussianBackend& backend, const GaussianJob& job, bool smoothgrad, bool clime,
                                    double ridge) {
-    const Index N = job.points->rows(), d = job.points->cols(), n = job.n_samples;
+    const Index N = job.rows, d = job.d, n = job.n_samples;
     if (clime && n < d + 2) throw std::invalid_argument("clime needs n_samples >= d + 2");
     GaussianResults out;
     if (smoothgrad) out.smoothgrad = out.smoothgrad_se = RowMatrix::Zero(N, d);
     if (clime) out.clime = out.clime_se = RowMatrix::Zero(N, d);
-    const NoiseSampler noise = NoiseSampler::diagonal(*job.scale);
+    const NoiseSampler noise = NoiseSampler::diagonal(Eigen::Map<const Vector>(job.scale, d));
     const Index chunk = std::max<Index>(1, backend.chunk_points(job));
     const double nd = static_cast<double>(n);
     for (Index p0 = 0; p0 < N; p0 += chunk) {
@@ -257,16 +246,19 @@ EngineResult run_engine_on_device(const RowMatrix& X, const NoiseSampler& sample
         throw std::invalid_argument("the CUDA backend runs smoothgrad and clime of native networks with Monte Carlo "
                                     "draws from a diagonal Gaussian; not " + refused + ": use device='cpu'");
     GaussianJob job;
-    job.points = &X;
-    job.scale = &sampler.scale();
+    job.X = X.data();
+    job.rows = X.rows();
+    job.d = X.cols();
+    job.scale = sampler.scale().data();
     job.n_samples = opt.n_samples;
     job.seed = opt.seed;
     job.first_stream = static_cast<std::uint32_t>(opt.driver.point_offset);
     job.common_draws = opt.common_draws;
-    const FeedForwardNetwork& net = native->network();
+    const FlatNetwork net = flatten(native->network());
+    const int target = static_cast<int>(native->target());
     std::unique_ptr<GaussianBackend> backend = opt.driver.device == Device::CudaReference
-                                                   ? host_backend(net, native->target())
-                                                   : cuda_backend(net, native->target(), opt.driver.device_index);
+                                                   ? host_backend(net, target)
+                                                   : cuda_backend(net, target, opt.driver.device_index);
     GaussianResults r = gaussian_estimates(*backend, job, opt.smoothgrad, opt.clime, opt.ridge);
     EngineResult out;
     if (opt.smoothgrad) out.smoothgrad = {std::move(r.smoothgrad), std::move(r.smoothgrad_se)};
@@ -277,7 +269,7 @@ EngineResult run_engine_on_device(const RowMatrix& X, const NoiseSampler& sample
 }
 
 #if !defined(GRADLIME_HAVE_CUDA)
-std::unique_ptr<GaussianBackend> cuda_backend(const FeedForwardNetwork&, Index, int) {
+std::unique_ptr<GaussianBackend> cuda_backend(const FlatNetwork&, int, int) {
     throw std::runtime_error(
         "this gradlime was built without CUDA (no CUDA toolkit was found when it was built, or GRADLIME_CUDA=OFF): "
         "rebuild with a CUDA toolkit on the PATH, or use device='cpu'");
