@@ -165,6 +165,7 @@ def _explain_rows(
             seed=seed,
             scale_name=scale,
             common_draws=common,
+            device=kw.get("device"),
         )[spec.estimator]
         return np.asarray(out.values).reshape(n, k1, -1)
     if spec is not None and spec.seeded and common:
