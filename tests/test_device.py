@@ -125,6 +125,12 @@ def test_a_python_model_on_the_device_is_refused():
         )
 
 
+def test_lipschitz_hands_the_device_to_its_method():
+    m = gl.Model(lambda A: A.sum(1), grad=np.ones_like)
+    with pytest.raises(ValueError, match="native networks"):
+        gl.lipschitz(m, X, "smoothgrad", device="cuda", n_samples=20, n_neighbors=2)
+
+
 @pytest.mark.parametrize(
     ("device", "error"), [("gpu", ValueError), ("cuda:x", ValueError), (3, TypeError)]
 )
