@@ -86,6 +86,15 @@ def test_a_chunk_with_its_offset_and_common_draws_are_the_engines():
     np.testing.assert_array_equal(common["smoothgrad"][0], cpu["smoothgrad"][0])
 
 
+def test_unigrad_the_uniform_kernel_is_the_engines_bit_for_bit():
+    m = network(("relu", "relu", None))
+    kw = {"smoothgrad": True, "clime": False, "kernel": "uniform"}
+    np.testing.assert_array_equal(
+        engine(m, X, "cuda_reference", **kw)["smoothgrad"][0],
+        engine(m, X, "cpu", **kw)["smoothgrad"][0],
+    )
+
+
 def test_a_linear_network_is_explained_exactly():
     # f = w . x + b: SmoothGrad's every gradient is w (zero spread), C-LIME's fit is exact.
     w = np.array([[1.5, -2.0, 0.25]])
@@ -106,7 +115,7 @@ def test_a_linear_network_is_explained_exactly():
         ({"antithetic": True}, "antithetic or QMC"),
         ({"qmc": 8, "n_samples": 304}, "antithetic or QMC"),
         ({"stop_tol": 0.1}, "tol"),
-        ({"stddev": None, "cov": np.eye(7)}, "diagonal Gaussian"),
+        ({"stddev": None, "cov": np.eye(7)}, "diagonal Gaussian or the uniform cube"),
     ],
 )
 def test_what_the_device_does_not_run_is_refused_by_name(kw, what):

@@ -74,6 +74,7 @@ struct ChunkJob {
     Key key{};
     std::uint32_t first_stream = 0;  // of the chunk's first point
     bool common = false;
+    bool uniform = false;
 };
 
 __device__ GaussianPoint point_at(const ChunkJob& job, long long i) {
@@ -83,6 +84,7 @@ __device__ GaussianPoint point_at(const ChunkJob& job, long long i) {
     p.d = job.d;
     p.key = job.key;
     p.stream = job.common ? job.first_stream : job.first_stream + static_cast<std::uint32_t>(i);
+    p.uniform = job.uniform;
     return p;
 }
 
@@ -233,6 +235,7 @@ private:
         cj.key = key_from_seed(job.seed);
         cj.first_stream = job.stream(p0);
         cj.common = job.common_draws;
+        cj.uniform = job.uniform;
         return cj;
     }
 

@@ -54,6 +54,7 @@ GaussianPoint point_of(const GaussianJob& job, Index i) {
     p.d = static_cast<int>(job.d);
     p.key = key_from_seed(job.seed);
     p.stream = job.stream(i);
+    p.uniform = job.uniform;
     return p;
 }
 
@@ -239,12 +240,14 @@ EngineResult run_engine_on_device(const RowMatrix& X, const NoiseSampler& sample
     };
     refuse(native == nullptr, "a model that is not a native network");
     refuse(opt.stein, "stein");
-    refuse(!sampler.is_gaussian() || !sampler.is_diagonal(), "other noise than a diagonal Gaussian");
+    const bool uniform = sampler.kind() == NoiseKind::Uniform;
+    refuse(!(uniform || (sampler.is_gaussian() && sampler.is_diagonal())), "other noise than a diagonal Gaussian or the uniform cube");
     refuse(opt.scheme.antithetic || opt.scheme.qmc(), "antithetic or QMC draws");
     refuse(opt.stop_tol > 0.0, "tol");
     if (!refused.empty())
-        throw std::invalid_argument("the CUDA backend runs smoothgrad and clime of native networks with Monte Carlo "
-                                    "draws from a diagonal Gaussian; not " + refused + ": use device='cpu'");
+        throw std::invalid_argument("the CUDA backend runs smoothgrad, unigrad and clime of native networks with "
+                                    "Monte Carlo draws from a diagonal Gaussian or the uniform cube; not " + refused +
+                                    ": use device='cpu'");
     GaussianJob job;
     job.X = X.data();
     job.rows = X.rows();
@@ -254,6 +257,7 @@ EngineResult run_engine_on_device(const RowMatrix& X, const NoiseSampler& sample
     job.seed = opt.seed;
     job.first_stream = static_cast<std::uint32_t>(opt.driver.point_offset);
     job.common_draws = opt.common_draws;
+    job.uniform = uniform;
     const FlatNetwork net = flatten(native->network());
     const int target = static_cast<int>(native->target());
     std::unique_ptr<GaussianBackend> backend = opt.driver.device == Device::CudaReference

@@ -108,6 +108,13 @@ def equivalence(
     return out
 
 
+def explanation_size(t: Trained, n: int, seed: int = 0) -> float:
+    """The mean L1 norm of SmoothGrad's explanations over the test split (sigma^2 = 1, n
+    samples): the scale against which the accuracy figure's distances can be read."""
+    E = explain(t.model, t.X_test, methods=("smoothgrad",), n_samples=n, seed=seed)
+    return float(np.abs(E["smoothgrad"].values).sum(1).mean())
+
+
 def robustness(
     t: Trained, method: str, n_grid: Sequence[int], sigma2: float = 1.0, seed: int = 0
 ) -> list[float]:
@@ -174,8 +181,9 @@ def run(
             steps.update()
         for epochs in (*UNDER_TRAINED, EPOCHS[name]):
             t = _subset(train(*sets[name], epochs, seed), quick)
+            size = explanation_size(t, grids[name][-1], seed)
             acc_rows += [
-                (name, epochs, round(t.accuracy, 4), curve, n, v)
+                (name, epochs, round(t.accuracy, 4), size, curve, n, v)
                 for curve, n, v in _curves(t, grids[name], 1.0, seed)
             ]
             steps.update()
@@ -187,6 +195,7 @@ def run(
             "dataset",
             "epochs",
             "test_accuracy",
+            "explanation_l1_norm",
             "curve",
             "n_samples",
             "mean_l1_distance",

@@ -43,6 +43,7 @@ struct GaussianJob {
     std::uint64_t seed = 0;
     std::uint32_t first_stream = 0;
     bool common_draws = false;
+    bool uniform = false;  // the uniform kernel (UniGrad: the gradient moments only)
     std::uint32_t stream(Count i) const { return common_draws ? first_stream : first_stream + static_cast<std::uint32_t>(i); }
 };
 

@@ -357,12 +357,10 @@ inline void uniform_rows(std::uint64_t seed, std::uint32_t stream, std::uint64_t
         const std::uint64_t sample = first + static_cast<std::uint64_t>(t);
         double* row = out + t * ld;
         for (long k = 0; 2 * k < d; ++k) {
-            const BlockHalves r = philox_halves({counter_word(DrawKind::Kernel, static_cast<std::uint32_t>(k)),
-                                                 static_cast<std::uint32_t>(sample),
-                                                 static_cast<std::uint32_t>(sample >> 32), stream},
-                                                key);
-            row[2 * k] = (static_cast<double>(r.a >> 11) + 0.5) * 0x1p-53;
-            if (2 * k + 1 < d) row[2 * k + 1] = (static_cast<double>(r.b >> 11) + 0.5) * 0x1p-53;
+            double u0, u1;
+            uniform_pair(key, counter_word(DrawKind::Kernel, static_cast<std::uint32_t>(k)), sample, stream, u0, u1);
+            row[2 * k] = u0;
+            if (2 * k + 1 < d) row[2 * k + 1] = u1;
         }
     }
 }

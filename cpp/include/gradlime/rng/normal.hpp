@@ -201,6 +201,16 @@ GRADLIME_HD inline void gaussian_pair(Key key, std::uint32_t k, std::uint64_t sa
     detail::box_muller<simd::Scalar>(h.a, h.b, z0, z1);
 }
 
+// The two uniforms in (0, 1) of the same block (53 bits each): what the uniform and Laplace
+// kernels are drawn from (rng/layouts.hpp's uniform_rows).
+GRADLIME_HD inline void uniform_pair(Key key, std::uint32_t k, std::uint64_t sample, std::uint32_t stream,
+                                     double& u0, double& u1) noexcept {
+    const BlockHalves r =
+        philox_halves({k, static_cast<std::uint32_t>(sample), static_cast<std::uint32_t>(sample >> 32), stream}, key);
+    u0 = (static_cast<double>(r.a >> 11) + 0.5) * 0x1p-53;
+    u1 = (static_cast<double>(r.b >> 11) + 0.5) * 0x1p-53;
+}
+
 }  // namespace gradlime
 
 GRADLIME_SIMD_WARNINGS_ON
