@@ -264,9 +264,7 @@ def test_the_host_backend_reproduces_the_cpu_executors(name):
 
 def test_device_errors_say_which():
     m = elementwise_model()
-    with pytest.raises(
-        ValueError, match="CUDA backend runs smoothgrad and clime of native networks"
-    ):
+    with pytest.raises(ValueError, match=r"CUDA backend runs .* of native networks"):
         _run(m, _points(2), n_samples=10, **GAUSSIAN, device="cuda")
     with pytest.raises(ValueError, match="runs on the CPU"):
         _lime(m, _points(2), n_samples=10, device="cuda")
