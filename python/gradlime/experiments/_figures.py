@@ -48,3 +48,40 @@ def panels(
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
+
+
+def marked_curves(
+    path: pathlib.Path,
+    curves: Mapping[str, Sequence[tuple[float, float, str]]],
+    title: str,
+    xlabel: str,
+    ylabel: str,
+) -> pathlib.Path:
+    """One panel of curves {label: [(x, y, kind), ...]}, each point marked by its kind (one
+    marker a kind, a legend of the labels' colours and one of the kinds' markers)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+
+    kinds = list(dict.fromkeys(k for points in curves.values() for _, _, k in points))
+    marker = dict(zip(kinds, "osD^vP*Xph", strict=False))
+    fig, ax = plt.subplots(figsize=(7.2, 4.4))
+    for i, (label, points) in enumerate(curves.items()):
+        colour = f"C{i % 10}"
+        xs, ys, ks = zip(*points, strict=True)
+        ax.plot(xs, ys, color=colour, lw=1.2, label=label)
+        for x, y, k in zip(xs, ys, ks, strict=True):
+            ax.plot(x, y, marker=marker[k], color=colour, ms=6, ls="none")
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    first = ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), title="model")
+    ax.add_artist(first)
+    proxies = [Line2D([], [], color="0.3", marker=marker[k], ls="none") for k in kinds]
+    ax.legend(
+        proxies, kinds, fontsize=7, loc="lower left", bbox_to_anchor=(1.01, 0.0), title="method"
+    )
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path

@@ -282,10 +282,12 @@ def _figures(
 ) -> dict[str, pathlib.Path]:
     from ._figures import panels
 
-    def curves(rows: list[tuple[Any, ...]], key: int, label: int) -> dict[str, list[Any]]:
+    def curves(
+        rows: list[tuple[Any, ...]], key: int, label: int, name: str = "{}"
+    ) -> dict[str, list[Any]]:
         out: dict[str, list[Any]] = {}
         for r in rows:
-            out.setdefault(str(r[label]), []).append((r[key], r[-1]))
+            out.setdefault(name.format(r[label]), []).append((r[key], r[-1]))
         return out
 
     n_label, l1 = "perturbations n", "mean L1 distance"
@@ -309,17 +311,17 @@ def _figures(
     }
     for dataset in dict.fromkeys(r[0] for r in sigma_rows):
         tag = "" if dataset == "breast_cancer" else f"_{dataset}"  # Figs. 4-5, else appendix E
-        for name, rows, by, what in (
-            (f"paper1_sigma{tag}.png", sigma_rows, 1, "sigma^2"),
-            (f"paper1_accuracy{tag}.png", acc_rows, 2, "test accuracy"),
+        for name, rows, by, label in (
+            (f"paper1_sigma{tag}.png", sigma_rows, 1, "sigma^2 = {}"),
+            (f"paper1_accuracy{tag}.png", acc_rows, 2, "{:.1%} accurate"),
         ):
             mine = [r for r in rows if r[0] == dataset]
             figs[name] = panels(
                 folder / name,
                 [
                     (
-                        f"{dataset}: {curve} by {what}",
-                        curves([r for r in mine if r[-3] == curve], -2, by),
+                        f"{dataset}: {curve}",
+                        curves([r for r in mine if r[-3] == curve], -2, by, label),
                     )
                     for curve in CURVES
                 ],

@@ -259,7 +259,7 @@ def _figures(
     sig: list[tuple[Any, ...]],
     t1: list[tuple[Any, ...]],
 ) -> dict[str, pathlib.Path]:
-    from ._figures import panels
+    from ._figures import marked_curves, panels
 
     toy_png = panels(
         folder / "paper2_toy.png",
@@ -292,17 +292,17 @@ def _figures(
         "mean over test points",
     )
     # Figure 6: each model's methods, Lipschitz divided by the largest of its methods'.
-    trade: dict[str, list[tuple[float, float]]] = {}
+    trade: dict[str, list[tuple[float, float, str]]] = {}
     for model in dict.fromkeys(r[0] for r in t1):
         mine = [r for r in t1 if r[0] == model and r[2] != "model"]
         top = max(r[3] for r in mine)
-        trade[model] = sorted((r[3] / top, r[4]) for r in mine)
-    methods_png = panels(
+        trade[model] = sorted((r[3] / top, r[4], r[2]) for r in mine)
+    methods_png = marked_curves(
         folder / "paper2_methods.png",
-        [("Robustness-faithfulness across the six methods (Fig. 6)", trade)],
+        trade,
+        "Robustness and faithfulness of the six methods (Fig. 6)",
         "local Lipschitz / the largest of the six",
         "mean faithfulness",
-        log_x=False,
     )
     return {
         "paper2_toy.png": toy_png,
