@@ -86,6 +86,17 @@ def test_a_chunk_with_its_offset_and_common_draws_are_the_engines():
     np.testing.assert_array_equal(common["smoothgrad"][0], cpu["smoothgrad"][0])
 
 
+def test_stein_agrees_with_the_cpu_engine():
+    # The gradient-free SmoothGrad's terms summed in sample order (the CPU: Chan's merge of
+    # chunks): equal to double rounding on a ReLU network, to float rounding on an ELU one.
+    for acts, tol in ((("relu", "relu", None), 1e-12), (("elu", "tanh", "softmax"), 1e-6)):
+        m = network(acts)
+        kw = {"smoothgrad": False, "clime": False, "stein": True}
+        cpu, ref = engine(m, X, "cpu", **kw), engine(m, X, "cuda_reference", **kw)
+        assert relative(ref["stein"][0], cpu["stein"][0]) < tol
+        assert relative(ref["stein"][1], cpu["stein"][1]) < tol
+
+
 def test_unigrad_the_uniform_kernel_is_the_engines_bit_for_bit():
     m = network(("relu", "relu", None))
     kw = {"smoothgrad": True, "clime": False, "kernel": "uniform"}
@@ -111,7 +122,7 @@ def test_a_linear_network_is_explained_exactly():
 @pytest.mark.parametrize(
     ("kw", "what"),
     [
-        ({"stein": True}, "stein"),
+        ({"stein": True, "stein_cv": True, "n_samples": 400}, "stein's control variate"),
         ({"antithetic": True}, "antithetic or QMC"),
         ({"qmc": 8, "n_samples": 304}, "antithetic or QMC"),
         ({"stop_tol": 0.1}, "tol"),
@@ -185,10 +196,10 @@ def test_cuda_agrees_with_the_cpu_and_repeats_bit_for_bit(acts):
     m = network(acts, d=15, widths=(10, 10), out=2)
     P = np.random.default_rng(4).normal(size=(300, 15))
     kw = {"sigma": 0.5, "n_samples": 1000, "seed": 7}
-    cpu = gl.explain(m, P, methods=("smoothgrad", "clime"), **kw)
-    cuda = gl.explain(m, P, methods=("smoothgrad", "clime"), device="cuda", **kw)
-    again = gl.explain(m, P, methods=("smoothgrad", "clime"), device="cuda", **kw)
-    for name in ("smoothgrad", "clime"):
+    cpu = gl.explain(m, P, **kw)
+    cuda = gl.explain(m, P, device="cuda", **kw)
+    again = gl.explain(m, P, device="cuda", **kw)
+    for name in ("smoothgrad", "clime", "stein"):
         assert relative(cuda[name].values, cpu[name].values) < 1e-6
         assert relative(cuda[name].stderr, cpu[name].stderr) < 1e-5
         np.testing.assert_array_equal(cuda[name].values, again[name].values)

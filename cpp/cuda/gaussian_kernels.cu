@@ -123,9 +123,12 @@ __global__ void values_kernel(NetworkView net, int target, ChunkJob job, double*
     }
 }
 
+enum class Pass { LeastSquares, Meat, Stein };
+
 // Passes 2 and 3: a Gram sum per point over p columns of each sample (least squares: [z; f - fbar],
-// meat: r (z - zbar)), `width` entries (gram_entry).
-__global__ void gram_kernel(bool meat, ChunkJob job, const double* values, const double* fbar, const double* gbar,
+// meat: r (z - zbar), `width` entries of gram_entry; Stein: t, the squares and sums of
+// moment_entry).
+__global__ void gram_kernel(Pass pass, ChunkJob job, const double* values, const double* fbar, const double* gbar,
                             const double* zbar, const double* v, double* sums, int p, long long width, double* zbuf,
                             double* cbuf, float* abuf) {
     const long long i = blockIdx.x;
@@ -141,13 +144,14 @@ __global__ void gram_kernel(bool meat, ChunkJob job, const double* values, const
         if (s < job.n) {
             draw_sample(pt, static_cast<std::uint64_t>(s), z, a);
             const double f = values[i * job.n + s];
-            if (meat) meat_columns(z, d, f, fbar[i], gbar[i], zbar + i * d, v + i * d, C + t * p);
+            if (pass == Pass::Meat) meat_columns(z, d, f, fbar[i], gbar[i], zbar + i * d, v + i * d, C + t * p);
+            else if (pass == Pass::Stein) stein_columns(z, d, f, fbar[i], job.scale, C + t * p);
             else least_squares_columns(z, d, f, fbar[i], C + t * p);
         }
         __syncthreads();
         const long long rows = min(static_cast<long long>(T), job.n - s0);
         for (long long e = t; e < width; e += T) {
-            const GramEntry g = gram_entry(e, p);
+            const GramEntry g = pass == Pass::Stein ? moment_entry(e, p) : gram_entry(e, p);
             double acc = entries[e];
             for (long long r = 0; r < rows; ++r) gram_add(g, C + r * p, acc);
             entries[e] = acc;
@@ -200,13 +204,18 @@ public:
 
     void least_squares(const GaussianJob& job, Count p0, Count m, const double* fbar, double* sums) override {
         const int d = static_cast<int>(job.d);
-        gram(false, job, p0, m, fbar, nullptr, nullptr, nullptr, sums, d + 1, packed_size(d + 1) + d + 1);
+        gram(Pass::LeastSquares, job, p0, m, fbar, nullptr, nullptr, nullptr, sums, d + 1, packed_size(d + 1) + d + 1);
     }
 
     void meat(const GaussianJob& job, Count p0, Count m, const double* fbar, const double* gbar, const double* zbar,
               const double* v, double* sums) override {
         const int d = static_cast<int>(job.d);
-        gram(true, job, p0, m, fbar, gbar, zbar, v, sums, d, packed_size(d));
+        gram(Pass::Meat, job, p0, m, fbar, gbar, zbar, v, sums, d, packed_size(d));
+    }
+
+    void stein(const GaussianJob& job, Count p0, Count m, const double* fbar, double* sums) override {
+        const int d = static_cast<int>(job.d);
+        gram(Pass::Stein, job, p0, m, fbar, nullptr, nullptr, nullptr, sums, d, 2 * static_cast<Count>(d));
     }
 
 private:
@@ -239,11 +248,12 @@ private:
         return cj;
     }
 
-    void gram(bool meat, const GaussianJob& job, Count p0, Count m, const double* fbar, const double* gbar,
+    void gram(Pass pass, const GaussianJob& job, Count p0, Count m, const double* fbar, const double* gbar,
               const double* zbar, const double* v, double* sums, int p, Count width) {
         const ChunkJob cj = upload(job, p0, m);  // the same points as pass 1's
         const std::size_t mm = static_cast<std::size_t>(m), d = static_cast<std::size_t>(cj.d);
         fbar_.upload(fbar, mm);
+        const bool meat = pass == Pass::Meat;
         if (meat) {
             gbar_.upload(gbar, mm);
             zbar_.upload(zbar, mm * d);
@@ -253,7 +263,7 @@ private:
         abuf_.resize(mm * kThreads * d);
         cbuf_.resize(mm * kThreads * static_cast<std::size_t>(p));
         sums_.resize(mm * static_cast<std::size_t>(width));
-        gram_kernel<<<static_cast<unsigned>(m), kThreads>>>(meat, cj, values_.get(), fbar_.get(),
+        gram_kernel<<<static_cast<unsigned>(m), kThreads>>>(pass, cj, values_.get(), fbar_.get(),
                                                              meat ? gbar_.get() : nullptr, meat ? zbar_.get() : nullptr,
                                                              meat ? v_.get() : nullptr, sums_.get(), p, width,
                                                              zbuf_.get(), cbuf_.get(), abuf_.get());

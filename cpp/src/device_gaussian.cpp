@@ -106,6 +106,13 @@ public:
         }, static_cast<int>(d));
     }
 
+    void stein(const GaussianJob& job, Index p0, Index m, const double* fbar, double* sums) override {
+        const Index d = job.d;
+        for_rows(job, p0, m, 2 * d, sums, [&](Index i, Index s, const double* z, double* t) {
+            stein_columns(z, static_cast<int>(d), values_[static_cast<size_t>(i * job.n_samples + s)], fbar[i], job.scale, t);
+        }, static_cast<int>(d), true);
+    }
+
     Index chunk_points(const GaussianJob& job) const override {
         // The values kept between passes: at most 64 MiB of them.
         return std::max<Index>(1, (Index{8} << 20) / std::max<Index>(1, job.n_samples));
@@ -119,12 +126,13 @@ public:
 
 private:
     // For each point and sample in order: columns(i, s, z, c) fills the sample's p columns, which
-    // gram_add adds to the point's `width` entries.
+    // gram_add adds to the point's `width` entries (gram_entry's, or moment_entry's).
     template <class Columns>
-    void for_rows(const GaussianJob& job, Index p0, Index m, Index width, double* sums, Columns&& columns, int p) {
+    void for_rows(const GaussianJob& job, Index p0, Index m, Index width, double* sums, Columns&& columns, int p,
+                  bool moments = false) {
         const Index n = job.n_samples, d = job.d;
         std::vector<GramEntry> entry(static_cast<size_t>(width));
-        for (Index e = 0; e < width; ++e) entry[static_cast<size_t>(e)] = gram_entry(e, p);
+        for (Index e = 0; e < width; ++e) entry[static_cast<size_t>(e)] = moments ? moment_entry(e, p) : gram_entry(e, p);
 #if defined(GRADLIME_HAVE_OPENMP)
 #pragma omp parallel for schedule(dynamic)
 #endif
@@ -170,12 +178,13 @@ std::unique_ptr<GaussianBackend> host_backend(const FlatNetwork& net, int target
 }
 
 GaussianResults gaussian_estimates(GaussianBackend& backend, const GaussianJob& job, bool smoothgrad, bool clime,
-                                   double ridge) {
+                                   bool stein, double ridge) {
     const Index N = job.rows, d = job.d, n = job.n_samples;
     if (clime && n < d + 2) throw std::invalid_argument("clime needs n_samples >= d + 2");
     GaussianResults out;
     if (smoothgrad) out.smoothgrad = out.smoothgrad_se = RowMatrix::Zero(N, d);
     if (clime) out.clime = out.clime_se = RowMatrix::Zero(N, d);
+    if (stein) out.stein = out.stein_se = RowMatrix::Zero(N, d);
     const NoiseSampler noise = NoiseSampler::diagonal(Eigen::Map<const Vector>(job.scale, d));
     const Index chunk = std::max<Index>(1, backend.chunk_points(job));
     const double nd = static_cast<double>(n);
@@ -197,6 +206,20 @@ GaussianResults gaussian_estimates(GaussianBackend& backend, const GaussianJob& 
                 out.smoothgrad_se(p0 + i, k) = std::sqrt(var / nd);
             }
         if (smoothgrad) check_finite(out.smoothgrad, p0, m, "smoothgrad");
+        if (stein) {  // SteinEstimator::estimate: the mean term over n - 1, its standard error
+            std::vector<double> terms(static_cast<size_t>(m * 2 * d));
+            backend.stein(job, p0, m, fbar.data(), terms.data());
+            const double scale = nd / (nd - 1.0);
+            for (Index i = 0; i < m; ++i)
+                for (Index k = 0; k < d; ++k) {
+                    const double sumsq = terms[static_cast<size_t>(i * 2 * d + k)];
+                    const double sum = terms[static_cast<size_t>(i * 2 * d + d + k)];
+                    const double m2 = std::max(0.0, sumsq - sum * sum / nd);
+                    out.stein(p0 + i, k) = sum / nd * scale;
+                    out.stein_se(p0 + i, k) = std::sqrt(m2 / ((nd - 1.0) * nd)) * scale;
+                }
+            check_finite(out.stein, p0, m, "stein");
+        }
         if (!clime) continue;
         const Index width = packed_size(static_cast<int>(d + 1)) + d + 1;
         std::vector<double> sums(static_cast<size_t>(m * width));
@@ -239,13 +262,13 @@ EngineResult run_engine_on_device(const RowMatrix& X, const NoiseSampler& sample
         if (on) refused += (refused.empty() ? "" : ", ") + std::string(what);
     };
     refuse(native == nullptr, "a model that is not a native network");
-    refuse(opt.stein, "stein");
+    refuse(opt.stein && opt.stein_cv, "stein's control variate");
     const bool uniform = sampler.kind() == NoiseKind::Uniform;
     refuse(!(uniform || (sampler.is_gaussian() && sampler.is_diagonal())), "other noise than a diagonal Gaussian or the uniform cube");
     refuse(opt.scheme.antithetic || opt.scheme.qmc(), "antithetic or QMC draws");
     refuse(opt.stop_tol > 0.0, "tol");
     if (!refused.empty())
-        throw std::invalid_argument("the CUDA backend runs smoothgrad, unigrad and clime of native networks with "
+        throw std::invalid_argument("the CUDA backend runs smoothgrad, unigrad, clime and stein of native networks with "
                                     "Monte Carlo draws from a diagonal Gaussian or the uniform cube; not " + refused +
                                     ": use device='cpu'");
     GaussianJob job;
@@ -263,10 +286,11 @@ EngineResult run_engine_on_device(const RowMatrix& X, const NoiseSampler& sample
     std::unique_ptr<GaussianBackend> backend = opt.driver.device == Device::CudaReference
                                                    ? host_backend(net, target)
                                                    : cuda_backend(net, target, opt.driver.device_index);
-    GaussianResults r = gaussian_estimates(*backend, job, opt.smoothgrad, opt.clime, opt.ridge);
+    GaussianResults r = gaussian_estimates(*backend, job, opt.smoothgrad, opt.clime, opt.stein, opt.ridge);
     EngineResult out;
     if (opt.smoothgrad) out.smoothgrad = {std::move(r.smoothgrad), std::move(r.smoothgrad_se)};
     if (opt.clime) out.clime = {std::move(r.clime), std::move(r.clime_se)};
+    if (opt.stein) out.stein = {std::move(r.stein), std::move(r.stein_se)};
     out.samples.assign(static_cast<size_t>(X.rows()), opt.n_samples);
     if (opt.driver.progress) opt.driver.progress(X.rows(), X.rows());
     return out;

@@ -38,8 +38,9 @@ def _index(device: str) -> int:
 def resolve(device: Any, model: Any) -> str:
     """The engine's device for ``device`` and the model: "cuda:N" (the CUDA backend), or "cpu"
     (the engine's own path: the CPU, or a torch model on whatever device it is on); raises,
-    saying what is missing, when the device cannot be had. What the backend does not run (stein,
-    a full covariance, antithetic or QMC draws, tol) the engine refuses by name."""
+    saying what is missing, when the device cannot be had. What the backend does not run (Stein's
+    control variate, a full covariance, antithetic or QMC draws, tol) the engine refuses by
+    name."""
     if device is None or device == "cpu":
         return "cpu"
     if not isinstance(device, str):

@@ -93,8 +93,8 @@ def explain(
     device : None, "cpu", "cuda" or "cuda:N"
         Where to run. On a CUDA device a native network (``gl.Model.from_onnx``, scikit-learn
         MLPs) is explained by the CUDA backend: the same draws, the network and each point's sums
-        on the GPU, only the (N, d) results copied back; SmoothGrad and C-LIME with Monte Carlo
-        draws from a diagonal Gaussian (other options say so). A torch model runs on its own
+        on the GPU, only the (N, d) results copied back; SmoothGrad, C-LIME and Stein with Monte
+        Carlo draws from a diagonal Gaussian (other options say so). A torch model runs on its own
         device (``gl.Model.from_torch(module, device="cuda")``). ``gl.cuda_available()`` says
         whether this build and machine have a GPU to offer.
 

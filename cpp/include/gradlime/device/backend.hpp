@@ -60,6 +60,8 @@ public:
     // The meat's lower triangle over u = r (z - zbar): (m, packed_size(d)); zbar, v (m, d).
     virtual void meat(const GaussianJob& job, Count p0, Count m, const double* fbar, const double* gbar,
                       const double* zbar, const double* v, double* sums) = 0;
+    // The Stein terms' squares and sums: (m, 2 d).
+    virtual void stein(const GaussianJob& job, Count p0, Count m, const double* fbar, double* sums) = 0;
     // Points per call that fit the backend's memory.
     virtual Count chunk_points(const GaussianJob& job) const = 0;
 };

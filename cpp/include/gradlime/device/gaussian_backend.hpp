@@ -21,18 +21,20 @@ FlatNetwork flatten(const FeedForwardNetwork& net);
 std::unique_ptr<GaussianBackend> host_backend(const FlatNetwork& net, int target);
 
 struct GaussianResults {
-    RowMatrix smoothgrad, smoothgrad_se, clime, clime_se;
+    RowMatrix smoothgrad, smoothgrad_se, clime, clime_se, stein, stein_se;
 };
 
-// SmoothGrad (the mean gradient and its standard error) and C-LIME (the least-squares slopes and
-// their HC1 standard errors, ridge lambda) of each point, as the CPU engine defines them
-// (gaussian_family.cpp): Monte Carlo draws, a diagonal Gaussian.
+// SmoothGrad (the mean gradient and its standard error), C-LIME (the least-squares slopes and
+// their HC1 standard errors, ridge lambda) and Stein (the gradient-free SmoothGrad) of each
+// point, as the CPU engine defines them (gaussian_family.cpp, stein.cpp): Monte Carlo draws, a
+// diagonal Gaussian (the uniform cube for SmoothGrad alone).
 GaussianResults gaussian_estimates(GaussianBackend& backend, const GaussianJob& job, bool smoothgrad, bool clime,
-                                   double ridge);
+                                   bool stein, double ridge);
 
 // run_engine's device seam (opt.driver.device Cuda or CudaReference): the validated call on the
 // CUDA backend or on the host reference. Throws std::invalid_argument naming what the device
-// does not run (a Python model, stein, a full covariance, antithetic or QMC draws, tol).
+// does not run (a Python model, Stein's control variate, a full covariance, antithetic or QMC
+// draws, tol).
 EngineResult run_engine_on_device(const RowMatrix& X, const NoiseSampler& sampler, BatchModel& model,
                                   const EngineOptions& opt);
 

@@ -14,7 +14,9 @@
 //   least squares      the lower triangle of sum c c^T and sum c over c = [z; f - fbar] (C-LIME's
 //                      LeastSquaresSums, least_squares.hpp), fbar the mean of the point's values;
 //   meat               the lower triangle of sum u u^T, u = r (z - zbar), r = (f - fbar) - gbar -
-//                      (z - zbar) . v: the HC1 sandwich's middle for the fit's slopes v in z space.
+//                      (z - zbar) . v: the HC1 sandwich's middle for the fit's slopes v in z space;
+//   Stein              sum t and sum t^2 per feature, t = (z / scale) (f - fbar): the gradient-free
+//                      SmoothGrad's terms Sigma^-1 e (f - fbar) (stein.cpp).
 // The draws are gaussian_row's (rng/layouts.hpp): z from Philox counters (pair, sample, stream).
 #pragma once
 
@@ -117,11 +119,25 @@ GRADLIME_HD inline void meat_columns(const double* z, int d, double f, double fb
     for (int k = 0; k < d; ++k) u[k] = mul_rn(u[k], r);
 }
 
+// The Stein terms of a sample: t_k = (z_k (1 / s_k)) (f - fbar) (NoiseSampler::dual_rows, then
+// SteinEstimator::terms).
+GRADLIME_HD inline void stein_columns(const double* z, int d, double f, double fbar, const double* scale, double* t) {
+    const double g = f - fbar;
+    for (int k = 0; k < d; ++k) t[k] = mul_rn(mul_rn(z[k], 1.0 / scale[k]), g);
+}
+
 // Entry e of a point's Gram sums over p columns: the packed lower triangle (k, l) for e <
 // packed_size(p), then the plain sums of c_k (l < 0), e = packed_size(p) + k.
 struct GramEntry {
     int k = 0, l = 0;
 };
+// The Stein sums are entries 0 .. 2p: the squares (k, k), then the plain sums.
+GRADLIME_HD inline GramEntry moment_entry(std::int64_t e, int p) {
+    GramEntry g;
+    g.k = static_cast<int>(e < p ? e : e - p);
+    g.l = e < p ? g.k : -1;
+    return g;
+}
 GRADLIME_HD inline GramEntry gram_entry(std::int64_t e, int p) {
     const std::int64_t tri = packed_size(p);
     GramEntry g;
