@@ -75,6 +75,18 @@ def test_every_activation_agrees_with_the_cpu_engine(acts):
         assert relative(ref[name][1], cpu[name][1]) < 1e-5
 
 
+def test_many_chunks_of_points_are_the_engines_bit_for_bit():
+    # The reference keeps 64 KiB of values a chunk: 27 points at n = 300, so 64 points are three
+    # chunks, each finished before the next (the orchestration a device runs under its memory).
+    m = network(("relu", "relu", None))
+    P = np.random.default_rng(6).normal(size=(64, 7))
+    cpu, ref = engine(m, P, "cpu", stein=True), engine(m, P, "cuda_reference", stein=True)
+    np.testing.assert_array_equal(ref["smoothgrad"][0], cpu["smoothgrad"][0])
+    for name in ("clime", "stein"):
+        assert relative(ref[name][0], cpu[name][0]) < 1e-12
+        assert relative(ref[name][1], cpu[name][1]) < 1e-12
+
+
 def test_a_chunk_with_its_offset_and_common_draws_are_the_engines():
     m = network(("relu", "relu", None))
     whole = engine(m, X, "cuda_reference")
