@@ -48,12 +48,13 @@ def frame_values(obj: Any, name: str) -> Any:
 
 
 def real_array(value: Any, name: str) -> np.ndarray:
-    """`value` as float64 (a pandas DataFrame or Series too), or a TypeError naming `name` for
-    what is not real numbers."""
+    """`value` as an aligned float64 array (a pandas DataFrame or Series too), or a TypeError
+    naming `name` for what is not real numbers. Aligned: a buffer unpickled from another process
+    (Dask) may start at any byte, and the compiled core reads whole doubles."""
     value = frame_values(value, name)
     check_real(value, name)
     try:
-        return np.asarray(value, dtype=np.float64)
+        return np.require(np.asarray(value, dtype=np.float64), requirements="A")
     except (TypeError, ValueError) as exc:
         raise TypeError(f"{name} must be an array of numbers; got {type(value).__name__}") from exc
 
