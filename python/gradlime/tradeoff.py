@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from . import _dask, _progress
-from ._shapes import flat_keywords, flat_model, point_shape
+from ._shapes import point_shape
 from ._validation import as_points
 from .lipschitz import lipschitz_and_explanations
 from .metrics import faithfulness
@@ -152,13 +152,9 @@ def tradeoff_points(
     """Each point's local Lipschitz and faithfulness at each sigma, (2, S, N): what ``tradeoff``
     averages (a block of X's points gives its columns of the whole, bit for bit). Points of any
     shape (N, ...) are scored as flat rows, the model called in their own shape (_shapes.py)."""
-    shape = point_shape(X)
-    if shape is not None:
-        model, method_params = flat_model(model, shape), flat_keywords(method_params, shape)
-        if np.shape(reference) == shape:
-            reference = np.reshape(np.asarray(reference), -1)
-        X = np.reshape(np.asarray(X), (len(X), -1))
-    points, _ = as_points(X)
+    # Points of any shape go on as they are: lipschitz and faithfulness flatten them, with the
+    # per-feature keywords and the reference, themselves (_shapes.py).
+    points = np.asarray(X) if point_shape(X) is not None else as_points(X)[0]
     m = as_model(model)
     out = np.empty((2, len(sigmas), len(points)))
     for i, s in enumerate(sigmas):
