@@ -116,11 +116,7 @@ __global__ void values_kernel(NetworkView net, int target, ChunkJob job, double*
         }
         __syncthreads();
     }
-    if (t == 0) {
-        double sum = 0.0;
-        for (long long s = 0; s < job.n; ++s) sum = add_rn(sum, values[i * job.n + s]);
-        fbar[i] = sum / static_cast<double>(job.n);
-    }
+    if (t == 0) fbar[i] = sequential_mean(values + i * job.n, job.n);
 }
 
 enum class Pass { LeastSquares, Meat, Stein };

@@ -119,12 +119,6 @@ public:
         return std::max<Index>(1, Index{8192} / std::max<Index>(1, job.n_samples));
     }
 
-    static double sequential_mean(const double* f, Index n) {
-        double sum = 0.0;
-        for (Index s = 0; s < n; ++s) sum = add_rn(sum, f[s]);
-        return sum / static_cast<double>(n);
-    }
-
 private:
     // For each point and sample in order: columns(i, s, z, c) fills the sample's p columns, which
     // gram_add adds to the point's `width` entries (gram_entry's, or moment_entry's).

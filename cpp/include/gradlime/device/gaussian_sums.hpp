@@ -85,6 +85,13 @@ GRADLIME_HD inline void moment_add(std::uint64_t s, double g, double& shift, dou
     lanes[kMomentLanes + lane] = add_rn(lanes[kMomentLanes + lane], mul_rn(delta, delta));
 }
 
+// fbar, the mean of a point's n values, summed in sample order (C-LIME's and Stein's centring).
+GRADLIME_HD inline double sequential_mean(const double* f, std::int64_t n) {
+    double sum = 0.0;
+    for (std::int64_t s = 0; s < n; ++s) sum = add_rn(sum, f[s]);
+    return sum / static_cast<double>(n);
+}
+
 // GradientMoments::total's tree over one feature's 8 lanes.
 GRADLIME_HD inline double lane_total(const double* l) {
     return add_rn(add_rn(add_rn(l[0], l[1]), add_rn(l[2], l[3])), add_rn(add_rn(l[4], l[5]), add_rn(l[6], l[7])));
