@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import gradlime as gl
+from gradlime.models import network_of
 
 
 class Recorder:
@@ -214,3 +215,26 @@ def fuzz_settings(max_examples):
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
         print_blob=True,
     )
+
+
+def random_network(acts, d=7, seed=0, widths=(12, 9), out=3):
+    """A native network of random weights: d inputs, dense layers of `widths` each followed by
+    its activation in `acts` (the last entry: the output's, or None), `out` outputs."""
+    rng = np.random.default_rng(seed)
+    layers, width = [], d
+    for w, act in zip(widths, acts[:-1], strict=True):
+        alpha, gamma = (1.6732632, 1.0507010) if act == "selu" else (1.0, 0.0)
+        layers += [
+            ("dense", rng.normal(size=(w, width)), rng.normal(size=w)),
+            ("act", act, alpha, gamma),
+        ]
+        width = w
+    layers.append(("dense", rng.normal(size=(out, width)), rng.normal(size=out)))
+    if acts[-1]:
+        layers.append(("act", acts[-1], 0.0, 0.0))
+    return gl.Model._native(network_of(layers), layers, 1, None)
+
+
+def relative(a, b):
+    """The largest difference relative to the largest entry of b."""
+    return float(np.max(np.abs(a - b)) / np.max(np.abs(b)))

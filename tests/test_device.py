@@ -1,7 +1,7 @@
-"""The CUDA backend (cpp/cuda/, device/gaussian_backend.hpp). CI has no GPU: its per-sample code
-(draws, network row, per-point sums) runs here on the host, through the engine's device seam
-(device="cuda_reference"), and must give the CPU engine's answers; the GPU tests at the end skip
-without a device."""
+"""The CUDA backend (cpp/cuda/, device/estimates.hpp): the Gaussian family. CI has no GPU: its
+per-sample code (draws, network row, per-point sums) runs here on the host, through the engine's
+device seam (device="cuda_reference"), and must give the CPU engine's answers; the GPU tests at
+the end skip without a device. LIME's: test_device_lime.py."""
 
 from __future__ import annotations
 
@@ -9,24 +9,10 @@ import numpy as np
 import pytest
 
 import gradlime as gl
+from conftest import random_network as network
+from conftest import relative
 from gradlime import _core
 from gradlime.models import network_of
-
-
-def network(acts, d=7, seed=0, widths=(12, 9), out=3):
-    rng = np.random.default_rng(seed)
-    layers, width = [], d
-    for w, act in zip(widths, acts[:-1], strict=True):
-        alpha, gamma = (1.6732632, 1.0507010) if act == "selu" else (1.0, 0.0)
-        layers += [
-            ("dense", rng.normal(size=(w, width)), rng.normal(size=w)),
-            ("act", act, alpha, gamma),
-        ]
-        width = w
-    layers.append(("dense", rng.normal(size=(out, width)), rng.normal(size=out)))
-    if acts[-1]:
-        layers.append(("act", acts[-1], 0.0, 0.0))
-    return gl.Model._native(network_of(layers), layers, 1, None)
 
 
 def engine(model, X, device, **kw):
@@ -39,10 +25,6 @@ def engine(model, X, device, **kw):
     }
     args.update(kw)
     return _core.run(X, **model._engine_args(), device=device, **args)
-
-
-def relative(a, b):
-    return float(np.max(np.abs(a - b)) / np.max(np.abs(b)))
 
 
 X = np.random.default_rng(1).normal(size=(5, 7))
@@ -169,12 +151,6 @@ def test_lipschitz_hands_the_device_to_its_method():
 def test_bad_device_names(device, error):
     with pytest.raises(error, match="device must be"):
         gl.smoothgrad(network(("relu", "relu", None)), X, device=device)
-
-
-def test_other_methods_say_they_run_on_the_cpu():
-    m = network(("relu", "relu", None))
-    with pytest.raises(ValueError, match="runs on the CPU"):
-        _core.lime(X, np.zeros(7), **m._engine_args(), n_samples=20, device="cuda")
 
 
 def test_cuda_info_says_what_this_build_and_machine_can_do():

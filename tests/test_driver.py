@@ -266,7 +266,7 @@ def test_device_errors_say_which():
     m = elementwise_model()
     with pytest.raises(ValueError, match=r"CUDA backend runs .* of native networks"):
         _run(m, _points(2), n_samples=10, **GAUSSIAN, device="cuda")
-    with pytest.raises(ValueError, match="runs on the CPU"):
+    with pytest.raises(ValueError, match="CUDA backend runs lime of native networks"):
         _lime(m, _points(2), n_samples=10, device="cuda")
     with pytest.raises(ValueError, match="device must be 'cpu', 'cuda' or 'cuda:N'"):
         _lime(m, _points(2), n_samples=10, device="tpu")

@@ -1,6 +1,6 @@
-// What the device backends (device/gaussian_backend.hpp) can do in this build and on this machine.
+// What the device backends (device/estimates.hpp) can do in this build and on this machine.
 // The backends themselves are reached through run(device=...): the driver's device seam.
-#include "gradlime/device/gaussian_backend.hpp"
+#include "gradlime/device/estimates.hpp"
 #include "pybind.hpp"
 
 void register_device(py::module_& m) {

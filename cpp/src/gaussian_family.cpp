@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "gradlime/accumulators.hpp"
-#include "gradlime/device/gaussian_backend.hpp"
+#include "gradlime/device/estimates.hpp"
 #include "gradlime/least_squares.hpp"
 #include "gradlime/mlp.hpp"
 #include "gradlime/parallel.hpp"

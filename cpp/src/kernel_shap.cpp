@@ -9,6 +9,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "gradlime/device/estimates.hpp"
 #include "gradlime/mlp.hpp"
 #include "gradlime/parallel.hpp"
 #include "gradlime/rng/masks.hpp"
@@ -326,6 +327,42 @@ private:
     mutable double background_sum_ = 0.0;
 };
 
+// The device seam: the backend evaluates every row (E f(b), f(x), the coalitions' sums over the
+// background), the fits are finalize_point's, points in parallel.
+void run_on_device(Context& c, const KernelShapOptions& opt) {
+    const NetworkModel* native = c.model.as_network();
+    std::string refused = native ? "" : "a model that is not a native network";
+    if (opt.stop_tol > 0.0) refused += (refused.empty() ? "" : ", ") + std::string("tol");
+    if (!refused.empty())
+        throw std::invalid_argument("the CUDA backend runs kernel_shap of native networks; not " + refused +
+                                    ": use device='cpu'");
+    device::SampleJob job;
+    job.X = c.X.data();
+    job.rows = c.X.rows();
+    job.d = c.d;
+    job.background = c.background.data();
+    job.background_rows = c.B;
+    job.n_samples = c.coalitions.size();
+    const std::unique_ptr<device::DeviceBackend> backend = device::detail::backend_for(*native, opt.driver);
+    c.out.expected_value = device::background_mean(*backend, job);
+    const Index n = job.n_samples;
+    auto pack = [&](Index p, std::uint64_t* w) {
+        if (!c.coalitions.exact()) return c.coalitions.pack(c.stream(p), 0, n, w);
+        for (Index j = 0; j < n; ++j) w[j * c.words] = static_cast<std::uint64_t>(j) + 1;  // d < 64
+    };
+    auto take = [&](Index p0, Index m, const double* fx, const double* sums) {
+        parallel_for(m, [&](Index i) {
+            PointState s;
+            s.point = p0 + i;
+            s.fx = fx[i];
+            s.sums = Eigen::Map<const Vector>(sums + i * n, n);
+            finalize_point(c, s, false);
+        });
+    };
+    device::kernel_shap_sums(*backend, job, static_cast<int>(c.words), pack, take,
+                             device::detail::chunk_reporter(c.model, opt.driver, job.rows));
+}
+
 }  // namespace
 
 KernelShapResult run_kernel_shap(const RowMatrix& X, const RowMatrix& background, BatchModel& model,
@@ -359,6 +396,10 @@ KernelShapResult run_kernel_shap(const RowMatrix& X, const RowMatrix& background
     out.cubic = !fits.empty() && fits.back()->terms() > d;
     out.samples.assign(static_cast<size_t>(N), n);
     Context c{X, background, coalitions, model, out, d, B, R, (d + 63) / 64, opt.driver, &fits, opt.stop_tol, {}};
+    if (opt.driver.device == Device::Cuda || opt.driver.device == Device::CudaReference) {
+        run_on_device(c, opt);
+        return out;
+    }
     if (choose_executor(model, opt.driver, N) != Executor::Batched) {
         // The background feature-major in float, each column repeated past its end so that any
         // kNetworkBlock consecutive rows (mod B) from a start b < B are one contiguous run.

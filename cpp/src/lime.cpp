@@ -10,7 +10,9 @@
 #include <vector>
 
 #include "gradlime/accumulators.hpp"
+#include "gradlime/device/estimates.hpp"
 #include "gradlime/least_squares.hpp"
+#include "gradlime/lime_fit.hpp"
 #include "gradlime/simd/lanes.hpp"
 #include "gradlime/mask_sums.hpp"
 #include "gradlime/mlp.hpp"
@@ -98,32 +100,6 @@ const std::uint8_t* chunk_bytes(const Context& c, const PointState& s, Index fir
 }
 
 
-// One chunk's raw weighted sums for the fit (the blocked Gram of the masks' 0/1 columns, weighted):
-// P(k, l) = sum w z_k z_l (so P(k, k) = sum w z_k, the
-// masks being 0/1), Q(k) = sum w z_k y', W = sum w, Y = sum w y', with y' = y - y_0 (the point's
-// first value: shifting keeps the centring below accurate when f has a large offset).
-struct FitSums {
-    Matrix P;
-    Vector Q;
-    double W = 0.0, Y = 0.0;
-    void merge(const FitSums& o) {
-        P += o.P;
-        Q += o.Q;
-        W += o.W;
-        Y += o.Y;
-    }
-};
-
-// The sandwich's raw sums: R(k, l) = sum u z_k z_l, U = sum u, with u = (w r)^2.
-struct MeatSums {
-    Matrix R;
-    double U = 0.0;
-    void merge(const MeatSums& o) {
-        R += o.R;
-        U += o.U;
-    }
-};
-
 // Runs body(chunk, first_row, rows) for every finalisation chunk of a point, kWaveChunks at a time,
 // then merge(i) in chunk order.
 template <class Body, class Merge>
@@ -148,10 +124,10 @@ LimeFit fit_point(const Context& c, PointState& s, Index n, bool parallel) {
 
     // Pass 1: kernel weights pi = exp(-||x - x~|| / sigma^2), x - x~ = (1 - z) * (x - baseline),
     // so the squared distance sums the dropped features' squared gaps, in feature order.
-    FitSums fit;
+    LimeFitSums fit;
     fit.P.setZero(d, d);
     fit.Q.setZero(d);
-    std::vector<FitSums> fit_part(kWaveChunks);
+    std::vector<LimeFitSums> fit_part(kWaveChunks);
     for_each_chunk(c, n, parallel,
         [&](Index i, Index first, Index rows, Interruption& stop) {
             thread_local std::vector<std::uint8_t> scratch;
@@ -185,7 +161,7 @@ LimeFit fit_point(const Context& c, PointState& s, Index n, bool parallel) {
                     wy[static_cast<size_t>(g * L + t)] = weight[t] * (s.values[sample] - y0);
                 }
             }
-            FitSums& part = fit_part[static_cast<size_t>(i)];
+            LimeFitSums& part = fit_part[static_cast<size_t>(i)];
             lower_gram(mask_columns(zb, ld, d, G, column_stride(rows)).data(), d, rows, part.P, &stop, w.data());
             part.Q.resize(d);
             for (Index k = 0; k < d; ++k) {
@@ -198,34 +174,16 @@ LimeFit fit_point(const Context& c, PointState& s, Index n, bool parallel) {
             part.Y = lane_total(wy.data(), G);
         },
         [&](Index i) { fit.merge(fit_part[static_cast<size_t>(i)]); });
-    if (!(fit.W > 0.0))
-        throw std::invalid_argument("lime: every kernel weight underflows to 0 at point " + std::to_string(p) +
-                                    " (||x - baseline|| = " + std::to_string(std::sqrt(gap2.sum())) +
-                                    "); increase kernel_width");
-
-    // Weighted centring removes the unpenalised intercept (Frisch-Waugh); what is left is
-    // (S_zz + ridge I) c = S_zy, the normal equations of sklearn's Ridge with sample_weight, with
-    // S_zz = P - Sz Sz^T / W and S_zy = Q - Sz Y / W (Sz = diag P).
-    const Vector Sz = fit.P.diagonal();
-    const Vector mean_z = Sz / fit.W;
-    Matrix A = fit.P;
-    for (Index k = 0; k < d; ++k)
-        for (Index l = 0; l <= k; ++l) A(k, l) -= Sz[k] * Sz[l] / fit.W;
-    A.diagonal().array() += c.opt.ridge;
-    Eigen::LLT<Matrix> llt(A);  // reads the lower triangle
-    if (llt.info() != Eigen::Success)
-        throw std::invalid_argument("lime: the weighted mask design is singular at point " + std::to_string(p) +
-                                    "; use more samples or ridge > 0");
-    const Vector coef = llt.solve(fit.Q - Sz * (fit.Y / fit.W));
+    const LimeSolution solution(fit, c.opt.ridge, p, std::sqrt(gap2.sum()));
+    const Vector& coef = solution.coef();
     out.coef = coef;
 
-    // Weighted HC1 sandwich A^-1 [sum w_i^2 r_i^2 (z_i - zbar)(z_i - zbar)^T] A^-1 n / (n - d - 1),
-    // r_i = y_i - b - z_i . c: the residuals of a nonlinear f are heteroscedastic in z. Expanded in
-    // the raw sums R = sum u z z^T and U = sum u (u = (w r)^2) around zbar.
-    const double intercept = fit.Y / fit.W - mean_z.dot(coef);  // in y' = y - y_0
-    MeatSums meat_sums;
+    // The sandwich's middle, over the residuals r_i = y'_i - b - z_i . c: the residuals of a
+    // nonlinear f are heteroscedastic in z.
+    const double intercept = solution.intercept();
+    LimeMeatSums meat_sums;
     meat_sums.R.setZero(d, d);
-    std::vector<MeatSums> meat_part(kWaveChunks);
+    std::vector<LimeMeatSums> meat_part(kWaveChunks);
     for_each_chunk(c, n, parallel,
         [&](Index i, Index first, Index rows, Interruption& stop) {
             thread_local std::vector<std::uint8_t> scratch;
@@ -255,23 +213,12 @@ LimeFit fit_point(const Context& c, PointState& s, Index n, bool parallel) {
                     u[static_cast<size_t>(g * L + t)] = wr * wr;
                 }
             }
-            MeatSums& part = meat_part[static_cast<size_t>(i)];
+            LimeMeatSums& part = meat_part[static_cast<size_t>(i)];
             lower_gram(mask_columns(zb, ld, d, G, column_stride(rows)).data(), d, rows, part.R, &stop, u.data());
             part.U = lane_total(u.data(), G);
         },
         [&](Index i) { meat_sums.merge(meat_part[static_cast<size_t>(i)]); });
-    const double nd = static_cast<double>(n);
-    if (n <= d + 1) {  // no degrees of freedom left for the residuals
-        out.stderr_ = Vector::Constant(d, std::numeric_limits<double>::quiet_NaN());
-        return out;
-    }
-    // sum u (z - m)(z - m)^T = R - m Ru^T - Ru m^T + U m m^T, Ru = diag R = sum u z.
-    const Matrix& R = meat_sums.R;
-    Matrix meat = Matrix::Zero(d, d);
-    for (Index k = 0; k < d; ++k)
-        for (Index l = 0; l <= k; ++l)
-            meat(k, l) = ((R(k, l) - mean_z[k] * R(l, l)) - R(k, k) * mean_z[l]) + meat_sums.U * mean_z[k] * mean_z[l];
-    out.stderr_ = sandwich_stderr(llt, meat, nd / (nd - static_cast<double>(d) - 1.0), [&] {
+    out.stderr_ = solution.stderr_of(meat_sums, n, [&] {
         if (parallel) c.model.check_interrupt();
     });
     return out;
@@ -396,6 +343,8 @@ void lime_masks(std::uint64_t seed, std::uint32_t point, std::uint64_t first, In
 
 LimeResult run_lime(const RowMatrix& X, const Vector& baseline, BatchModel& model, const LimeOptions& opt) {
     validate(X, baseline, model, opt);
+    if (opt.driver.device == Device::Cuda || opt.driver.device == Device::CudaReference)
+        return device::run_lime_on_device(X, baseline, model, opt);
     const Index N = X.rows(), d = X.cols();
     LimeResult out{{RowMatrix::Zero(N, d), RowMatrix::Zero(N, d)}, std::vector<Index>(static_cast<size_t>(N), 0)};
     const Context c{X,

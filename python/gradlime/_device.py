@@ -1,8 +1,9 @@
-"""Where the Gaussian estimators run: ``device=None`` or ``"cpu"`` (the compiled engine), or
+"""Where the sampling methods run: ``device=None`` or ``"cpu"`` (the compiled engine), or
 ``"cuda"`` / ``"cuda:N"``. On a CUDA device a native network (ONNX, scikit-learn MLPs) is
 explained by the CUDA backend (cpp/cuda/: draws, network, per-point sums on the GPU, the same
-per-sample code as the CPU's reference); a torch model runs on its own device through the torch
-path (``Model.from_torch(module, device="cuda")``), the draws and sums on the host."""
+per-sample code as the CPU's reference): the Gaussian family, LIME and KernelSHAP. A torch model
+runs on its own device through the torch path (``Model.from_torch(module, device="cuda")``),
+the draws and sums on the host."""
 
 from __future__ import annotations
 
@@ -40,7 +41,7 @@ def resolve(device: Any, model: Any) -> str:
     (the engine's own path: the CPU, or a torch model on whatever device it is on); raises,
     saying what is missing, when the device cannot be had. What the backend does not run (Stein's
     control variate, a full covariance, antithetic or QMC draws, tol) the engine refuses by
-    name."""
+    name; feature_mask, the methods."""
     if device is None or device == "cpu":
         return "cpu"
     if not isinstance(device, str):

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _core, _progress, _streams
+from . import _core, _device, _progress, _streams
 from ._labels import labelled
 from ._validation import (
     adaptive,
@@ -38,6 +38,7 @@ def lime(
     max_samples: int | None = None,
     feature_mask: Any = None,
     seed: int = 0,
+    device: Any = None,
 ) -> Explanation:
     """LIME: a weighted ridge fit of the model on random binary masks of the features.
 
@@ -88,6 +89,11 @@ def lime(
         over its features. The draws are those of LIME over that many features for the same seed.
     seed : int
         Seed of the counter-based generator.
+    device : None, "cpu", "cuda" or "cuda:N"
+        Where to run. On a CUDA device a native network (``gl.Model.from_onnx``, scikit-learn
+        MLPs) is explained by the CUDA backend: the same masks, drawn there, the network and each
+        point's weighted sums on the GPU, the solve on the host (``tol`` and ``feature_mask`` run
+        on the CPU). A torch model runs on its own device.
 
     Returns
     -------
@@ -125,6 +131,9 @@ def lime(
     if m.n_features is not None and m.n_features != d:
         raise ValueError(f"X has {d} features but the model takes {m.n_features}")
     batch = m.rows_per_batch(d)
+    where = _device.resolve(device, m)
+    if where != "cpu" and feature_mask is not None:
+        raise ValueError(f"device={device!r} runs lime without feature_mask; use device='cpu'")
     run: dict[str, Any] = {
         "n_samples": n,
         "kernel_width": width,
@@ -136,7 +145,7 @@ def lime(
     if feature_mask is None:
         run["point_offset"] = _streams.offset()
         values, stderr, samples = _core.lime(
-            points, base, **m._engine_args(), progress=_progress.callback(), **run
+            points, base, **m._engine_args(), progress=_progress.callback(), device=where, **run
         )
     else:
         values, stderr, samples = _grouped(m, points, base, feature_mask, run)
@@ -152,6 +161,8 @@ def lime(
     }
     if tol is not None:
         params["tol"] = stop_tol
+    if device is not None:
+        params["device"] = device
     return Explanation(
         values=values,
         stderr=stderr,

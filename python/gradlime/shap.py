@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _core, _progress, _streams
+from . import _core, _device, _progress, _streams
 from ._labels import labelled
 from ._validation import (
     adaptive,
@@ -54,6 +54,7 @@ def kernel_shap(
     max_samples: int | None = None,
     feature_mask: Any = None,
     seed: int = 0,
+    device: Any = None,
 ) -> Explanation:
     """Shapley values of the model at each point, by KernelSHAP.
 
@@ -126,6 +127,11 @@ def kernel_shap(
         group's features sum to its value. ``params["feature_groups"]`` says how many.
     seed : int
         Seed of the counter-based generator (sampled mode).
+    device : None, "cpu", "cuda" or "cuda:N"
+        Where to run. On a CUDA device a native network (``gl.Model.from_onnx``, scikit-learn
+        MLPs) is evaluated by the CUDA backend: every coalition's rows over the background, each
+        coalition's value summed there, the fit on the host (``tol`` and ``feature_mask`` run on
+        the CPU). A torch model runs on its own device.
 
     Returns
     -------
@@ -156,6 +162,11 @@ def kernel_shap(
             raise TypeError("give the background as baseline= or as background=, not both")
         baseline = background
     background = as_background(baseline, d)
+    where = _device.resolve(device, m)
+    if where != "cpu" and feature_mask is not None:
+        raise ValueError(
+            f"device={device!r} runs kernel_shap without feature_mask; use device='cpu'"
+        )
     if feature_mask is not None:
         return _grouped(
             m,
@@ -199,6 +210,7 @@ def kernel_shap(
         looks=looks,
         batch_rows=batch,
         point_offset=_streams.offset(),
+        device=where,
     )
     values, stderr, fx = raw["values"], raw["stderr"], raw["fx"]
     samples: np.ndarray | int = np.asarray(raw["samples"], dtype=np.int64)
@@ -214,6 +226,7 @@ def kernel_shap(
         "background_rows": len(background),
         "seed": s,
         "batch_size": batch,
+        **({} if device is None else {"device": device}),
     }
     return Explanation(
         values=values,

@@ -34,8 +34,8 @@
 // (kept_bytes_per_point). The device seam (DriverOptions::device) hands the whole run to another
 // backend; Device::Host is the reference backend that runs the parts one point at a time on the
 // calling thread, which any device backend must reproduce. Device::Cuda (and CudaReference, the
-// CUDA backend's per-sample code run on the host) take the Gaussian family of a native network
-// before it reaches the driver (run_engine, device/gaussian_backend.hpp).
+// CUDA backend's per-sample code run on the host) take the Gaussian family, LIME and KernelSHAP of a
+// native network before they reach the driver (run_engine, run_lime, run_kernel_shap; device/estimates.hpp).
 #pragma once
 
 #include <chrono>
@@ -135,6 +135,8 @@ public:
               std::max(0.0, opt.progress_interval)))),
           last_(Clock::now()) {}
     void point_done() { done_.fetch_add(1, std::memory_order_relaxed); }
+    void set_done(Index done) { done_.store(done, std::memory_order_relaxed); }
+    Index total() const { return total_; }
     void report() {
         if (!callback_) return;
         const Clock::time_point now = Clock::now();
@@ -162,8 +164,8 @@ enum class Executor { Batched, Fused, Host };
 inline Executor choose_executor(const BatchModel& model, const DriverOptions& opt, Index N) {
     if (opt.device == Device::Host) return Executor::Host;
     if (opt.device == Device::Cuda || opt.device == Device::CudaReference)
-        throw std::invalid_argument(
-            "device='cuda' runs smoothgrad and clime of native networks; this method runs on the CPU");
+        throw std::logic_error("a device run reached the CPU driver: run_engine, run_lime and run_kernel_shap hand "
+                               "it to the device backend first");
     const bool native = model.as_network() != nullptr;
     return native && opt.fused_network && N >= max_threads() ? Executor::Fused : Executor::Batched;
 }

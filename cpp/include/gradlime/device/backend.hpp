@@ -1,8 +1,8 @@
 // What a device backend computes, in plain arrays (no Eigen: the CUDA file includes only this and
 // the device/ functions, so nothing crosses between translation units compiled with different
-// vector settings): a job's points and draws, the per-point sums of the three passes of
-// device/gaussian_sums.hpp, and what the CUDA build and machine offer. The host side (the
-// orchestration, the finalisation, the host reference) is device/gaussian_backend.hpp.
+// vector settings): a job's points and draws, the values pass and the per-point sums of
+// device/passes.hpp, and what the CUDA build and machine offer. The host side (the orchestration,
+// the finalisation, the host reference) is device/estimates.hpp.
 #pragma once
 
 #include <cstdint>
@@ -10,7 +10,10 @@
 #include <string>
 #include <vector>
 
+#include "gradlime/device/draws.hpp"
 #include "gradlime/device/network_row.hpp"
+#include "gradlime/device/passes.hpp"
+#include "gradlime/device/shap_sums.hpp"
 
 namespace gradlime::device {
 
@@ -33,42 +36,47 @@ struct FlatNetwork {
     }
 };
 
-// One call's points (row-major, rows x d) and draws. Point i draws from stream first_stream + i
-// (every point from first_stream when common_draws).
-struct GaussianJob {
+// One call's points (row-major, rows x d) and draws (device/draws.hpp). Point i draws from stream
+// first_stream + i (every point from first_stream when common_draws).
+struct SampleJob {
     const double* X = nullptr;
     Count rows = 0, d = 0;
-    const double* scale = nullptr;  // standard deviations, d
+    Draws draws = Draws::Gaussian;
+    const double* scale = nullptr;     // Gaussian, Uniform: standard deviations (half-widths), d
+    const double* baseline = nullptr;  // Masks: a masked-out feature's value, d
+    // KernelSHAP: the background rows (background_rows, d), row-major; n_samples coalitions a point.
+    const double* background = nullptr;
+    Count background_rows = 0;
     Count n_samples = 0;
     std::uint64_t seed = 0;
     std::uint32_t first_stream = 0;
     bool common_draws = false;
-    bool uniform = false;  // the uniform kernel (UniGrad: the gradient moments only)
     std::uint32_t stream(Count i) const { return common_draws ? first_stream : first_stream + static_cast<std::uint32_t>(i); }
 };
 
 // What a backend computes for points [p0, p0 + m) of the job, into row-major per-point arrays.
-class GaussianBackend {
+class DeviceBackend {
 public:
-    virtual ~GaussianBackend() = default;
+    virtual ~DeviceBackend() = default;
     // Each point's values f(a_s) (kept by the backend for the later passes) and their mean fbar
     // (m); with moments non-null, the gradient moments: moments (m, d, 16) lanes, shift (m, d).
-    virtual void values_and_moments(const GaussianJob& job, Count p0, Count m, double* fbar, double* moments,
+    virtual void values_and_moments(const SampleJob& job, Count p0, Count m, double* fbar, double* moments,
                                     double* shift) = 0;
-    // C-LIME's sums over c = [z; f - fbar]: (m, packed_size(d + 1) + d + 1).
-    virtual void least_squares(const GaussianJob& job, Count p0, Count m, const double* fbar, double* sums) = 0;
-    // The meat's lower triangle over u = r (z - zbar): (m, packed_size(d)); zbar, v (m, d).
-    virtual void meat(const GaussianJob& job, Count p0, Count m, const double* fbar, const double* gbar,
-                      const double* zbar, const double* v, double* sums) = 0;
-    // The Stein terms' squares and sums: (m, 2 d).
-    virtual void stein(const GaussianJob& job, Count p0, Count m, const double* fbar, double* sums) = 0;
+    // A pass's sums (device/passes.hpp) over the values kept by values_and_moments for the same
+    // points: (m, pass_shape(pass, d).width). `in`'s arrays are the host's; its values are ignored.
+    virtual void sums(Pass pass, const SampleJob& job, Count p0, Count m, const PassInputs& in, double* out) = 0;
+    // KernelSHAP (job.background): f(x) of each point (fx, m) and, when job.n_samples > 0, each of
+    // its coalitions' sums over the background rows (device/shap_sums.hpp; sums (m, n)), the
+    // coalitions given as masks (m, n, words) of 64-bit words.
+    virtual void coalition_sums(const SampleJob& job, Count p0, Count m, const std::uint64_t* masks, int words,
+                                double* fx, double* sums) = 0;
     // Points per call that fit the backend's memory.
-    virtual Count chunk_points(const GaussianJob& job) const = 0;
+    virtual Count chunk_points(const SampleJob& job) const = 0;
 };
 
 // The CUDA build's backend on device `device`; throws std::runtime_error (saying why) without a
 // CUDA build or a usable device.
-std::unique_ptr<GaussianBackend> cuda_backend(const FlatNetwork& net, int target, int device);
+std::unique_ptr<DeviceBackend> cuda_backend(const FlatNetwork& net, int target, int device);
 
 struct CudaInfo {
     bool compiled = false;           // built with GRADLIME_CUDA

@@ -17,63 +17,17 @@
 //                      (z - zbar) . v: the HC1 sandwich's middle for the fit's slopes v in z space;
 //   Stein              sum t and sum t^2 per feature, t = (z / scale) (f - fbar): the gradient-free
 //                      SmoothGrad's terms Sigma^-1 e (f - fbar) (stein.cpp).
-// The draws are gaussian_row's (rng/layouts.hpp): z from Philox counters (pair, sample, stream).
+// The draws are device/draws.hpp's.
 #pragma once
 
 #include <cstdint>
 
-#include "gradlime/device/network_row.hpp"
+#include "gradlime/device/draws.hpp"
 #include "gradlime/hd.hpp"
-#include "gradlime/rng/normal.hpp"
-#include "gradlime/rng/philox.hpp"
 
 namespace gradlime::device {
 
 constexpr int kMomentLanes = 8;  // GradientMoments::kLanes
-
-// One point's perturbations: a = x + scale .* z, z standard normal, or (uniform) a = x +
-// scale .* (2u - 1), u uniform in (0, 1): the cube of half-widths scale (UniGrad).
-struct GaussianPoint {
-    const double* x = nullptr;
-    const double* scale = nullptr;  // standard deviations (half-widths), d
-    int d = 0;
-    Key key{};
-    std::uint32_t stream = 0;
-    bool uniform = false;
-};
-
-// Double additions and products that are never fused into one rounding (the host build's
-// -ffp-contract=off, on the GPU the _rn intrinsics), so the draws' and the sums' bits are the host's.
-GRADLIME_HD inline double add_rn(double a, double b) {
-#if defined(__CUDA_ARCH__)
-    return __dadd_rn(a, b);
-#else
-    return a + b;
-#endif
-}
-GRADLIME_HD inline double mul_rn(double a, double b) {
-#if defined(__CUDA_ARCH__)
-    return __dmul_rn(a, b);
-#else
-    return a * b;
-#endif
-}
-
-// Sample s's standard draws z (d: normals, or uniforms) and the network's float input a = x +
-// eps (gaussian_family.cpp's fill_block: scale .* z, or NoiseSampler::perturb's scale .* (2u - 1)).
-GRADLIME_HD inline void draw_sample(const GaussianPoint& p, std::uint64_t s, double* z, float* a) {
-    for (int k = 0; 2 * k < p.d; ++k) {
-        double z0, z1;
-        if (p.uniform) uniform_pair(p.key, static_cast<std::uint32_t>(k), s, p.stream, z0, z1);
-        else gaussian_pair(p.key, static_cast<std::uint32_t>(k), s, p.stream, z0, z1);
-        z[2 * k] = z0;
-        if (2 * k + 1 < p.d) z[2 * k + 1] = z1;
-    }
-    for (int k = 0; k < p.d; ++k) {
-        const double e = p.uniform ? mul_rn(p.scale[k], add_rn(mul_rn(2.0, z[k]), -1.0)) : mul_rn(p.scale[k], z[k]);
-        a[k] = static_cast<float>(add_rn(p.x[k], e));
-    }
-}
 
 // Feature k's moments: lanes (kMomentLanes sums of deltas, then as many of their squares) and the
 // shift g_0. Sample s with gradient g.

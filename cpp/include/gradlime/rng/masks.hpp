@@ -9,31 +9,15 @@
 #include <vector>
 
 #include "gradlime/rng/counter_space.hpp"
+#include "gradlime/rng/lime_mask_row.hpp"
 #include "gradlime/rng/philox.hpp"
 #include "gradlime/simd/lanes.hpp"
 
 namespace gradlime {
 
 // --- LIME: z ~ Bernoulli(1/2)^d ------------------------------------------------------------------
-// Sizes are std::ptrdiff_t (gradlime::Index), so these headers need no Eigen.
-
-// Mask bit k of sample `sample` of point `point` is bit k % 32 of word (k / 32) % 4 of the Philox
-// block with counter (counter_word(LimeMasks, k / 128), sample low, sample high, point) and
-// key = seed: LIME's own range of counters, so its masks never reuse C-LIME's random bits.
-template <class T>
-inline void lime_mask_row(Key key, std::uint32_t point, std::uint64_t sample, std::ptrdiff_t d, T* z) noexcept {
-    const auto s_lo = static_cast<std::uint32_t>(sample);
-    const auto s_hi = static_cast<std::uint32_t>(sample >> 32);
-    for (std::ptrdiff_t k0 = 0; k0 < d; k0 += 128) {
-        const auto word = counter_word(DrawKind::LimeMasks, static_cast<std::uint32_t>(k0 / 128));
-        const Counter r = philox4x32_10({word, s_lo, s_hi, point}, key);
-        const std::ptrdiff_t k1 = k0 + 128 < d ? k0 + 128 : d;
-        for (std::ptrdiff_t k = k0; k < k1; ++k) {
-            const std::ptrdiff_t bit = k - k0;
-            z[k] = static_cast<T>((r[static_cast<size_t>(bit / 32)] >> (bit % 32)) & 1u);
-        }
-    }
-}
+// Sizes are std::ptrdiff_t (gradlime::Index), so these headers need no Eigen. One sample's mask,
+// the definition of the bits, is lime_mask_row (rng/lime_mask_row.hpp).
 
 // The same bits for many samples at once, as raw Philox words: W = ceil(d / 128) blocks per sample,
 // words[(t * W + j) * 4 + q] = word q of block j of sample first + t, so bit k of sample t is bit

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "gradlime/exp_nonpositive.hpp"
 #include "gradlime/simd/isa.hpp"
 #include "gradlime/simd/vectors.hpp"
 
@@ -97,26 +98,24 @@ inline std::uint8_t bit_of_each(const std::uint32_t* words, int b) noexcept {
 }
 #endif
 
-// e^x for x <= 0, lane by lane with IEEE +, -, *, / only (the same bits on every path): x = k ln2
-// + r, |r| <= ln2 / 2 (Cody-Waite), e^r by its Taylor series to r^12 (truncation < 2e-16 relative),
-// times 2^k built in the exponent bits. Below -708 (where e^x leaves the normal range) it returns 0.
+// e^x for x <= 0, lane by lane: exp_kernel's operations (exp_nonpositive.hpp), the same bits as
+// its scalar form.
 inline D exp_nonpositive(D x) noexcept {
     using I64 = simd::i64x8;
-    const D shifter = set1(0x1.8p52);
-    const D t = add(mul(x, set1(1.4426950408889634)), shifter);  // k + 1.5 * 2^52, rounded
+    namespace ek = exp_kernel;
+    const D shifter = set1(ek::kShifter);
+    const D t = add(mul(x, set1(ek::kLog2e)), shifter);  // k + 1.5 * 2^52, rounded
     const D kf = sub(t, shifter);
-    const D r = sub(sub(x, mul(kf, set1(0x1.62e42fefa3800p-1))), mul(kf, set1(0x1.ef35793c76730p-45)));
-    D p = set1(1.0 / 479001600.0);
-    const double c[] = {1.0 / 39916800.0, 1.0 / 3628800.0, 1.0 / 362880.0, 1.0 / 40320.0, 1.0 / 5040.0,
-                        1.0 / 720.0, 1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0, 1.0};
-    for (double ci : c) p = add(mul(p, r), set1(ci));
+    const D r = sub(sub(x, mul(kf, set1(ek::kLn2Hi))), mul(kf, set1(ek::kLn2Lo)));
+    D p = set1(ek::kTaylorTop);
+    for (int i = 0; i < ek::kTaylorTerms; ++i) p = add(mul(p, r), set1(ek::taylor(i)));
     const I64 bits = simd::bit_cast<I64>(t);
-    const I64 k = bits - static_cast<std::int64_t>(0x4338000000000000LL);  // the integer k (|k| < 2^51)
+    const I64 k = bits - static_cast<std::int64_t>(ek::kShifterBits);  // the integer k (|k| < 2^51)
     const I64 scale_bits = (k + 1023) << 52;
     const D scale = simd::bit_cast<D>(scale_bits);
     const D y = mul(p, scale);
     // x < -708: 0 (k + 1023 would leave the exponent's range)
-    D lo = set1(-708.0), xv = x;
+    D lo = set1(ek::kUnderflow), xv = x;
     I64 tiny = (I64)(xv < lo);
     return simd::bit_cast<D>(simd::bit_cast<I64>(y) & ~tiny);
 }

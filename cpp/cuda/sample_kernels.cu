@@ -1,6 +1,6 @@
-// The CUDA backend of device/gaussian_backend.hpp: one block per point, its threads drawing and
-// evaluating a tile of samples each (device/network_row.hpp, device/gaussian_sums.hpp), then each
-// entry of the point's sums owned by one thread, which adds the tile's samples in order. No
+// The CUDA backend of device/estimates.hpp: one block per point, its threads drawing and
+// evaluating a tile of samples each (device/draws.hpp, device/network_row.hpp, device/passes.hpp),
+// then each entry of the point's sums owned by one thread, which adds the tile's samples in order. No
 // atomics and no reduction trees: every sum is the host reference's sequence of operations, so a
 // run's bits do not depend on the block size and repeat from run to run. Compiled with
 // -fmad=false (CMakeLists.txt): the draws' double arithmetic is never contracted, as on the host;
@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "gradlime/device/backend.hpp"
-#include "gradlime/device/gaussian_sums.hpp"
+#include "gradlime/device/passes.hpp"
 
 namespace gradlime::device {
 
@@ -69,22 +69,24 @@ private:
 struct ChunkJob {
     const double* X = nullptr;
     const double* scale = nullptr;
+    const double* baseline = nullptr;
     int d = 0;
     long long n = 0;
     Key key{};
     std::uint32_t first_stream = 0;  // of the chunk's first point
     bool common = false;
-    bool uniform = false;
+    Draws draws = Draws::Gaussian;
 };
 
-__device__ GaussianPoint point_at(const ChunkJob& job, long long i) {
-    GaussianPoint p;
+__device__ PointDraws point_at(const ChunkJob& job, long long i) {
+    PointDraws p;
     p.x = job.X + i * job.d;
     p.scale = job.scale;
+    p.baseline = job.baseline;
     p.d = job.d;
     p.key = job.key;
     p.stream = job.common ? job.first_stream : job.first_stream + static_cast<std::uint32_t>(i);
-    p.uniform = job.uniform;
+    p.draws = job.draws;
     return p;
 }
 
@@ -93,7 +95,7 @@ __global__ void values_kernel(NetworkView net, int target, ChunkJob job, double*
                               double* shift, double* zbuf, float* wbuf, float* gbuf) {
     const long long i = blockIdx.x;
     const int t = threadIdx.x, T = blockDim.x, d = job.d;
-    const GaussianPoint p = point_at(job, i);
+    const PointDraws p = point_at(job, i);
     double* z = zbuf + (i * T + t) * d;
     float* work = wbuf + (i * T + t) * row_scratch(net);
     float* G = gbuf + i * T * d;  // the tile's gradients, (T, d)
@@ -119,44 +121,57 @@ __global__ void values_kernel(NetworkView net, int target, ChunkJob job, double*
     if (t == 0) fbar[i] = sequential_mean(values + i * job.n, job.n);
 }
 
-enum class Pass { LeastSquares, Meat, Stein };
-
-// Passes 2 and 3: a Gram sum per point over p columns of each sample (least squares: [z; f - fbar],
-// meat: r (z - zbar), `width` entries of gram_entry; Stein: t, the squares and sums of
-// moment_entry).
-__global__ void gram_kernel(Pass pass, ChunkJob job, const double* values, const double* fbar, const double* gbar,
-                            const double* zbar, const double* v, double* sums, int p, long long width, double* zbuf,
-                            double* cbuf, float* abuf) {
+// The passes after the first (device/passes.hpp): each sample's columns and weight into the
+// tile, then each of the point's entries adds the tile's samples in order.
+__global__ void sums_kernel(Pass pass, PassShape shape, ChunkJob job, PassInputs in, double* sums, double* zbuf,
+                            double* cbuf, double* wbuf, float* abuf) {
     const long long i = blockIdx.x;
-    const int t = threadIdx.x, T = blockDim.x, d = job.d;
-    const GaussianPoint pt = point_at(job, i);
+    const int t = threadIdx.x, T = blockDim.x, d = job.d, p = shape.p;
+    const PointDraws pt = point_at(job, i);
     double* z = zbuf + (i * T + t) * d;
     float* a = abuf + (i * T + t) * d;
     double* C = cbuf + i * T * p;  // the tile's columns, (T, p)
-    double* entries = sums + i * width;
-    for (long long e = t; e < width; e += T) entries[e] = 0.0;
+    double* Wt = wbuf + i * T;     // and weights
+    double* entries = sums + i * shape.width;
+    for (long long e = t; e < shape.width; e += T) entries[e] = 0.0;
     for (long long s0 = 0; s0 < job.n; s0 += T) {
         const long long s = s0 + t;
         if (s < job.n) {
             draw_sample(pt, static_cast<std::uint64_t>(s), z, a);
-            const double f = values[i * job.n + s];
-            if (pass == Pass::Meat) meat_columns(z, d, f, fbar[i], gbar[i], zbar + i * d, v + i * d, C + t * p);
-            else if (pass == Pass::Stein) stein_columns(z, d, f, fbar[i], job.scale, C + t * p);
-            else least_squares_columns(z, d, f, fbar[i], C + t * p);
+            Wt[t] = pass_columns(pass, in, pt, i, s, z, C + t * p);
         }
         __syncthreads();
         const long long rows = min(static_cast<long long>(T), job.n - s0);
-        for (long long e = t; e < width; e += T) {
-            const GramEntry g = pass == Pass::Stein ? moment_entry(e, p) : gram_entry(e, p);
+        for (long long e = t; e < shape.width; e += T) {
+            const GramEntry g = pass_entry(shape, e);
             double acc = entries[e];
-            for (long long r = 0; r < rows; ++r) gram_add(g, C + r * p, acc);
+            for (long long r = 0; r < rows; ++r) pass_add(shape, g, C + r * p, Wt[r], acc);
             entries[e] = acc;
         }
         __syncthreads();
     }
 }
 
-class CudaBackend final : public GaussianBackend {
+// KernelSHAP: item t of the chunk's m (n + 1) is point t / (n + 1)'s coalition t % (n + 1) (the
+// last: f(x) itself), one thread each, grid-stride over a fixed number of threads (their scratch).
+__global__ void coalition_kernel(NetworkView net, int target, const double* X, int d, const double* background,
+                                 long long B, long long m, long long n, const std::uint64_t* masks, int words,
+                                 double* fx, double* sums, float* scratch) {
+    const long long threads = static_cast<long long>(gridDim.x) * blockDim.x;
+    const long long self = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x;
+    float* work = scratch + self * row_scratch(net);
+    auto value = [&](float* w) { return row_value_and_grad(net, target, w, nullptr); };
+    for (long long t = self; t < m * (n + 1); t += threads) {
+        const long long i = t / (n + 1), j = t % (n + 1);
+        const double* x = X + i * d;
+        if (j == n) fx[i] = coalition_sum(d, x, nullptr, 0, nullptr, work, value);
+        else sums[i * n + j] = coalition_sum(d, x, background, B, masks + (i * n + j) * words, work, value);
+    }
+}
+
+constexpr long long kCoalitionThreads = 32768;  // KernelSHAP's threads at once (their scratch rows)
+
+class CudaBackend final : public DeviceBackend {
 public:
     CudaBackend(const FlatNetwork& net, int target, int device) : flat_(net), target_(target) {
         check(cudaSetDevice(device), "cudaSetDevice");
@@ -164,14 +179,14 @@ public:
         params_.upload(flat_.params.data(), flat_.params.size());
     }
 
-    Count chunk_points(const GaussianJob& job) const override {
+    Count chunk_points(const SampleJob& job) const override {
         std::size_t free = 0, total = 0;
         check(cudaMemGetInfo(&free, &total), "cudaMemGetInfo");
         const std::size_t per_point = bytes_per_point(job);
         return static_cast<Count>(std::max<std::size_t>(1, std::min<std::size_t>(65535, free / 4 / per_point)));
     }
 
-    void values_and_moments(const GaussianJob& job, Count p0, Count m, double* fbar, double* moments,
+    void values_and_moments(const SampleJob& job, Count p0, Count m, double* fbar, double* moments,
                             double* shift) override {
         const ChunkJob cj = upload(job, p0, m);
         const int d = cj.d;
@@ -198,20 +213,60 @@ public:
         }
     }
 
-    void least_squares(const GaussianJob& job, Count p0, Count m, const double* fbar, double* sums) override {
-        const int d = static_cast<int>(job.d);
-        gram(Pass::LeastSquares, job, p0, m, fbar, nullptr, nullptr, nullptr, sums, d + 1, packed_size(d + 1) + d + 1);
+    void sums(Pass pass, const SampleJob& job, Count p0, Count m, const PassInputs& host, double* out) override {
+        const ChunkJob cj = upload(job, p0, m);  // the same points as the values pass's
+        const std::size_t mm = static_cast<std::size_t>(m), d = static_cast<std::size_t>(cj.d);
+        const PassShape shape = pass_shape(pass, cj.d);
+        PassInputs in = host;
+        in.values = values_.get();
+        in.n = job.n_samples;
+        auto put = [&](Buffer<double>& buffer, const double* from, std::size_t count) -> const double* {
+            if (!from) return nullptr;
+            buffer.upload(from, count);
+            return buffer.get();
+        };
+        in.fbar = put(fbar_, host.fbar, mm);
+        in.gbar = put(gbar_, host.gbar, mm);
+        in.zbar = put(zbar_, host.zbar, mm * d);
+        in.v = put(v_, host.v, mm * d);
+        in.coef = put(coef_, host.coef, mm * d);
+        in.intercept = put(intercept_, host.intercept, mm);
+        zbuf_.resize(mm * kThreads * d);
+        abuf_.resize(mm * kThreads * d);
+        cbuf_.resize(mm * kThreads * static_cast<std::size_t>(shape.p));
+        tile_weights_.resize(mm * kThreads);
+        sums_.resize(mm * static_cast<std::size_t>(shape.width));
+        sums_kernel<<<static_cast<unsigned>(m), kThreads>>>(pass, shape, cj, in, sums_.get(), zbuf_.get(), cbuf_.get(),
+                                                             tile_weights_.get(), abuf_.get());
+        check(cudaGetLastError(), "launching the sums kernel");
+        check(cudaDeviceSynchronize(), "the sums kernel");
+        sums_.download(out, mm * static_cast<std::size_t>(shape.width));
     }
 
-    void meat(const GaussianJob& job, Count p0, Count m, const double* fbar, const double* gbar, const double* zbar,
-              const double* v, double* sums) override {
-        const int d = static_cast<int>(job.d);
-        gram(Pass::Meat, job, p0, m, fbar, gbar, zbar, v, sums, d, packed_size(d));
-    }
-
-    void stein(const GaussianJob& job, Count p0, Count m, const double* fbar, double* sums) override {
-        const int d = static_cast<int>(job.d);
-        gram(Pass::Stein, job, p0, m, fbar, nullptr, nullptr, nullptr, sums, d, 2 * static_cast<Count>(d));
+    void coalition_sums(const SampleJob& job, Count p0, Count m, const std::uint64_t* masks, int words, double* fx,
+                        double* sums) override {
+        const std::size_t mm = static_cast<std::size_t>(m), n = static_cast<std::size_t>(job.n_samples),
+                          d = static_cast<std::size_t>(job.d);
+        X_.upload(job.X + p0 * job.d, mm * d);
+        if (n > 0) {
+            background_.upload(job.background, static_cast<std::size_t>(job.background_rows) * d);
+            masks_.upload(masks, mm * n * static_cast<std::size_t>(words));
+        }
+        fx_.resize(mm);
+        sums_.resize(std::max<std::size_t>(1, mm * n));
+        const long long items = static_cast<long long>(mm * (n + 1));
+        const long long threads = std::min(items, kCoalitionThreads);
+        const unsigned blocks = static_cast<unsigned>((threads + kThreads - 1) / kThreads);
+        wbuf_.resize(static_cast<std::size_t>(blocks) * kThreads * static_cast<std::size_t>(row_scratch(view())));
+        coalition_kernel<<<blocks, kThreads>>>(view(), target_, X_.get(), static_cast<int>(d),
+                                               n > 0 ? background_.get() : nullptr, job.background_rows,
+                                               static_cast<long long>(mm), static_cast<long long>(n),
+                                               n > 0 ? masks_.get() : nullptr, words, fx_.get(), sums_.get(),
+                                               wbuf_.get());
+        check(cudaGetLastError(), "launching the coalition kernel");
+        check(cudaDeviceSynchronize(), "the coalition kernel");
+        fx_.download(fx, mm);
+        if (n > 0) sums_.download(sums, mm * n);
     }
 
 private:
@@ -222,57 +277,44 @@ private:
         return v;
     }
 
-    std::size_t bytes_per_point(const GaussianJob& job) const {
-        const std::size_t d = static_cast<std::size_t>(job.d), p = d + 1;
-        const std::size_t tile = kThreads * (d * 8 + p * 8 + d * 4 + static_cast<std::size_t>(row_scratch(flat_.view())) * 4);
-        return static_cast<std::size_t>(job.n_samples) * 8 + tile + (p * (p + 1) / 2 + p + 2 * d * 16) * 8;
+    std::size_t bytes_per_point(const SampleJob& job) const {
+        const std::size_t d = static_cast<std::size_t>(job.d), p = d + 2;  // the widest pass's columns (LimeFit)
+        if (job.background)  // KernelSHAP: the masks, the sums, f(x), the point
+            return static_cast<std::size_t>(job.n_samples) * (8 + 8 * ((d + 63) / 64)) + 8 + d * 8;
+        const std::size_t tile =
+            kThreads * (d * 8 + p * 8 + 8 + d * 4 + static_cast<std::size_t>(row_scratch(flat_.view())) * 4);
+        return static_cast<std::size_t>(job.n_samples) * 8 + tile + (p * (p + 1) / 2 + p + 2 * d * 16 + 3 * d) * 8;
     }
 
-    ChunkJob upload(const GaussianJob& job, Count p0, Count m) {
+    ChunkJob upload(const SampleJob& job, Count p0, Count m) {
         const Count d = job.d;
         X_.upload(job.X + p0 * d, static_cast<std::size_t>(m * d));
-        scale_.upload(job.scale, static_cast<std::size_t>(d));
         ChunkJob cj;
         cj.X = X_.get();
-        cj.scale = scale_.get();
+        if (job.scale) {
+            scale_.upload(job.scale, static_cast<std::size_t>(d));
+            cj.scale = scale_.get();
+        }
+        if (job.baseline) {
+            baseline_.upload(job.baseline, static_cast<std::size_t>(d));
+            cj.baseline = baseline_.get();
+        }
         cj.d = static_cast<int>(d);
         cj.n = job.n_samples;
         cj.key = key_from_seed(job.seed);
         cj.first_stream = job.stream(p0);
         cj.common = job.common_draws;
-        cj.uniform = job.uniform;
+        cj.draws = job.draws;
         return cj;
-    }
-
-    void gram(Pass pass, const GaussianJob& job, Count p0, Count m, const double* fbar, const double* gbar,
-              const double* zbar, const double* v, double* sums, int p, Count width) {
-        const ChunkJob cj = upload(job, p0, m);  // the same points as pass 1's
-        const std::size_t mm = static_cast<std::size_t>(m), d = static_cast<std::size_t>(cj.d);
-        fbar_.upload(fbar, mm);
-        const bool meat = pass == Pass::Meat;
-        if (meat) {
-            gbar_.upload(gbar, mm);
-            zbar_.upload(zbar, mm * d);
-            v_.upload(v, mm * d);
-        }
-        zbuf_.resize(mm * kThreads * d);
-        abuf_.resize(mm * kThreads * d);
-        cbuf_.resize(mm * kThreads * static_cast<std::size_t>(p));
-        sums_.resize(mm * static_cast<std::size_t>(width));
-        gram_kernel<<<static_cast<unsigned>(m), kThreads>>>(pass, cj, values_.get(), fbar_.get(),
-                                                             meat ? gbar_.get() : nullptr, meat ? zbar_.get() : nullptr,
-                                                             meat ? v_.get() : nullptr, sums_.get(), p, width,
-                                                             zbuf_.get(), cbuf_.get(), abuf_.get());
-        check(cudaGetLastError(), "launching the Gram kernel");
-        check(cudaDeviceSynchronize(), "the Gram kernel");
-        sums_.download(sums, mm * static_cast<std::size_t>(width));
     }
 
     FlatNetwork flat_;
     int target_;
     Buffer<LayerView> layers_;
     Buffer<float> params_, wbuf_, gbuf_, abuf_;
-    Buffer<double> X_, scale_, values_, fbar_, gbar_, zbar_, v_, moments_, shift_, zbuf_, cbuf_, sums_;
+    Buffer<std::uint64_t> masks_;
+    Buffer<double> X_, scale_, baseline_, background_, fx_, values_, fbar_, gbar_, zbar_, v_, coef_, intercept_, moments_, shift_, zbuf_,
+        cbuf_, tile_weights_, sums_;
 };
 
 }  // namespace
@@ -296,7 +338,7 @@ CudaInfo cuda_info() {
     return info;
 }
 
-std::unique_ptr<GaussianBackend> cuda_backend(const FlatNetwork& net, int target, int device) {
+std::unique_ptr<DeviceBackend> cuda_backend(const FlatNetwork& net, int target, int device) {
     if (target < 0 || target >= net.output_dim) throw std::invalid_argument("target is not one of the network's outputs");
     const CudaInfo info = cuda_info();
     if (info.devices == 0)

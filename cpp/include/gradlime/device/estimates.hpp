@@ -1,0 +1,77 @@
+// The estimates of a native network computed by a device backend (device/backend.hpp), which runs
+// the per-sample functions of device/draws.hpp and device/passes.hpp: the host reference (one loop
+// per point, cpp/src/device_host.cpp) or the CUDA kernels (cpp/cuda/). SmoothGrad, C-LIME and
+// Stein over Gaussian perturbations (UniGrad over the uniform cube), LIME over binary masks,
+// KernelSHAP's coalition values (its fit: kernel_shap.cpp's, from them). The
+// orchestration and the finalisation (means, standard errors, the least-squares solves) run on the
+// host with the CPU engine's own code; a backend returns only per-point sums, so only (N, d)-sized
+// results leave the device.
+#pragma once
+
+#include <functional>
+#include <memory>
+
+#include "gradlime/device/backend.hpp"
+#include "gradlime/engine.hpp"
+#include "gradlime/lime.hpp"
+#include "gradlime/mlp.hpp"
+#include "gradlime/sampling.hpp"
+#include "gradlime/types.hpp"
+
+namespace gradlime::device {
+
+FlatNetwork flatten(const FeedForwardNetwork& net);
+
+std::unique_ptr<DeviceBackend> host_backend(const FlatNetwork& net, int target);
+
+// Called after each chunk of points with the points finished so far; throws to abandon the run
+// (Ctrl-C).
+using ChunkDone = std::function<void(Count)>;
+
+struct GaussianResults {
+    RowMatrix smoothgrad, smoothgrad_se, clime, clime_se, stein, stein_se;
+};
+
+// SmoothGrad (the mean gradient and its standard error), C-LIME (the least-squares slopes and
+// their HC1 standard errors, ridge lambda) and Stein (the gradient-free SmoothGrad) of each
+// point, as the CPU engine defines them (gaussian_family.cpp, stein.cpp): Monte Carlo draws, a
+// diagonal Gaussian (the uniform cube for SmoothGrad alone).
+GaussianResults gaussian_estimates(DeviceBackend& backend, const SampleJob& job, bool smoothgrad, bool clime,
+                                   bool stein, double ridge, const ChunkDone& done = {});
+
+// LIME's coefficients and their HC1 standard errors (lime.cpp's fit, lime_fit.hpp), job.draws =
+// Masks.
+Estimate lime_estimates(DeviceBackend& backend, const SampleJob& job, double kernel_width, double ridge,
+                        const ChunkDone& done = {});
+
+// KernelSHAP's evaluations (job.background): E f(b), the mean of the background rows' values in
+// row order; then for each chunk of points, pack(point, masks) writes the point's n coalitions
+// (zeroed, words 64-bit words each), the backend evaluates them, and take(p0, m, fx, sums) gets
+// f(x) (m) and the coalitions' sums over the background (m, n). Non-finite values throw.
+using PackMasks = std::function<void(Count, std::uint64_t*)>;
+using TakeSums = std::function<void(Count, Count, const double*, const double*)>;
+double background_mean(DeviceBackend& backend, const SampleJob& job);
+void kernel_shap_sums(DeviceBackend& backend, const SampleJob& job, int words, const PackMasks& pack,
+                      const TakeSums& take, const ChunkDone& done = {});
+
+// The seams (opt.driver.device Cuda or CudaReference): the validated call on the CUDA backend or
+// on the host reference. Throw std::invalid_argument naming what the device does not run (a
+// Python model, Stein's control variate, a full covariance, antithetic or QMC draws, tol).
+EngineResult run_engine_on_device(const RowMatrix& X, const NoiseSampler& sampler, BatchModel& model,
+                                  const EngineOptions& opt);
+LimeResult run_lime_on_device(const RowMatrix& X, const Vector& baseline, BatchModel& model, const LimeOptions& opt);
+
+}  // namespace gradlime::device
+
+namespace gradlime::device::detail {
+
+// What the seams share: the backend the driver's options name for a native network, and the
+// ChunkDone that reports progress and polls the model for Ctrl-C between chunks.
+std::unique_ptr<DeviceBackend> backend_for(const NetworkModel& native, const DriverOptions& driver);
+ChunkDone chunk_reporter(BatchModel& model, const DriverOptions& driver, Count total);
+// A packed lower triangle (device/gaussian_sums.hpp) as the lower triangle of a p x p matrix.
+Matrix unpack_lower(const double* e, int p);
+// Throws std::invalid_argument naming the first point of rows [p0, p0 + m) with a non-finite entry.
+void check_finite(const RowMatrix& A, Count p0, Count m, const char* what);
+
+}  // namespace gradlime::device::detail
