@@ -4,8 +4,9 @@
 class 1's probability): SmoothGrad (mean input gradient over x + sigma z) and C-LIME (the normal
 equations of f on [1, z], one batched solve) written by hand in torch, all points' samples in one
 batch of float32 tensors, against ``gl.smoothgrad(..., device="cuda")`` and ``gl.clime`` on the
-same network exported to the native engine. Then Captum's NoiseTunnel (SmoothGrad) on the CIFAR
-ResNet-18 of bench/torch_nets.py against gradlime's torch path on the same GPU.
+same network exported to the native engine; LIME and KernelSHAP on the GPU against the CPU
+engine. Then Captum's NoiseTunnel (SmoothGrad) on the CIFAR ResNet-18 of bench/torch_nets.py
+against gradlime's torch path on the same GPU.
 
 Each timing is the best of --repeat runs after a warm-up, synchronised; the CPU engine's answer
 for a subset of points is checked against the GPU's (relative max difference).
@@ -65,6 +66,25 @@ def torch_net(torch, layers):
     return torch.nn.Sequential(*mods).cuda().eval()
 
 
+def masked_methods(model, X, widths, repeat: int, sync) -> None:
+    """LIME (1000 masks a point) and KernelSHAP (512 coalitions over 20 background rows) on the
+    GPU against the CPU engine of this machine, 200 points (the CPU's time scaled to all)."""
+    bg = np.random.default_rng(2).normal(size=(20, X.shape[1]))
+    calls = {
+        "lime": lambda P, **kw: gl.lime(model, P, n_samples=1000, **kw),
+        "kernel_shap": lambda P, **kw: gl.kernel_shap(model, P, baseline=bg, n_samples=512, **kw),
+    }
+    for name, call in calls.items():
+        t_gpu = best(lambda call=call: call(X, device="cuda"), repeat, sync)
+        t_cpu = best(lambda call=call: call(X[:200]), 1, sync) * len(X) / 200
+        cpu, gpu = call(X[:50]).values, call(X[:50], device="cuda").values
+        err = float(np.max(np.abs(gpu - cpu)) / np.max(np.abs(cpu)))
+        print(
+            f"{'-'.join(map(str, widths)):>14} {name:>11}: gradlime cpu {t_cpu:8.3f} s (scaled), "
+            f"cuda {t_gpu:8.3f} s ({t_cpu / t_gpu:6.1f}x); CPU vs GPU relative difference {err:.1e}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeat", type=int, default=5)
@@ -119,6 +139,7 @@ def main() -> None:
                 f"gradlime cuda {1e3 * t_ours:8.2f} ms ({t_torch / t_ours:5.2f}x); "
                 f"CPU vs GPU relative difference {err:.1e}"
             )
+        masked_methods(model, X, widths, args.repeat, sync)
     try:
         from captum.attr import NoiseTunnel, Saliency
 

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Issue 14's GPU checks in one run, on a CUDA machine that reaches no package index (the device
+# tool's H200: nvcc, CMake, torch, pybind11, scikit-build-core and pytest are there; Eigen and
+# Captum are not). Builds the extension with the CUDA backend for the machine's GPU, runs the GPU
+# tests, then the benchmark against hand-written PyTorch and Captum. Logs go to $OUT.
+#
+# Beforehand, here (with network), in the repository root:
+#   echo /.whl/ >> .git/info/exclude
+#   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 \
+#       --implementation cp --platform manylinux2014_x86_64 -d .whl cmeel cmeel-eigen captum
+# then on the device, carrying .whl:  bash bench/gpu_check.sh
+set -uo pipefail
+OUT=${OUT:-/tmp/gpu_check}
+mkdir -p "$OUT"
+export PYTHONUNBUFFERED=1
+python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
+export PYTHONPATH=/tmp/site
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$OUT/gpu.txt"
+
+# The extension, for this GPU's architecture only (a minute, not two).
+arch=$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader | head -1 | tr -d '.')
+cmake -S . -B build/gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DPython_EXECUTABLE="$(command -v python3)" \
+    -Dpybind11_DIR="$(python3 -m pybind11 --cmakedir)" -DCMAKE_PREFIX_PATH=/tmp/site/cmeel.prefix \
+    -DGRADLIME_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES="$arch" >"$OUT/cmake.log" 2>&1 || { tail -30 "$OUT/cmake.log"; exit 1; }
+cmake --build build/gpu -j "$(nproc)" >"$OUT/build.log" 2>&1 || { grep -E "error" "$OUT/build.log" | head -30; exit 1; }
+ln -sf "$PWD"/build/gpu/_core*.so python/gradlime/
+export PYTHONPATH=$PWD/python:/tmp/site
+python3 -c "import gradlime as gl; print(gl.cuda_info())" | tee "$OUT/cuda_info.txt"
+
+# The GPU tests (and the host-reference tests beside them), then the benchmark.
+timeout 240 python3 -m pytest -q -p no:cacheprovider tests/test_device.py tests/test_device_lime.py \
+    tests/test_device_shap.py -rs 2>&1 | tee "$OUT/tests.log" | tail -25
+timeout 240 python3 bench/gpu_vs_torch.py --repeat 5 2>&1 | tee "$OUT/bench.log"
