@@ -27,7 +27,24 @@ ln -sf "$PWD"/build/gpu/_core*.so python/gradlime/
 export PYTHONPATH=$PWD/python:/tmp/site
 python3 -c "import gradlime as gl; print(gl.cuda_info())" | tee "$OUT/cuda_info.txt"
 
-# The GPU tests (and the host-reference tests beside them), then the benchmark.
+# The GPU tests (and the host-reference tests beside them), races and memory errors on a small
+# run of every kernel, then the benchmark.
 timeout 240 python3 -m pytest -q -p no:cacheprovider tests/test_device.py tests/test_device_lime.py \
-    tests/test_device_shap.py -rs 2>&1 | tee "$OUT/tests.log" | tail -25
+    tests/test_device_shap.py tests/test_device_emulation.py -rs 2>&1 | tee "$OUT/tests.log" | tail -25
+cat >/tmp/small_run.py <<'PY'
+import sys
+import numpy as np
+import gradlime as gl
+sys.path.insert(0, "tests")
+from conftest import random_network
+m = random_network(("elu", "tanh", "softmax"), d=9)
+X = np.random.default_rng(0).normal(size=(4, 9))
+gl.explain(m, X, sigma=0.5, n_samples=300, device="cuda")
+gl.lime(m, X, n_samples=300, device="cuda")
+gl.kernel_shap(m, X, baseline=X[:3], n_samples=64, device="cuda")
+print("small run done")
+PY
+for tool in racecheck memcheck; do
+    timeout 150 compute-sanitizer --tool "$tool" --error-exitcode 9 python3 /tmp/small_run.py 2>&1 | tail -6 | tee "$OUT/$tool.log"
+done
 timeout 240 python3 bench/gpu_vs_torch.py --repeat 5 2>&1 | tee "$OUT/bench.log"

@@ -150,14 +150,19 @@ gradlime::DriverOptions driver_options(Index batch_rows, bool fused_network, Ind
     if (device == "cpu") opt.device = gradlime::Device::Cpu;
     else if (device == "host") opt.device = gradlime::Device::Host;
     else if (device == "cuda_reference") opt.device = gradlime::Device::CudaReference;
+    else if (device == "cuda_emulation") opt.device = gradlime::Device::CudaEmulation;
+    else if (device == "cuda_emulation:global") {
+        opt.device = gradlime::Device::CudaEmulation;
+        opt.device_index = 1;
+    }
     else if (device == "cuda") opt.device = gradlime::Device::Cuda;
     else if (device.rfind("cuda:", 0) == 0 && device.size() > 5 &&
              device.find_first_not_of("0123456789", 5) == std::string::npos && device.size() < 10) {
         opt.device = gradlime::Device::Cuda;
         opt.device_index = std::stoi(device.substr(5));
     } else
-        throw py::value_error("device must be 'cpu', 'cuda' or 'cuda:N' (or 'host' and 'cuda_reference', the reference "
-                              "backends); got '" + device + "'");
+        throw py::value_error("device must be 'cpu', 'cuda' or 'cuda:N' (or the reference backends 'host', "
+                              "'cuda_reference', 'cuda_emulation', 'cuda_emulation:global'); got '" + device + "'");
     if (!progress.is_none()) {
         if (!PyCallable_Check(progress.ptr())) throw py::type_error("progress must be a callable (finished, total)");
         // A borrowed handle: copies of the std::function never touch reference counts without the GIL.

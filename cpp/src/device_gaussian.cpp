@@ -32,8 +32,9 @@ void check_finite(const RowMatrix& A, Index p0, Index m, const char* what) {
 std::unique_ptr<DeviceBackend> backend_for(const NetworkModel& native, const DriverOptions& driver) {
     const FlatNetwork net = flatten(native.network());
     const int target = static_cast<int>(native.target());
-    return driver.device == Device::CudaReference ? host_backend(net, target)
-                                                  : cuda_backend(net, target, driver.device_index);
+    if (driver.device == Device::CudaReference) return host_backend(net, target);
+    if (driver.device == Device::CudaEmulation) return emulated_backend(net, target, driver.device_index == 1);
+    return cuda_backend(net, target, driver.device_index);
 }
 
 ChunkDone chunk_reporter(BatchModel& model, const DriverOptions& driver, Count total) {

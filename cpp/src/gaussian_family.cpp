@@ -374,7 +374,7 @@ void validate(const RowMatrix& X, const NoiseSampler& sampler, const BatchModel&
 EngineResult run_engine(const RowMatrix& X, const NoiseSampler& sampler, BatchModel& model,
                         const EngineOptions& opt) {
     validate(X, sampler, model, opt);
-    if (opt.driver.device == Device::Cuda || opt.driver.device == Device::CudaReference)
+    if (on_device(opt.driver.device))
         return device::run_engine_on_device(X, sampler, model, opt);
     const Index N = X.rows(), d = X.cols();
     EngineResult out;  // methods not asked for stay empty

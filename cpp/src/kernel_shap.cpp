@@ -1,6 +1,5 @@
 #include "gradlime/shap.hpp"
 
-#include <Eigen/QR>
 #include <algorithm>
 #include <cmath>
 #include <deque>
@@ -18,10 +17,7 @@ namespace gradlime {
 
 namespace {
 
-// Fixed work units: part of the arithmetic (which partial sums are formed, merged in which order),
-// so they never depend on threads or batch size. kChunk is even so no pair straddles two chunks.
-constexpr Index kChunk = 256;      // coalitions per partial least-squares sum
-constexpr Index kWaveChunks = 8;   // chunks whose partial sums are held at once
+constexpr Index kChunk = 256;  // coalitions a thread packs at a time
 
 struct PointState {
     Index point = 0;
@@ -80,15 +76,6 @@ void validate(const RowMatrix& X, const RowMatrix& background) {
     if (!background.allFinite()) throw std::invalid_argument("the baseline contains NaN or inf");
 }
 
-// Runs body(i, first, count, interruption) over the point's coalition chunks, kWaveChunks at a
-// time, then merge(i) in chunk order.
-template <class Body, class Merge>
-void for_each_chunk(const Context& c, Index n, bool parallel, Body&& body, Merge&& merge) {
-    for_each_chunk_in_waves(n, kChunk, kWaveChunks, parallel, body, merge, [&] {
-        if (parallel) c.model.check_interrupt();  // only the engine's thread may take the GIL
-    });
-}
-
 // A stage's fit on the point's values so far (reference labels).
 void solve_stage(const Context& c, const PointState& s, Index stage, std::vector<double>& phi, std::vector<double>& se) {
     const Index M = c.coalitions.design().stages[static_cast<size_t>(stage)].pairs;
@@ -100,12 +87,10 @@ void solve_stage(const Context& c, const PointState& s, Index stage, std::vector
     (*c.fits)[static_cast<size_t>(stage)]->solve(h.data(), delta, phi.data(), se.data());
 }
 
-// The constrained weighted least squares of one point. With phi_d = delta - sum_{k<d} phi_k
-// substituted (delta = f(x) - E f(b)), the fit is unconstrained in beta = phi_{<d}:
-//   v(z) - v0 - z_d delta  ~  sum_{k<d} (z_k - z_d) beta_k,   weight w(z),
-// so sum(phi) = delta holds by construction, exact or sampled.
+// The constrained weighted least squares of one point (sum(phi) = f(x) - E f(b) by construction):
+// the sampled design's stage fit (shapley_design.hpp), or the exact mode's (shap.hpp).
 void finalize_point(const Context& c, PointState& s, bool parallel) {
-    const Index d = c.d, q = d - 1, p = s.point, n = c.coalitions.size();
+    const Index d = c.d, p = s.point;
     const double v0 = c.out.expected_value, delta = s.fx - v0, nb = static_cast<double>(c.B);
     c.out.fx(p) = s.fx;
     if (d == 1) {
@@ -126,49 +111,11 @@ void finalize_point(const Context& c, PointState& s, bool parallel) {
         }
         return;
     }
-    // One chunk's design rows u = z_{<d} - z_d and responses t, both scaled by sqrt(w).
-    auto design = [&](Index first, Index count, RowMatrix& U, Vector& t, bool weighted) {
-        std::vector<std::uint8_t> z(static_cast<size_t>(d));
-        U.resize(count, q);
-        t.resize(count);
-        for (Index i = 0; i < count; ++i) {
-            const double w = c.unpack(s, first + i, z.data());
-            const double zd = z[static_cast<size_t>(q)];
-            for (Index k = 0; k < q; ++k) U(i, k) = static_cast<double>(z[static_cast<size_t>(k)]) - zd;
-            t(i) = (s.sums(first + i) / nb - v0) - zd * delta;
-            if (weighted && w != 1.0) {
-                const double sw = std::sqrt(w);
-                U.row(i) *= sw;
-                t(i) *= sw;
-            }
-        }
-    };
-
-    Matrix A = Matrix::Zero(q, q);
-    Vector rhs = Vector::Zero(q);
-    std::vector<Matrix> A_part(kWaveChunks);
-    std::vector<Vector> rhs_part(kWaveChunks);
-    for_each_chunk(c, n, parallel,
-        [&](Index i, Index first, Index count, Interruption&) {
-            RowMatrix U;
-            Vector t;
-            design(first, count, U, t, true);
-            Matrix& Ai = A_part[static_cast<size_t>(i)];
-            Ai = Matrix::Zero(q, q);
-            Ai.selfadjointView<Eigen::Lower>().rankUpdate(U.transpose());
-            rhs_part[static_cast<size_t>(i)] = U.transpose() * t;
-        },
-        [&](Index i) {
-            A += A_part[static_cast<size_t>(i)];
-            rhs += rhs_part[static_cast<size_t>(i)];
-        });
-    const Matrix Afull = A.selfadjointView<Eigen::Lower>();
-    // Pivoted QR: deterministic, and a minimum-norm answer when few samples leave A singular.
-    const Eigen::CompleteOrthogonalDecomposition<Matrix> cod(Afull);
-    const Vector beta = cod.solve(rhs);
-    c.out.values.row(p).head(q) = beta.transpose();
-    c.out.values(p, q) = delta - beta.sum();
-
+    std::vector<double> phi(static_cast<size_t>(d));
+    exact_shapley_values(c.coalitions, s.sums, nb, v0, delta, parallel, [&] {
+        if (parallel) c.model.check_interrupt();  // only the engine's thread may take the GIL
+    }, phi.data());
+    c.out.values.row(p) = Eigen::Map<const Vector>(phi.data(), d).transpose();
     c.out.stderr_.row(p).setZero();  // exact: the Shapley values themselves
 }
 
@@ -396,7 +343,7 @@ KernelShapResult run_kernel_shap(const RowMatrix& X, const RowMatrix& background
     out.cubic = !fits.empty() && fits.back()->terms() > d;
     out.samples.assign(static_cast<size_t>(N), n);
     Context c{X, background, coalitions, model, out, d, B, R, (d + 63) / 64, opt.driver, &fits, opt.stop_tol, {}};
-    if (opt.driver.device == Device::Cuda || opt.driver.device == Device::CudaReference) {
+    if (on_device(opt.driver.device)) {
         run_on_device(c, opt);
         return out;
     }

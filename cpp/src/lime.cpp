@@ -343,7 +343,7 @@ void lime_masks(std::uint64_t seed, std::uint32_t point, std::uint64_t first, In
 
 LimeResult run_lime(const RowMatrix& X, const Vector& baseline, BatchModel& model, const LimeOptions& opt) {
     validate(X, baseline, model, opt);
-    if (opt.driver.device == Device::Cuda || opt.driver.device == Device::CudaReference)
+    if (on_device(opt.driver.device))
         return device::run_lime_on_device(X, baseline, model, opt);
     const Index N = X.rows(), d = X.cols();
     LimeResult out{{RowMatrix::Zero(N, d), RowMatrix::Zero(N, d)}, std::vector<Index>(static_cast<size_t>(N), 0)};

@@ -55,7 +55,11 @@
 
 namespace gradlime {
 
-enum class Device { Cpu, Host, Cuda, CudaReference };
+// Cuda: the GPU (device_index); CudaReference: the CUDA backend's per-sample code in one loop per
+// point on the host; CudaEmulation: its kernels' code on the host (device_index 1: every tile in
+// global memory).
+enum class Device { Cpu, Host, Cuda, CudaReference, CudaEmulation };
+inline bool on_device(Device d) { return d == Device::Cuda || d == Device::CudaReference || d == Device::CudaEmulation; }
 
 struct DriverOptions {
     Index batch_rows = 8192;  // rows per model call on the batched path
@@ -163,7 +167,7 @@ enum class Executor { Batched, Fused, Host };
 // takes over whatever the model.
 inline Executor choose_executor(const BatchModel& model, const DriverOptions& opt, Index N) {
     if (opt.device == Device::Host) return Executor::Host;
-    if (opt.device == Device::Cuda || opt.device == Device::CudaReference)
+    if (on_device(opt.device))
         throw std::logic_error("a device run reached the CPU driver: run_engine, run_lime and run_kernel_shap hand "
                                "it to the device backend first");
     const bool native = model.as_network() != nullptr;

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "gradlime/driver.hpp"
@@ -49,6 +50,15 @@ private:
     std::vector<double> size_weight_;  // exact: kernel weight of a coalition of size s, s = 0..d
     ShapleyDesign design_;             // sampled
 };
+
+// The exact mode's constrained fit (d >= 2) of one point: phi (d) from its coalitions' value sums
+// over the B background rows (sums, in coalition order), v0 = E f(b) and delta = f(x) - v0. With
+// phi_d = delta - sum_{k<d} phi_k substituted, the Shapley-kernel weighted least squares
+//   v(z) - v0 - z_d delta  ~  sum_{k<d} (z_k - z_d) beta_k
+// is unconstrained in beta = phi_{<d}, so sum(phi) = delta by construction. Chunks of coalitions
+// in parallel when `parallel`; check() (Ctrl-C) between waves of them.
+void exact_shapley_values(const ShapleyCoalitions& coalitions, const Vector& sums, double B, double v0, double delta,
+                          bool parallel, const std::function<void()>& check, double* phi);
 
 struct KernelShapOptions {
     bool exact = false;       // enumerate all 2^d - 2 coalitions (then n_samples is ignored)

@@ -23,6 +23,9 @@ namespace gradlime::device {
 FlatNetwork flatten(const FeedForwardNetwork& net);
 
 std::unique_ptr<DeviceBackend> host_backend(const FlatNetwork& net, int target);
+// The CUDA backend's code run on the host (device_emulation.cpp), its tiles in emulated shared
+// memory or (global_tiles) in global memory.
+std::unique_ptr<DeviceBackend> emulated_backend(const FlatNetwork& net, int target, bool global_tiles);
 
 // Called after each chunk of points with the points finished so far; throws to abandon the run
 // (Ctrl-C).

@@ -1,0 +1,191 @@
+// The CUDA backend's host side, written once over a Runtime: device memory and the launch of a
+// block's phases (device/blocks.hpp). CUDA's runtime is cpp/cuda/sample_kernels.cu's; the host
+// emulation's (device_emulation.cpp) runs the same blocks thread by thread on the CPU, so the
+// orchestration below (the chunks' buffers, the tiles' plans, the launches) is tested in CI too.
+//
+// A Runtime provides Buffer<T> (resize, upload, download, get), free_memory(), shared_limit()
+// (the bytes of shared memory a block may have) and launch(block, blocks, shared_bytes), which
+// returns when the blocks are done.
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <utility>
+
+#include "gradlime/device/backend.hpp"
+#include "gradlime/device/blocks.hpp"
+
+namespace gradlime::device {
+
+template <class Runtime>
+class BlockBackend final : public DeviceBackend {
+    template <class T>
+    using Buffer = typename Runtime::template Buffer<T>;
+
+public:
+    BlockBackend(Runtime runtime, const FlatNetwork& net, int target)
+        : rt_(std::move(runtime)), flat_(net), target_(target) {
+        layers_.upload(flat_.layers.data(), flat_.layers.size());
+        params_.upload(flat_.params.data(), flat_.params.size());
+    }
+
+    Count chunk_points(const SampleJob& job) const override {
+        const std::size_t per_point = bytes_per_point(job);
+        return static_cast<Count>(std::max<std::size_t>(1, std::min<std::size_t>(65535, rt_.free_memory() / 4 / per_point)));
+    }
+
+    void values_and_moments(const SampleJob& job, Count p0, Count m, double* fbar, double* moments,
+                            double* shift) override {
+        ValuesBlock b;
+        b.net = view();
+        b.target = target_;
+        b.job = upload(job, p0, m);
+        const std::size_t mm = static_cast<std::size_t>(m), nm = mm * static_cast<std::size_t>(job.d) * 2 * kMomentLanes,
+                          ns = mm * static_cast<std::size_t>(job.d);
+        values_.resize(mm * static_cast<std::size_t>(job.n_samples));
+        fbar_.resize(mm);
+        b.values = values_.get();
+        b.fbar = fbar_.get();
+        if (moments) {
+            moments_.resize(nm);
+            shift_.resize(ns);
+            b.moments = moments_.get();
+            b.shift = shift_.get();
+        }
+        b.tile = plan(ValuesBlock::layout(b.net, b.job.d), mm);
+        rt_.launch(b, m, shared_bytes(b.tile));
+        fbar_.download(fbar, mm);
+        if (moments) {
+            moments_.download(moments, nm);
+            shift_.download(shift, ns);
+        }
+    }
+
+    void sums(Pass pass, const SampleJob& job, Count p0, Count m, const PassInputs& host, double* out) override {
+        SumsBlock b;
+        b.pass = pass;
+        b.job = upload(job, p0, m);  // the same points as the values pass's
+        b.shape = pass_shape(pass, b.job.d);
+        const std::size_t mm = static_cast<std::size_t>(m), d = static_cast<std::size_t>(b.job.d);
+        b.in = host;
+        b.in.values = values_.get();
+        b.in.n = job.n_samples;
+        auto put = [&](Buffer<double>& buffer, const double* from, std::size_t count) -> const double* {
+            if (!from) return nullptr;
+            buffer.upload(from, count);
+            return buffer.get();
+        };
+        b.in.fbar = put(fbar_, host.fbar, mm);
+        b.in.gbar = put(gbar_, host.gbar, mm);
+        b.in.zbar = put(zbar_, host.zbar, mm * d);
+        b.in.v = put(v_, host.v, mm * d);
+        b.in.coef = put(coef_, host.coef, mm * d);
+        b.in.intercept = put(intercept_, host.intercept, mm);
+        const std::size_t width = static_cast<std::size_t>(b.shape.width);
+        sums_.resize(mm * width);
+        b.sums = sums_.get();
+        b.tile = plan(SumsBlock::layout(b.shape, b.job.d), mm);
+        rt_.launch(b, m, shared_bytes(b.tile));
+        sums_.download(out, mm * width);
+    }
+
+    void coalition_sums(const SampleJob& job, Count p0, Count m, const std::uint64_t* masks, int words, double* fx,
+                        double* sums) override {
+        CoalitionBlock b;
+        b.net = view();
+        b.target = target_;
+        const std::size_t mm = static_cast<std::size_t>(m), n = static_cast<std::size_t>(job.n_samples),
+                          d = static_cast<std::size_t>(job.d);
+        X_.upload(job.X + p0 * job.d, mm * d);
+        b.X = X_.get();
+        b.d = static_cast<int>(d);
+        b.words = words;
+        b.B = job.background_rows;
+        b.m = static_cast<long long>(mm);
+        b.n = static_cast<long long>(n);
+        if (n > 0) {
+            background_.upload(job.background, static_cast<std::size_t>(job.background_rows) * d);
+            masks_.upload(masks, mm * n * static_cast<std::size_t>(words));
+            b.background = background_.get();
+            b.masks = masks_.get();
+        }
+        fx_.resize(mm);
+        sums_.resize(std::max<std::size_t>(1, mm * n));
+        b.fx = fx_.get();
+        b.sums = sums_.get();
+        const long long items = b.m * (b.n + 1);
+        b.blocks = std::max<long long>(1, std::min(items, kCoalitionThreads) / kThreads + 1);
+        b.tile = plan(CoalitionBlock::layout(b.net), static_cast<std::size_t>(b.blocks));
+        rt_.launch(b, b.blocks, shared_bytes(b.tile));
+        fx_.download(fx, mm);
+        if (n > 0) sums_.download(sums, mm * n);
+    }
+
+private:
+    static constexpr long long kCoalitionThreads = 32768;  // KernelSHAP's threads at once (their scratch rows)
+
+    // The tile of `blocks` blocks: in shared memory when a block's rows fit the runtime's limit,
+    // else in global memory.
+    Tile plan(Tile tile, std::size_t blocks) {
+        if (tile.bytes() <= static_cast<std::size_t>(rt_.shared_limit())) {
+            tile.shared = true;
+            return tile;
+        }
+        tile_doubles_.resize(std::max<std::size_t>(1, blocks * kThreads * static_cast<std::size_t>(tile.doubles)));
+        tile_floats_.resize(blocks * kThreads * static_cast<std::size_t>(tile.float_stride));
+        tile.global_doubles = tile_doubles_.get();
+        tile.global_floats = tile_floats_.get();
+        return tile;
+    }
+    static std::size_t shared_bytes(const Tile& tile) { return tile.shared ? tile.bytes() : 0; }
+
+    NetworkView view() const {
+        NetworkView v = flat_.view();
+        v.layers = layers_.get();
+        v.params = params_.get();
+        return v;
+    }
+
+    std::size_t bytes_per_point(const SampleJob& job) const {
+        const std::size_t d = static_cast<std::size_t>(job.d), p = d + 2;  // the widest pass's columns (LimeFit)
+        if (job.background)  // KernelSHAP: the masks, the sums, f(x), the point
+            return static_cast<std::size_t>(job.n_samples) * (8 + 8 * ((d + 63) / 64)) + 8 + d * 8;
+        const std::size_t scratch = static_cast<std::size_t>(row_scratch(flat_.view()));
+        const std::size_t tile = kThreads * (d * 8 + (scratch + d + 1) * 4 + (d + p + 1) * 8 + (d + 1) * 4);  // global
+        return static_cast<std::size_t>(job.n_samples) * 8 + tile + (p * (p + 1) / 2 + p + 2 * d * 16 + 3 * d) * 8;
+    }
+
+    ChunkJob upload(const SampleJob& job, Count p0, Count m) {
+        const Count d = job.d;
+        X_.upload(job.X + p0 * d, static_cast<std::size_t>(m * d));
+        ChunkJob cj;
+        cj.X = X_.get();
+        if (job.scale) {
+            scale_.upload(job.scale, static_cast<std::size_t>(d));
+            cj.scale = scale_.get();
+        }
+        if (job.baseline) {
+            baseline_.upload(job.baseline, static_cast<std::size_t>(d));
+            cj.baseline = baseline_.get();
+        }
+        cj.d = static_cast<int>(d);
+        cj.n = job.n_samples;
+        cj.key = key_from_seed(job.seed);
+        cj.first_stream = job.stream(p0);
+        cj.common = job.common_draws;
+        cj.draws = job.draws;
+        return cj;
+    }
+
+    Runtime rt_;
+    FlatNetwork flat_;
+    int target_;
+    Buffer<LayerView> layers_;
+    Buffer<float> params_, tile_floats_;
+    Buffer<std::uint64_t> masks_;
+    Buffer<double> X_, scale_, baseline_, background_, fx_, values_, fbar_, gbar_, zbar_, v_, coef_, intercept_,
+        moments_, shift_, tile_doubles_, sums_;
+};
+
+}  // namespace gradlime::device

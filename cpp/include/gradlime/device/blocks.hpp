@@ -1,0 +1,219 @@
+// The CUDA backend's kernels as the phases of one block, written once for the host and the GPU
+// (GRADLIME_HD): a block is one point (KernelSHAP: a slice of the grid-stride items), its
+// kThreads threads drawing and evaluating a tile of samples each, then each entry of the point's
+// sums owned by one thread, which adds the tile's samples in order. No atomics and no reduction
+// trees: every sum is the host reference's sequence of operations (device_host.cpp), so a run's
+// bits depend neither on the block size nor on the run.
+//
+// A Block provides begin(i, t), then for step = 0 .. steps() - 1 compute(i, t, step) and, after
+// a barrier, reduce(i, t, step) and another barrier, then end(i, t): i the block, t the thread,
+// `shared` the block's dynamic shared memory. The GPU runs each phase on all threads between
+// __syncthreads (block_kernel, cpp/cuda/); the host emulation (device_emulation.cpp) runs each
+// phase for t = 0 .. kThreads - 1 in turn, which is what the barriers guarantee, so CI runs the
+// kernels' very code (tiles, rows, owners, shared or global scratch). What it cannot see is a race
+// between two threads of one phase: compute-sanitizer's racecheck does, on a GPU
+// (bench/gpu_check.sh).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "gradlime/device/draws.hpp"
+#include "gradlime/device/network_row.hpp"
+#include "gradlime/device/passes.hpp"
+#include "gradlime/device/shap_sums.hpp"
+#include "gradlime/hd.hpp"
+
+namespace gradlime::device {
+
+constexpr int kThreads = 128;  // threads per block: one sample each per tile
+
+#if !defined(__CUDA_ARCH__)
+float host_row_value_and_grad(const NetworkView& net, int target, float* work, float* grad);  // device_network_row.cpp
+#endif
+
+// One network row: on the GPU, device/network_row.hpp's; on the host, the same function compiled
+// as mlp.cpp is (device_network_row.cpp), as the host reference runs it.
+GRADLIME_HD inline float network_row(const NetworkView& net, int target, float* work, float* grad) {
+#if defined(__CUDA_ARCH__)
+    return row_value_and_grad(net, target, work, grad);
+#else
+    return host_row_value_and_grad(net, target, work, grad);
+#endif
+}
+
+// A block's scratch: each thread's row of `doubles` doubles and of `floats` floats, the float
+// rows float_stride apart (odd: consecutive threads' rows start in different shared-memory
+// banks). In the block's shared memory when it fits, else one block's worth per block in global
+// memory. The rows of a block's other threads are reachable too: the tile exchanges gradients and
+// columns between the threads that compute them and those that sum them.
+struct Tile {
+    int doubles = 0, floats = 0, float_stride = 1;
+    bool shared = false;
+    double* global_doubles = nullptr;
+    float* global_floats = nullptr;
+    GRADLIME_HD std::size_t bytes() const {
+        return static_cast<std::size_t>(kThreads) *
+               (static_cast<std::size_t>(doubles) * 8 + static_cast<std::size_t>(float_stride) * 4);
+    }
+    // Thread r's rows in block b; `shared` is the block's shared memory (the double rows first).
+    GRADLIME_HD double* double_row(double* shared, long long b, int r) const {
+        return this->shared ? shared + static_cast<long long>(r) * doubles
+                            : global_doubles + (b * kThreads + r) * doubles;
+    }
+    GRADLIME_HD float* float_row(double* shared, long long b, int r) const {
+        float* base = this->shared ? reinterpret_cast<float*>(shared + static_cast<long long>(kThreads) * doubles)
+                                   : global_floats + b * kThreads * float_stride;
+        return base + static_cast<long long>(r) * float_stride;
+    }
+};
+
+// What every block of a chunk reads: the chunk's points (row-major, d each) and the draws.
+struct ChunkJob {
+    const double* X = nullptr;
+    const double* scale = nullptr;
+    const double* baseline = nullptr;
+    int d = 0;
+    long long n = 0;
+    Key key{};
+    std::uint32_t first_stream = 0;  // of the chunk's first point
+    bool common = false;
+    Draws draws = Draws::Gaussian;
+    GRADLIME_HD PointDraws point(long long i) const {
+        PointDraws p;
+        p.x = X + i * d;
+        p.scale = scale;
+        p.baseline = baseline;
+        p.d = d;
+        p.key = key;
+        p.stream = common ? first_stream : first_stream + static_cast<std::uint32_t>(i);
+        p.draws = draws;
+        return p;
+    }
+};
+
+GRADLIME_HD inline long long min_ll(long long a, long long b) { return a < b ? a : b; }
+
+// Pass 1: values (kept on the device), their mean, and the gradient moments when asked. A
+// thread's rows: z (d doubles); the network's scratch, then the sample's gradient (floats).
+struct ValuesBlock {
+    NetworkView net;
+    int target = 0;
+    ChunkJob job;
+    double *values = nullptr, *fbar = nullptr, *moments = nullptr, *shift = nullptr;
+    Tile tile;
+    static Tile layout(const NetworkView& net, int d) {
+        Tile t;
+        t.doubles = d;
+        t.floats = row_scratch(net) + d;
+        t.float_stride = t.floats | 1;
+        return t;
+    }
+    GRADLIME_HD double* lanes(long long i) const { return moments ? moments + i * job.d * 2 * kMomentLanes : nullptr; }
+    GRADLIME_HD long long steps() const { return (job.n + kThreads - 1) / kThreads; }
+    GRADLIME_HD void begin(long long i, int t, double*) const {
+        if (double* l = lanes(i))
+            for (int k = t; k < job.d * 2 * kMomentLanes; k += kThreads) l[k] = 0.0;
+    }
+    GRADLIME_HD void compute(long long i, int t, long long step, double* shared) const {
+        const long long s = step * kThreads + t;
+        if (s >= job.n) return;
+        float* work = tile.float_row(shared, i, t);
+        draw_sample(job.point(i), static_cast<std::uint64_t>(s), tile.double_row(shared, i, t), work);
+        values[i * job.n + s] = network_row(net, target, work, moments ? work + row_scratch(net) : nullptr);
+    }
+    GRADLIME_HD void reduce(long long i, int t, long long step, double* shared) const {
+        double* l = lanes(i);
+        if (!l) return;
+        const long long s0 = step * kThreads, rows = min_ll(kThreads, job.n - s0);
+        const int d = job.d, scratch = row_scratch(net);
+        for (int k = t; k < d; k += kThreads)
+            for (long long r = 0; r < rows; ++r)
+                moment_add(static_cast<std::uint64_t>(s0 + r), tile.float_row(shared, i, static_cast<int>(r))[scratch + k],
+                           shift[i * d + k], l + k * 2 * kMomentLanes);
+    }
+    GRADLIME_HD void end(long long i, int t, double*) const {
+        if (t == 0) fbar[i] = sequential_mean(values + i * job.n, job.n);
+    }
+};
+
+// The passes after the first (device/passes.hpp): each sample's columns and weight into the
+// tile, then each of the point's entries adds the tile's samples in order. A thread's rows: z
+// (d), its columns (p) and weight (doubles); the network input draw_sample writes (d floats).
+struct SumsBlock {
+    Pass pass = Pass::LeastSquares;
+    PassShape shape;
+    ChunkJob job;
+    PassInputs in;
+    double* sums = nullptr;
+    Tile tile;
+    static Tile layout(const PassShape& shape, int d) {
+        Tile t;
+        t.doubles = d + shape.p + 1;
+        t.floats = d;
+        t.float_stride = d | 1;
+        return t;
+    }
+    GRADLIME_HD long long steps() const { return (job.n + kThreads - 1) / kThreads; }
+    GRADLIME_HD void begin(long long i, int t, double*) const {
+        for (long long e = t; e < shape.width; e += kThreads) sums[i * shape.width + e] = 0.0;
+    }
+    GRADLIME_HD void compute(long long i, int t, long long step, double* shared) const {
+        const long long s = step * kThreads + t;
+        if (s >= job.n) return;
+        const PointDraws pt = job.point(i);
+        double* z = tile.double_row(shared, i, t);
+        draw_sample(pt, static_cast<std::uint64_t>(s), z, tile.float_row(shared, i, t));
+        z[job.d + shape.p] = pass_columns(pass, in, pt, i, s, z, z + job.d);
+    }
+    GRADLIME_HD void reduce(long long i, int t, long long step, double* shared) const {
+        const long long rows = min_ll(kThreads, job.n - step * kThreads);
+        const int d = job.d, p = shape.p;
+        for (long long e = t; e < shape.width; e += kThreads) {
+            const GramEntry g = pass_entry(shape, e);
+            double acc = sums[i * shape.width + e];
+            for (long long r = 0; r < rows; ++r) {
+                const double* row = tile.double_row(shared, i, static_cast<int>(r));
+                pass_add(shape, g, row + d, row[d + p], acc);
+            }
+            sums[i * shape.width + e] = acc;
+        }
+    }
+    GRADLIME_HD void end(long long, int, double*) const {}
+};
+
+// KernelSHAP: item u of the chunk's m (n + 1) is point u / (n + 1)'s coalition u % (n + 1) (the
+// last: f(x) itself), one thread each, grid-stride over `blocks` blocks. A thread's row: the
+// network's scratch (floats).
+struct CoalitionBlock {
+    NetworkView net;
+    int target = 0;
+    const double *X = nullptr, *background = nullptr;
+    int d = 0, words = 0;
+    long long B = 0, m = 0, n = 0, blocks = 0;
+    const std::uint64_t* masks = nullptr;
+    double *fx = nullptr, *sums = nullptr;
+    Tile tile;
+    static Tile layout(const NetworkView& net) {
+        Tile t;
+        t.floats = row_scratch(net);
+        t.float_stride = t.floats | 1;
+        return t;
+    }
+    GRADLIME_HD long long steps() const { return 0; }
+    GRADLIME_HD void begin(long long b, int t, double* shared) const {
+        float* work = tile.float_row(shared, b, t);
+        auto value = [&](float* w) { return network_row(net, target, w, nullptr); };
+        for (long long u = b * kThreads + t; u < m * (n + 1); u += blocks * kThreads) {
+            const long long i = u / (n + 1), j = u % (n + 1);
+            const double* x = X + i * d;
+            if (j == n) fx[i] = coalition_sum(d, x, nullptr, 0, nullptr, work, value);
+            else sums[i * n + j] = coalition_sum(d, x, background, B, masks + (i * n + j) * words, work, value);
+        }
+    }
+    GRADLIME_HD void compute(long long, int, long long, double*) const {}
+    GRADLIME_HD void reduce(long long, int, long long, double*) const {}
+    GRADLIME_HD void end(long long, int, double*) const {}
+};
+
+}  // namespace gradlime::device
