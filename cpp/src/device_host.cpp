@@ -113,7 +113,7 @@ public:
         }
     }
 
-    void coalition_sums(const SampleJob& job, Index p0, Index m, const std::uint64_t* masks, int words, double* fx,
+    void coalition_sums(const SampleJob& job, Index p0, Index m, const ShapCoalitions& host, double* fx,
                         double* sums) override {
         const Index n = job.n_samples, d = job.d;
         const NetworkView net = flat_.view();
@@ -124,10 +124,11 @@ public:
             std::vector<float> work(static_cast<size_t>(row_scratch(net)));
             auto value = [&](float* w) { return host_row_value_and_grad(net, target_, w, nullptr); };
             const double* x = job.X + (p0 + i) * d;
-            fx[i] = coalition_sum(static_cast<int>(d), x, nullptr, 0, nullptr, work.data(), value);
+            fx[i] = point_value(static_cast<int>(d), x, work.data(), value);
+            const Coalitions c{host.exact, host.pairs, host.words, host.inverse ? host.inverse + i * d : nullptr};
             for (Index j = 0; j < n; ++j)
-                sums[i * n + j] = coalition_sum(static_cast<int>(d), x, job.background, job.background_rows,
-                                                masks + (i * n + j) * words, work.data(), value);
+                sums[i * n + j] = coalition_sum(static_cast<int>(d), x, job.background, job.background_rows, c, j,
+                                                work.data(), value);
         }
     }
 

@@ -293,9 +293,17 @@ void run_on_device(Context& c, const KernelShapOptions& opt) {
     const std::unique_ptr<device::DeviceBackend> backend = device::detail::backend_for(*native, opt.driver);
     c.out.expected_value = device::background_mean(*backend, job);
     const Index n = job.n_samples;
-    auto pack = [&](Index p, std::uint64_t* w) {
-        if (!c.coalitions.exact()) return c.coalitions.pack(c.stream(p), 0, n, w);
-        for (Index j = 0; j < n; ++j) w[j * c.words] = static_cast<std::uint64_t>(j) + 1;  // d < 64
+    device::ShapCoalitions coalitions;
+    coalitions.exact = c.coalitions.exact();
+    coalitions.words = static_cast<int>(c.words);
+    if (!coalitions.exact) {
+        coalitions.pairs = c.coalitions.design().masks.data();
+        coalitions.pair_count = static_cast<Index>(c.coalitions.design().masks.size()) / c.words;
+    }
+    auto inverse = [&](Index p, std::int32_t* out) {
+        std::vector<Index> perm;
+        c.coalitions.permutation(c.stream(p), perm);
+        for (Index i = 0; i < c.d; ++i) out[perm[static_cast<size_t>(i)]] = static_cast<std::int32_t>(i);
     };
     auto take = [&](Index p0, Index m, const double* fx, const double* sums) {
         parallel_for(m, [&](Index i) {
@@ -306,7 +314,7 @@ void run_on_device(Context& c, const KernelShapOptions& opt) {
             finalize_point(c, s, false);
         });
     };
-    device::kernel_shap_sums(*backend, job, static_cast<int>(c.words), pack, take,
+    device::kernel_shap_sums(*backend, job, coalitions, inverse, take,
                              device::detail::chunk_reporter(c.model, opt.driver, job.rows));
 }
 

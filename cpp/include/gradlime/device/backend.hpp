@@ -54,6 +54,15 @@ struct SampleJob {
     std::uint32_t stream(Count i) const { return common_draws ? first_stream : first_stream + static_cast<std::uint32_t>(i); }
 };
 
+// KernelSHAP's coalitions as the host hands them to a backend (device/shap_sums.hpp's Coalitions).
+struct ShapCoalitions {
+    bool exact = false;
+    const std::uint64_t* pairs = nullptr;
+    Count pair_count = 0;
+    int words = 0;
+    const std::int32_t* inverse = nullptr;  // (m, d)
+};
+
 // What a backend computes for points [p0, p0 + m) of the job, into row-major per-point arrays.
 class DeviceBackend {
 public:
@@ -66,10 +75,11 @@ public:
     // points: (m, pass_shape(pass, d).width). `in`'s arrays are the host's; its values are ignored.
     virtual void sums(Pass pass, const SampleJob& job, Count p0, Count m, const PassInputs& in, double* out) = 0;
     // KernelSHAP (job.background): f(x) of each point (fx, m) and, when job.n_samples > 0, each of
-    // its coalitions' sums over the background rows (device/shap_sums.hpp; sums (m, n)), the
-    // coalitions given as masks (m, n, words) of 64-bit words.
-    virtual void coalition_sums(const SampleJob& job, Count p0, Count m, const std::uint64_t* masks, int words,
-                                double* fx, double* sums) = 0;
+    // its coalitions' sums over the background rows (device/shap_sums.hpp; sums (m, n)). `c`'s
+    // arrays are the host's: its pairs (pair_count of them) and, sampled, the chunk's points'
+    // inverse permutations (m, d).
+    virtual void coalition_sums(const SampleJob& job, Count p0, Count m, const ShapCoalitions& c, double* fx,
+                                double* sums) = 0;
     // Points per call that fit the backend's memory.
     virtual Count chunk_points(const SampleJob& job) const = 0;
 };

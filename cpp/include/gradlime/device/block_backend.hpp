@@ -90,7 +90,7 @@ public:
         sums_.download(out, mm * width);
     }
 
-    void coalition_sums(const SampleJob& job, Count p0, Count m, const std::uint64_t* masks, int words, double* fx,
+    void coalition_sums(const SampleJob& job, Count p0, Count m, const ShapCoalitions& host, double* fx,
                         double* sums) override {
         CoalitionBlock b;
         b.net = view();
@@ -100,15 +100,20 @@ public:
         X_.upload(job.X + p0 * job.d, mm * d);
         b.X = X_.get();
         b.d = static_cast<int>(d);
-        b.words = words;
         b.B = job.background_rows;
         b.m = static_cast<long long>(mm);
         b.n = static_cast<long long>(n);
         if (n > 0) {
             background_.upload(job.background, static_cast<std::size_t>(job.background_rows) * d);
-            masks_.upload(masks, mm * n * static_cast<std::size_t>(words));
             b.background = background_.get();
-            b.masks = masks_.get();
+            b.coalitions.exact = host.exact;
+            b.coalitions.words = host.words;
+            if (!host.exact) {
+                pairs_.upload(host.pairs, static_cast<std::size_t>(host.pair_count) * static_cast<std::size_t>(host.words));
+                inverse_.upload(host.inverse, mm * d);
+                b.coalitions.pairs = pairs_.get();
+                b.coalitions.inverse = inverse_.get();
+            }
         }
         fx_.resize(mm);
         sums_.resize(std::max<std::size_t>(1, mm * n));
@@ -149,8 +154,8 @@ private:
 
     std::size_t bytes_per_point(const SampleJob& job) const {
         const std::size_t d = static_cast<std::size_t>(job.d), p = d + 2;  // the widest pass's columns (LimeFit)
-        if (job.background)  // KernelSHAP: the masks, the sums, f(x), the point
-            return static_cast<std::size_t>(job.n_samples) * (8 + 8 * ((d + 63) / 64)) + 8 + d * 8;
+        if (job.background)  // KernelSHAP: the sums, f(x), the point, its inverse permutation
+            return static_cast<std::size_t>(job.n_samples) * 8 + 8 + d * 12;
         const std::size_t scratch = static_cast<std::size_t>(row_scratch(flat_.view()));
         const std::size_t tile = kThreads * (d * 8 + (scratch + d + 1) * 4 + (d + p + 1) * 8 + (d + 1) * 4);  // global
         return static_cast<std::size_t>(job.n_samples) * 8 + tile + (p * (p + 1) / 2 + p + 2 * d * 16 + 3 * d) * 8;
@@ -183,7 +188,8 @@ private:
     int target_;
     Buffer<LayerView> layers_;
     Buffer<float> params_, tile_floats_;
-    Buffer<std::uint64_t> masks_;
+    Buffer<std::uint64_t> pairs_;
+    Buffer<std::int32_t> inverse_;
     Buffer<double> X_, scale_, baseline_, background_, fx_, values_, fbar_, gbar_, zbar_, v_, coef_, intercept_,
         moments_, shift_, tile_doubles_, sums_;
 };

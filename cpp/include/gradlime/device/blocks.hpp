@@ -189,9 +189,9 @@ struct CoalitionBlock {
     NetworkView net;
     int target = 0;
     const double *X = nullptr, *background = nullptr;
-    int d = 0, words = 0;
+    int d = 0;
     long long B = 0, m = 0, n = 0, blocks = 0;
-    const std::uint64_t* masks = nullptr;
+    Coalitions coalitions;  // its inverse: the chunk's (m, d), point i's at i * d
     double *fx = nullptr, *sums = nullptr;
     Tile tile;
     static Tile layout(const NetworkView& net) {
@@ -207,8 +207,13 @@ struct CoalitionBlock {
         for (long long u = b * kThreads + t; u < m * (n + 1); u += blocks * kThreads) {
             const long long i = u / (n + 1), j = u % (n + 1);
             const double* x = X + i * d;
-            if (j == n) fx[i] = coalition_sum(d, x, nullptr, 0, nullptr, work, value);
-            else sums[i * n + j] = coalition_sum(d, x, background, B, masks + (i * n + j) * words, work, value);
+            if (j == n) {
+                fx[i] = point_value(d, x, work, value);
+            } else {
+                Coalitions c = coalitions;
+                if (c.inverse) c.inverse += i * d;
+                sums[i * n + j] = coalition_sum(d, x, background, B, c, j, work, value);
+            }
         }
     }
     GRADLIME_HD void compute(long long, int, long long, double*) const {}

@@ -48,14 +48,15 @@ Estimate lime_estimates(DeviceBackend& backend, const SampleJob& job, double ker
                         const ChunkDone& done = {});
 
 // KernelSHAP's evaluations (job.background): E f(b), the mean of the background rows' values in
-// row order; then for each chunk of points, pack(point, masks) writes the point's n coalitions
-// (zeroed, words 64-bit words each), the backend evaluates them, and take(p0, m, fx, sums) gets
-// f(x) (m) and the coalitions' sums over the background (m, n). Non-finite values throw.
-using PackMasks = std::function<void(Count, std::uint64_t*)>;
+// row order; then for each chunk of points, inverse(point, out) writes a sampled point's inverse
+// feature permutation (d), the backend evaluates its coalitions (`coalitions`: the pairs, or
+// exact) and take(p0, m, fx, sums) gets f(x) (m) and the coalitions' sums over the background
+// (m, n). Non-finite values throw.
+using InversePermutation = std::function<void(Count, std::int32_t*)>;
 using TakeSums = std::function<void(Count, Count, const double*, const double*)>;
 double background_mean(DeviceBackend& backend, const SampleJob& job);
-void kernel_shap_sums(DeviceBackend& backend, const SampleJob& job, int words, const PackMasks& pack,
-                      const TakeSums& take, const ChunkDone& done = {});
+void kernel_shap_sums(DeviceBackend& backend, const SampleJob& job, const ShapCoalitions& coalitions,
+                      const InversePermutation& inverse, const TakeSums& take, const ChunkDone& done = {});
 
 // The seams (opt.driver.device Cuda or CudaReference): the validated call on the CUDA backend or
 // on the host reference. Throw std::invalid_argument naming what the device does not run (a

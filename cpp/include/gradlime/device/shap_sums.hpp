@@ -9,23 +9,40 @@
 
 namespace gradlime::device {
 
-// Bit k of a packed mask (word k / 64, bit k % 64): feature k is kept from x.
-GRADLIME_HD inline bool mask_keeps(const std::uint64_t* mask, int k) { return (mask[k / 64] >> (k % 64)) & 1u; }
+// The coalitions of one point (shap.hpp's ShapleyCoalitions). Exact: coalition j keeps the
+// features of the bits of j + 1. Sampled: coalition j is reference pair j / 2's first coalition (j
+// even) or its complement (j odd), feature i of the reference being feature perm(i) of the point
+// (ShapleyCoalitions::pack), so feature k is kept when bit inverse(k) of the pair's mask differs
+// from j's parity.
+struct Coalitions {
+    bool exact = false;
+    const std::uint64_t* pairs = nullptr;  // sampled: each pair's first coalition, `words` 64-bit words
+    int words = 0;
+    const std::int32_t* inverse = nullptr;  // sampled: the point's inverse permutation, d
+    GRADLIME_HD bool keeps(long long j, int k) const {
+        if (exact) return ((static_cast<std::uint64_t>(j) + 1) >> k) & 1u;
+        const int i = inverse[k];
+        const bool in_pair = (pairs[(j / 2) * words + i / 64] >> (i % 64)) & 1u;
+        return in_pair != ((j & 1) != 0);
+    }
+};
 
-// sum over b = 0 .. B - 1 of f(x~_b), x~_b = mask ? x : background row b, in float as the network
-// sees it (mask null: f(x) itself, once). value(work) evaluates the row in work[0 .. d), work being
+// f(x) in float as the network sees it; value(work) evaluates the row in work[0 .. d), work being
 // row_scratch floats (the network row: device/network_row.hpp).
 template <class Value>
+GRADLIME_HD inline double point_value(int d, const double* x, float* work, Value&& value) {
+    for (int k = 0; k < d; ++k) work[k] = static_cast<float>(x[k]);
+    return static_cast<double>(value(work));
+}
+
+// Coalition j's sum over b = 0 .. B - 1 of f(x~_b), x~_b = (kept ? x : background row b).
+template <class Value>
 GRADLIME_HD inline double coalition_sum(int d, const double* x, const double* background, std::int64_t B,
-                                        const std::uint64_t* mask, float* work, Value&& value) {
-    if (!mask) {
-        for (int k = 0; k < d; ++k) work[k] = static_cast<float>(x[k]);
-        return static_cast<double>(value(work));
-    }
+                                        const Coalitions& c, long long j, float* work, Value&& value) {
     double sum = 0.0;
     for (std::int64_t b = 0; b < B; ++b) {
         const double* bg = background + b * d;
-        for (int k = 0; k < d; ++k) work[k] = static_cast<float>(mask_keeps(mask, k) ? x[k] : bg[k]);
+        for (int k = 0; k < d; ++k) work[k] = static_cast<float>(c.keeps(j, k) ? x[k] : bg[k]);
         sum = sum + static_cast<double>(value(work));
     }
     return sum;
