@@ -26,7 +26,8 @@
 
 namespace gradlime::device {
 
-constexpr int kThreads = 128;  // threads per block: one sample each per tile
+constexpr int kThreads = 128;  // threads per block: one sample each per tile (a multiple of kMomentLanes)
+static_assert(kThreads % kMomentLanes == 0, "a tile starts at lane 0 of the gradient moments");
 
 #if !defined(__CUDA_ARCH__)
 float host_row_value_and_grad(const NetworkView& net, int target, float* work, float* grad);  // device_network_row.cpp
@@ -122,15 +123,22 @@ struct ValuesBlock {
         draw_sample(job.point(i), static_cast<std::uint64_t>(s), tile.double_row(shared, i, t), work);
         values[i * job.n + s] = network_row(net, target, work, moments ? work + row_scratch(net) : nullptr);
     }
+    // Owner o = (feature k, lane L) adds the tile's samples of lane L in order; at step 0 each
+    // owner reads the shift g_0 from the tile's first row, lane 0's writes it for the later steps.
     GRADLIME_HD void reduce(long long i, int t, long long step, double* shared) const {
         double* l = lanes(i);
         if (!l) return;
         const long long s0 = step * kThreads, rows = min_ll(kThreads, job.n - s0);
         const int d = job.d, scratch = row_scratch(net);
-        for (int k = t; k < d; k += kThreads)
-            for (long long r = 0; r < rows; ++r)
-                moment_add(static_cast<std::uint64_t>(s0 + r), tile.float_row(shared, i, static_cast<int>(r))[scratch + k],
-                           shift[i * d + k], l + k * 2 * kMomentLanes);
+        for (int o = t; o < d * kMomentLanes; o += kThreads) {
+            const int k = o / kMomentLanes, lane = o % kMomentLanes;
+            const double g0 = step == 0 ? static_cast<double>(tile.float_row(shared, i, 0)[scratch + k]) : shift[i * d + k];
+            if (step == 0 && lane == 0) shift[i * d + k] = g0;
+            // The tile's first row of this lane: s0 + r = lane (mod 8); s0 is a multiple of 8.
+            for (long long r = lane; r < rows; r += kMomentLanes)
+                moment_lane_add(static_cast<double>(tile.float_row(shared, i, static_cast<int>(r))[scratch + k]), g0, lane,
+                                l + k * 2 * kMomentLanes);
+        }
     }
     GRADLIME_HD void end(long long i, int t, double*) const {
         if (t == 0) fbar[i] = sequential_mean(values + i * job.n, job.n);

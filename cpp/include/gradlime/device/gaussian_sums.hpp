@@ -30,13 +30,17 @@ namespace gradlime::device {
 constexpr int kMomentLanes = 8;  // GradientMoments::kLanes
 
 // Feature k's moments: lanes (kMomentLanes sums of deltas, then as many of their squares) and the
-// shift g_0. Sample s with gradient g.
-GRADLIME_HD inline void moment_add(std::uint64_t s, double g, double& shift, double* lanes) {
-    if (s == 0) shift = g;
+// shift g_0, the first sample's gradient. Each lane is its own sum (sample s goes to lane s mod
+// 8), so a lane can be summed by its own thread.
+GRADLIME_HD inline void moment_lane_add(double g, double shift, int lane, double* lanes) {
     const double delta = g - shift;
-    const int lane = static_cast<int>(s % kMomentLanes);
     lanes[lane] = add_rn(lanes[lane], delta);
     lanes[kMomentLanes + lane] = add_rn(lanes[kMomentLanes + lane], mul_rn(delta, delta));
+}
+// Sample s with gradient g.
+GRADLIME_HD inline void moment_add(std::uint64_t s, double g, double& shift, double* lanes) {
+    if (s == 0) shift = g;
+    moment_lane_add(g, shift, static_cast<int>(s % kMomentLanes), lanes);
 }
 
 // fbar, the mean of a point's n values, summed in sample order (C-LIME's and Stein's centring).
