@@ -37,9 +37,11 @@ GRADLIME_HD inline double exp_nonpositive(double x, Mul mul, Add add) {
     const double r = add(add(x, -mul(kf, kLn2Hi)), -mul(kf, kLn2Lo));
     double p = kTaylorTop;
     for (int i = 0; i < kTaylorTerms; ++i) p = add(mul(p, r), taylor(i));
-    std::int64_t bits;
+    std::uint64_t bits;
     std::memcpy(&bits, &t, sizeof bits);
-    const std::int64_t scale_bits = (bits - kShifterBits + 1023) * (std::int64_t{1} << 52);
+    // 2^k in the exponent bits, k = bits - kShifterBits, in unsigned (wrapping) arithmetic: below
+    // -708, where k + 1023 leaves the exponent's range, the answer is 0 whatever the bits.
+    const std::uint64_t scale_bits = (bits - static_cast<std::uint64_t>(kShifterBits) + 1023u) << 52;
     double scale;
     std::memcpy(&scale, &scale_bits, sizeof scale);
     return x < kUnderflow ? 0.0 : mul(p, scale);
