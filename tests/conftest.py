@@ -238,3 +238,7 @@ def random_network(acts, d=7, seed=0, widths=(12, 9), out=3):
 def relative(a, b):
     """The largest difference relative to the largest entry of b."""
     return float(np.max(np.abs(a - b)) / np.max(np.abs(b)))
+
+
+# GPU tests: skipped where this build or machine has no CUDA device (CI).
+gpu = pytest.mark.skipif(not gl.cuda_available(), reason="no CUDA device")

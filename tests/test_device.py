@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 import gradlime as gl
+from conftest import gpu, relative
 from conftest import random_network as network
-from conftest import relative
 from gradlime import _core
 from gradlime.models import network_of
 
@@ -173,9 +173,6 @@ def test_a_torch_model_on_the_cpu_asks_for_its_device():
         gl.smoothgrad(m, X, device="cpu", n_samples=20).values,
         gl.smoothgrad(m, X, n_samples=20).values,
     )
-
-
-gpu = pytest.mark.skipif(not gl.cuda_available(), reason="no CUDA device")
 
 
 @gpu

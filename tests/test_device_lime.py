@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import gradlime as gl
-from conftest import ctrl_c_latency, relative
+from conftest import ctrl_c_latency, gpu, relative
 from conftest import random_network as network
 from gradlime import _core
 from gradlime.models import network_of
@@ -135,9 +135,6 @@ def test_a_device_run_stops_on_ctrl_c(tmp_path):
     latency = ctrl_c_latency(call, setup=setup)
     assert latency is not None
     assert latency < 2.0
-
-
-gpu = pytest.mark.skipif(not gl.cuda_available(), reason="no CUDA device")
 
 
 @gpu

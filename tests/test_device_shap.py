@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 import gradlime as gl
+from conftest import gpu, relative
 from conftest import random_network as network
-from conftest import relative
 from gradlime import _core
 from gradlime.models import network_of
 
@@ -100,9 +100,6 @@ def test_a_device_run_reports_progress():
         progress_interval=0.0,
     )
     assert [d for d, _ in reports] == [4, 8, 10]
-
-
-gpu = pytest.mark.skipif(not gl.cuda_available(), reason="no CUDA device")
 
 
 @gpu
