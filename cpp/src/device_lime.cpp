@@ -20,8 +20,7 @@ Estimate lime_estimates(DeviceBackend& backend, const SampleJob& job, double ker
     Estimate out{RowMatrix::Zero(N, d), RowMatrix::Zero(N, d)};
     const Eigen::Map<const RowMatrix> X(job.X, N, d);
     const Eigen::Map<const Vector> baseline(job.baseline, d);
-    PassInputs in;
-    in.inv_width2 = 1.0 / (kernel_width * kernel_width);
+    const double inv_width2 = 1.0 / (kernel_width * kernel_width);
     const Index fit_width = pass_shape(Pass::LimeFit, di).width, meat_width = pass_shape(Pass::LimeMeat, di).width;
     const Index chunk = std::max<Index>(1, backend.chunk_points(job));
     for (Index p0 = 0; p0 < N; p0 += chunk) {
@@ -32,6 +31,8 @@ Estimate lime_estimates(DeviceBackend& backend, const SampleJob& job, double ker
             if (!std::isfinite(fbar[static_cast<size_t>(i)]))
                 throw std::invalid_argument("lime: the network's values overflowed at point " + std::to_string(p0 + i));
         std::vector<double> sums(static_cast<size_t>(m * fit_width));
+        PassInputs in;  // each chunk's own: the backend reads (uploads) whatever it points to
+        in.inv_width2 = inv_width2;
         backend.sums(Pass::LimeFit, job, p0, m, in, sums.data());
         // The lower triangle over [z; y'; 1]: P, then the row of y' (Q), then the row of 1 (.., Y, W).
         std::vector<LimeSolution> fits;
