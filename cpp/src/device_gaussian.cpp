@@ -37,6 +37,15 @@ std::unique_ptr<DeviceBackend> backend_for(const NetworkModel& native, const Dri
     return cuda_backend(net, target, driver.device_index);
 }
 
+void refuse(const char* runs, std::initializer_list<Refusal> reasons) {
+    std::string refused;
+    for (const Refusal& r : reasons)
+        if (r.holds) refused += (refused.empty() ? "" : ", ") + std::string(r.what);
+    if (!refused.empty())
+        throw std::invalid_argument(std::string("the CUDA backend runs ") + runs + "; not " + refused +
+                                    ": use device='cpu'");
+}
+
 ChunkDone chunk_reporter(BatchModel& model, const DriverOptions& driver, Count total) {
     auto progress = std::make_shared<Progress>(driver, total);
     return [&model, progress](Count done) {
@@ -151,20 +160,15 @@ GaussianResults gaussian_estimates(DeviceBackend& backend, const SampleJob& job,
 EngineResult run_engine_on_device(const RowMatrix& X, const NoiseSampler& sampler, BatchModel& model,
                                   const EngineOptions& opt) {
     const NetworkModel* native = model.as_network();
-    std::string refused;
-    auto refuse = [&](bool on, const char* what) {
-        if (on) refused += (refused.empty() ? "" : ", ") + std::string(what);
-    };
-    refuse(native == nullptr, "a model that is not a native network");
-    refuse(opt.stein && opt.stein_cv, "stein's control variate");
     const bool uniform = sampler.kind() == NoiseKind::Uniform;
-    refuse(!(uniform || (sampler.is_gaussian() && sampler.is_diagonal())), "other noise than a diagonal Gaussian or the uniform cube");
-    refuse(opt.scheme.antithetic || opt.scheme.qmc(), "antithetic or QMC draws");
-    refuse(opt.stop_tol > 0.0, "tol");
-    if (!refused.empty())
-        throw std::invalid_argument("the CUDA backend runs smoothgrad, unigrad, clime and stein of native networks with "
-                                    "Monte Carlo draws from a diagonal Gaussian or the uniform cube; not " + refused +
-                                    ": use device='cpu'");
+    detail::refuse("smoothgrad, unigrad, clime and stein of native networks with Monte Carlo draws from a diagonal "
+                   "Gaussian or the uniform cube",
+                   {{native == nullptr, "a model that is not a native network"},
+                    {opt.stein && opt.stein_cv, "stein's control variate"},
+                    {!(uniform || (sampler.is_gaussian() && sampler.is_diagonal())),
+                     "other noise than a diagonal Gaussian or the uniform cube"},
+                    {opt.scheme.antithetic || opt.scheme.qmc(), "antithetic or QMC draws"},
+                    {opt.stop_tol > 0.0, "tol"}});
     SampleJob job;
     job.X = X.data();
     job.rows = X.rows();

@@ -69,12 +69,8 @@ Estimate lime_estimates(DeviceBackend& backend, const SampleJob& job, double ker
 
 LimeResult run_lime_on_device(const RowMatrix& X, const Vector& baseline, BatchModel& model, const LimeOptions& opt) {
     const NetworkModel* native = model.as_network();
-    std::string refused;
-    if (native == nullptr) refused = "a model that is not a native network";
-    if (opt.stop_tol > 0.0) refused += (refused.empty() ? "" : ", ") + std::string("tol");
-    if (!refused.empty())
-        throw std::invalid_argument("the CUDA backend runs lime of native networks; not " + refused +
-                                    ": use device='cpu'");
+    detail::refuse("lime of native networks",
+                   {{native == nullptr, "a model that is not a native network"}, {opt.stop_tol > 0.0, "tol"}});
     SampleJob job;
     job.X = X.data();
     job.rows = X.rows();

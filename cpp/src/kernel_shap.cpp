@@ -278,11 +278,8 @@ private:
 // background), the fits are finalize_point's, points in parallel.
 void run_on_device(Context& c, const KernelShapOptions& opt) {
     const NetworkModel* native = c.model.as_network();
-    std::string refused = native ? "" : "a model that is not a native network";
-    if (opt.stop_tol > 0.0) refused += (refused.empty() ? "" : ", ") + std::string("tol");
-    if (!refused.empty())
-        throw std::invalid_argument("the CUDA backend runs kernel_shap of native networks; not " + refused +
-                                    ": use device='cpu'");
+    device::detail::refuse("kernel_shap of native networks",
+                           {{native == nullptr, "a model that is not a native network"}, {opt.stop_tol > 0.0, "tol"}});
     device::SampleJob job;
     job.X = c.X.data();
     job.rows = c.X.rows();

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <functional>
+#include <initializer_list>
 #include <memory>
 
 #include "gradlime/device/backend.hpp"
@@ -73,6 +74,13 @@ namespace gradlime::device::detail {
 // ChunkDone that reports progress and polls the model for Ctrl-C between chunks.
 std::unique_ptr<DeviceBackend> backend_for(const NetworkModel& native, const DriverOptions& driver);
 ChunkDone chunk_reporter(BatchModel& model, const DriverOptions& driver, Count total);
+// Throws std::invalid_argument "the CUDA backend runs <runs>; not <each reason that holds>: use
+// device='cpu'" when one holds. Every seam refuses a model that is not a native network first.
+struct Refusal {
+    bool holds;
+    const char* what;
+};
+void refuse(const char* runs, std::initializer_list<Refusal> reasons);
 // A packed lower triangle (device/gaussian_sums.hpp) as the lower triangle of a p x p matrix.
 Matrix unpack_lower(const double* e, int p);
 // Throws std::invalid_argument naming the first point of rows [p0, p0 + m) with a non-finite entry.
