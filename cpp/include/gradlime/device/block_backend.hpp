@@ -138,7 +138,7 @@ private:
             return tile;
         }
         tile_doubles_.resize(std::max<std::size_t>(1, blocks * kThreads * static_cast<std::size_t>(tile.doubles)));
-        tile_floats_.resize(blocks * kThreads * static_cast<std::size_t>(tile.float_stride));
+        tile_floats_.resize(blocks * kThreads * static_cast<std::size_t>(tile.floats));
         tile.global_doubles = tile_doubles_.get();
         tile.global_floats = tile_floats_.get();
         return tile;

@@ -22,6 +22,7 @@
 #include "gradlime/device/network_row.hpp"
 #include "gradlime/device/passes.hpp"
 #include "gradlime/device/shap_sums.hpp"
+#include "gradlime/device/strided.hpp"
 #include "gradlime/hd.hpp"
 
 namespace gradlime::device {
@@ -30,12 +31,12 @@ constexpr int kThreads = 128;  // threads per block: one sample each per tile (a
 static_assert(kThreads % kMomentLanes == 0, "a tile starts at lane 0 of the gradient moments");
 
 #if !defined(__CUDA_ARCH__)
-float host_row_value_and_grad(const NetworkView& net, int target, float* work, float* grad);  // device_network_row.cpp
+float host_row_value_and_grad(const NetworkView& net, int target, Strided<float> work, Strided<float> grad);  // device_network_row.cpp
 #endif
 
 // One network row: on the GPU, device/network_row.hpp's; on the host, the same function compiled
 // as mlp.cpp is (device_network_row.cpp), as the host reference runs it.
-GRADLIME_HD inline float network_row(const NetworkView& net, int target, float* work, float* grad) {
+GRADLIME_HD inline float network_row(const NetworkView& net, int target, Strided<float> work, Strided<float> grad) {
 #if defined(__CUDA_ARCH__)
     return row_value_and_grad(net, target, work, grad);
 #else
@@ -43,29 +44,30 @@ GRADLIME_HD inline float network_row(const NetworkView& net, int target, float* 
 #endif
 }
 
-// A block's scratch: each thread's row of `doubles` doubles and of `floats` floats, the float
-// rows float_stride apart (odd: consecutive threads' rows start in different shared-memory
-// banks). In the block's shared memory when it fits, else one block's worth per block in global
-// memory. The rows of a block's other threads are reachable too: the tile exchanges gradients and
-// columns between the threads that compute them and those that sum them.
+// A block's scratch: each thread's row of `doubles` doubles and of `floats` floats, laid out
+// feature-major (element k of thread t at k * kThreads + t: a warp's threads reading element k
+// read consecutive addresses, coalesced in global memory and one bank each in shared memory). In
+// the block's shared memory when it fits, else one block's worth per block in global memory. The
+// rows of a block's other threads are reachable too: the tile exchanges gradients and columns
+// between the threads that compute them and those that sum them.
 struct Tile {
-    int doubles = 0, floats = 0, float_stride = 1;
+    int doubles = 0, floats = 0;
     bool shared = false;
     double* global_doubles = nullptr;
     float* global_floats = nullptr;
     GRADLIME_HD std::size_t bytes() const {
         return static_cast<std::size_t>(kThreads) *
-               (static_cast<std::size_t>(doubles) * 8 + static_cast<std::size_t>(float_stride) * 4);
+               (static_cast<std::size_t>(doubles) * 8 + static_cast<std::size_t>(floats) * 4);
     }
     // Thread r's rows in block b; `shared` is the block's shared memory (the double rows first).
-    GRADLIME_HD double* double_row(double* shared, long long b, int r) const {
-        return this->shared ? shared + static_cast<long long>(r) * doubles
-                            : global_doubles + (b * kThreads + r) * doubles;
+    GRADLIME_HD Strided<double> double_row(double* shared, long long b, int r) const {
+        double* base = this->shared ? shared : global_doubles + b * kThreads * doubles;
+        return {base + r, kThreads};
     }
-    GRADLIME_HD float* float_row(double* shared, long long b, int r) const {
+    GRADLIME_HD Strided<float> float_row(double* shared, long long b, int r) const {
         float* base = this->shared ? reinterpret_cast<float*>(shared + static_cast<long long>(kThreads) * doubles)
-                                   : global_floats + b * kThreads * float_stride;
-        return base + static_cast<long long>(r) * float_stride;
+                                   : global_floats + b * kThreads * floats;
+        return {base + r, kThreads};
     }
 };
 
@@ -107,7 +109,6 @@ struct ValuesBlock {
         Tile t;
         t.doubles = d;
         t.floats = row_scratch(net) + d;
-        t.float_stride = t.floats | 1;
         return t;
     }
     GRADLIME_HD double* lanes(long long i) const { return moments ? moments + i * job.d * 2 * kMomentLanes : nullptr; }
@@ -119,9 +120,9 @@ struct ValuesBlock {
     GRADLIME_HD void compute(long long i, int t, long long step, double* shared) const {
         const long long s = step * kThreads + t;
         if (s >= job.n) return;
-        float* work = tile.float_row(shared, i, t);
+        const Strided<float> work = tile.float_row(shared, i, t);
         draw_sample(job.point(i), static_cast<std::uint64_t>(s), tile.double_row(shared, i, t), work);
-        values[i * job.n + s] = network_row(net, target, work, moments ? work + row_scratch(net) : nullptr);
+        values[i * job.n + s] = network_row(net, target, work, moments ? work + row_scratch(net) : Strided<float>{});
     }
     // Owner o = (feature k, lane L) adds the tile's samples of lane L in order; at step 0 each
     // owner reads the shift g_0 from the tile's first row, lane 0's writes it for the later steps.
@@ -159,7 +160,6 @@ struct SumsBlock {
         Tile t;
         t.doubles = d + shape.p + 1;
         t.floats = d;
-        t.float_stride = d | 1;
         return t;
     }
     GRADLIME_HD long long steps() const { return (job.n + kThreads - 1) / kThreads; }
@@ -170,7 +170,7 @@ struct SumsBlock {
         const long long s = step * kThreads + t;
         if (s >= job.n) return;
         const PointDraws pt = job.point(i);
-        double* z = tile.double_row(shared, i, t);
+        const Strided<double> z = tile.double_row(shared, i, t);
         draw_sample(pt, static_cast<std::uint64_t>(s), z, tile.float_row(shared, i, t));
         z[job.d + shape.p] = pass_columns(pass, in, pt, i, s, z, z + job.d);
     }
@@ -181,7 +181,7 @@ struct SumsBlock {
             const GramEntry g = pass_entry(shape, e);
             double acc = sums[i * shape.width + e];
             for (long long r = 0; r < rows; ++r) {
-                const double* row = tile.double_row(shared, i, static_cast<int>(r));
+                const Strided<double> row = tile.double_row(shared, i, static_cast<int>(r));
                 pass_add(shape, g, row + d, row[d + p], acc);
             }
             sums[i * shape.width + e] = acc;
@@ -205,13 +205,12 @@ struct CoalitionBlock {
     static Tile layout(const NetworkView& net) {
         Tile t;
         t.floats = row_scratch(net);
-        t.float_stride = t.floats | 1;
         return t;
     }
     GRADLIME_HD long long steps() const { return 0; }
     GRADLIME_HD void begin(long long b, int t, double* shared) const {
-        float* work = tile.float_row(shared, b, t);
-        auto value = [&](float* w) { return network_row(net, target, w, nullptr); };
+        const Strided<float> work = tile.float_row(shared, b, t);
+        auto value = [&](Strided<float> w) { return network_row(net, target, w, Strided<float>{}); };
         for (long long u = b * kThreads + t; u < m * (n + 1); u += blocks * kThreads) {
             const long long i = u / (n + 1), j = u % (n + 1);
             const double* x = X + i * d;

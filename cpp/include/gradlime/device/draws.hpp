@@ -50,7 +50,9 @@ GRADLIME_HD inline double mul_rn(double a, double b) {
 // Sample s's standard draws z (d) and the network's float input a (gaussian_family.cpp's
 // fill_block, NoiseSampler::perturb's uniform cube, lime.cpp's fill_block: each the same
 // operations on the same counters).
-GRADLIME_HD inline void draw_sample(const PointDraws& p, std::uint64_t s, double* z, float* a) {
+// Z and A: double* and float*, or Strided ones (device/strided.hpp).
+template <class Z, class A>
+GRADLIME_HD inline void draw_sample(const PointDraws& p, std::uint64_t s, Z z, A a) {
     if (p.draws == Draws::Masks) {
         lime_mask_row(p.key, p.stream, s, p.d, z);
         for (int k = 0; k < p.d; ++k) a[k] = static_cast<float>(z[k] != 0.0 ? p.x[k] : p.baseline[k]);

@@ -66,15 +66,18 @@ GRADLIME_HD inline void packed_entry(std::int64_t e, int& k, int& l) {
 }
 
 // C-LIME's least-squares columns of a sample: c = [z; f - fbar] (d + 1).
-GRADLIME_HD inline void least_squares_columns(const double* z, int d, double f, double fbar, double* c) {
+// (Z and C, here and below: double* or Strided<double>, device/strided.hpp.)
+template <class Z, class C>
+GRADLIME_HD inline void least_squares_columns(Z z, int d, double f, double fbar, C c) {
     for (int k = 0; k < d; ++k) c[k] = z[k];
     c[d] = f - fbar;
 }
 
 // The meat's columns of a sample: u = r (z - zbar), r = (f - fbar) - gbar - sum_k (z_k - zbar_k) v_k
 // (least_squares.cpp's meat_of_rows, Monte Carlo), the fit summed in feature order.
-GRADLIME_HD inline void meat_columns(const double* z, int d, double f, double fbar, double gbar, const double* zbar,
-                                     const double* v, double* u) {
+template <class Z, class C>
+GRADLIME_HD inline void meat_columns(Z z, int d, double f, double fbar, double gbar, const double* zbar, const double* v,
+                                     C u) {
     double fit = 0.0;
     for (int k = 0; k < d; ++k) {
         u[k] = z[k] - zbar[k];
@@ -86,7 +89,8 @@ GRADLIME_HD inline void meat_columns(const double* z, int d, double f, double fb
 
 // The Stein terms of a sample: t_k = (z_k (1 / s_k)) (f - fbar) (NoiseSampler::dual_rows, then
 // SteinEstimator::terms).
-GRADLIME_HD inline void stein_columns(const double* z, int d, double f, double fbar, const double* scale, double* t) {
+template <class Z, class C>
+GRADLIME_HD inline void stein_columns(Z z, int d, double f, double fbar, const double* scale, C t) {
     const double g = f - fbar;
     for (int k = 0; k < d; ++k) t[k] = mul_rn(mul_rn(z[k], 1.0 / scale[k]), g);
 }
@@ -114,7 +118,8 @@ GRADLIME_HD inline GramEntry gram_entry(std::int64_t e, int p) {
     return g;
 }
 // The entry gains sample c's term: c_k c_l, or c_k.
-GRADLIME_HD inline void gram_add(const GramEntry& g, const double* c, double& entry) {
+template <class C>
+GRADLIME_HD inline void gram_add(const GramEntry& g, C c, double& entry) {
     entry = add_rn(entry, g.l >= 0 ? mul_rn(c[g.k], c[g.l]) : c[g.k]);
 }
 

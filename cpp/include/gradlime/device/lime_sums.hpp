@@ -20,7 +20,8 @@ namespace gradlime::device {
 
 // pi(z) = exp(-sqrt(sum over the dropped features of (x_k - b_k)^2) / width^2), the squares added
 // in feature order: lime.cpp's pass 1, for one sample.
-GRADLIME_HD inline double lime_weight(const PointDraws& p, const double* z, double inv_width2) {
+template <class Z>
+GRADLIME_HD inline double lime_weight(const PointDraws& p, Z z, double inv_width2) {
     double dist2 = 0.0;
     for (int k = 0; k < p.d; ++k) {
         const double gap = p.x[k] - p.baseline[k];
@@ -32,8 +33,8 @@ GRADLIME_HD inline double lime_weight(const PointDraws& p, const double* z, doub
 }
 
 // The fit's columns c = [z; f - f0; 1] (d + 2); returns the weight.
-GRADLIME_HD inline double lime_fit_columns(const PointDraws& p, const double* z, double f, double f0,
-                                           double inv_width2, double* c) {
+template <class Z, class C>
+GRADLIME_HD inline double lime_fit_columns(const PointDraws& p, Z z, double f, double f0, double inv_width2, C c) {
     for (int k = 0; k < p.d; ++k) c[k] = z[k];
     c[p.d] = f - f0;
     c[p.d + 1] = 1.0;
@@ -42,8 +43,9 @@ GRADLIME_HD inline double lime_fit_columns(const PointDraws& p, const double* z,
 
 // The sandwich's columns c = [z; 1] (d + 1); returns u = (pi r)^2, r = ((f - f0) - intercept) -
 // z . coef, z . coef summed in feature order over the kept features.
-GRADLIME_HD inline double lime_meat_columns(const PointDraws& p, const double* z, double f, double f0,
-                                            double inv_width2, const double* coef, double intercept, double* c) {
+template <class Z, class C>
+GRADLIME_HD inline double lime_meat_columns(const PointDraws& p, Z z, double f, double f0, double inv_width2,
+                                            const double* coef, double intercept, C c) {
     double zc = 0.0;
     for (int k = 0; k < p.d; ++k) {
         c[k] = z[k];

@@ -82,14 +82,16 @@ GRADLIME_HD inline float activate_backward(int kind, float x, float y, float gy,
 }  // namespace detail
 
 // work[0 .. input_dim) holds the row's input. Returns output `target`; with grad non-null writes
-// its gradient (input_dim floats). work: row_scratch(net) floats.
-GRADLIME_HD inline float row_value_and_grad(const NetworkView& net, int target, float* work, float* grad) {
+// its gradient (input_dim floats). work: row_scratch(net) floats. Work and Grad: float* or
+// device/strided.hpp's Strided<float>.
+template <class Work, class Grad>
+GRADLIME_HD inline float row_value_and_grad(const NetworkView& net, int target, Work work, Grad grad) {
     const float* P = net.params;
     int off = 0;  // the current layer's input in work
     for (int l = 0; l < net.n_layers; ++l) {
         const LayerView& L = net.layers[l];
-        const float* x = work + off;
-        float* y = work + off + L.in;
+        const Work x = work + off;
+        const Work y = work + off + L.in;
         if (L.kind == kDense) {
             const float* W = P + L.weight;
             for (int j = 0; j < L.out; ++j) {
@@ -119,14 +121,14 @@ GRADLIME_HD inline float row_value_and_grad(const NetworkView& net, int target, 
     const float value = work[off + target];
     if (!grad) return value;
     // Reverse mode: gy holds d value / d (the current layer's output).
-    float* gy = work + net.activations;
-    float* gx = gy + net.max_width;
+    Work gy = work + net.activations;
+    Work gx = gy + net.max_width;
     for (int j = 0; j < out_width; ++j) gy[j] = j == target ? 1.0f : 0.0f;
     for (int l = net.n_layers - 1; l >= 0; --l) {
         const LayerView& L = net.layers[l];
         off -= L.in;
-        const float* x = work + off;
-        const float* y = x + L.in;
+        const Work x = work + off;
+        const Work y = x + L.in;
         if (L.kind == kDense) {
             const float* W = P + L.weight;
             for (int k = 0; k < L.in; ++k) {
@@ -143,7 +145,7 @@ GRADLIME_HD inline float row_value_and_grad(const NetworkView& net, int target, 
             for (int j = 0; j < L.out; ++j)
                 gx[j] = detail::activate_backward(L.kind, x[j], y[j], gy[j], L.alpha, L.gamma);
         }
-        float* t = gy;
+        const Work t = gy;
         gy = gx;
         gx = t;
     }

@@ -56,8 +56,9 @@ GRADLIME_HD inline PassShape pass_shape(Pass pass, int d) {
 }
 
 // Sample s of local point i: its columns into c (p), its weight returned (1 unweighted).
+template <class Z, class C>
 GRADLIME_HD inline double pass_columns(Pass pass, const PassInputs& in, const PointDraws& pt, std::int64_t i,
-                                       std::int64_t s, const double* z, double* c) {
+                                       std::int64_t s, Z z, C c) {
     const int d = pt.d;
     const double f = in.values[i * in.n + s];
     switch (pass) {
@@ -76,7 +77,8 @@ GRADLIME_HD inline GramEntry pass_entry(const PassShape& s, std::int64_t e) {
 }
 
 // The entry gains the sample's term.
-GRADLIME_HD inline void pass_add(const PassShape& s, const GramEntry& g, const double* c, double w, double& entry) {
+template <class C>
+GRADLIME_HD inline void pass_add(const PassShape& s, const GramEntry& g, C c, double w, double& entry) {
     if (!s.weighted) gram_add(g, c, entry);
     else entry = add_rn(entry, mul_rn(w, g.l >= 0 ? mul_rn(c[g.k], c[g.l]) : c[g.k]));
 }

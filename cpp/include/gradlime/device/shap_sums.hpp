@@ -29,16 +29,16 @@ struct Coalitions {
 
 // f(x) in float as the network sees it; value(work) evaluates the row in work[0 .. d), work being
 // row_scratch floats (the network row: device/network_row.hpp).
-template <class Value>
-GRADLIME_HD inline double point_value(int d, const double* x, float* work, Value&& value) {
+template <class Work, class Value>
+GRADLIME_HD inline double point_value(int d, const double* x, Work work, Value&& value) {
     for (int k = 0; k < d; ++k) work[k] = static_cast<float>(x[k]);
     return static_cast<double>(value(work));
 }
 
 // Coalition j's sum over b = 0 .. B - 1 of f(x~_b), x~_b = (kept ? x : background row b).
-template <class Value>
+template <class Work, class Value>
 GRADLIME_HD inline double coalition_sum(int d, const double* x, const double* background, std::int64_t B,
-                                        const Coalitions& c, long long j, float* work, Value&& value) {
+                                        const Coalitions& c, long long j, Work work, Value&& value) {
     double sum = 0.0;
     for (std::int64_t b = 0; b < B; ++b) {
         const double* bg = background + b * d;

@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 
 #include "gradlime/hd.hpp"
 #include "gradlime/rng/counter_space.hpp"
@@ -15,8 +16,10 @@ namespace gradlime {
 // Mask bit k of sample `sample` of point `point` is bit k % 32 of word (k / 32) % 4 of the Philox
 // block with counter (counter_word(LimeMasks, k / 128), sample low, sample high, point) and
 // key = seed: LIME's own range of counters, so its masks never reuse C-LIME's random bits.
-template <class T>
-GRADLIME_HD inline void lime_mask_row(Key key, std::uint32_t point, std::uint64_t sample, std::ptrdiff_t d, T* z) noexcept {
+// Out: a pointer, or any type indexed as one (device/strided.hpp).
+template <class Out>
+GRADLIME_HD inline void lime_mask_row(Key key, std::uint32_t point, std::uint64_t sample, std::ptrdiff_t d, Out z) noexcept {
+    using T = std::remove_reference_t<decltype(z[0])>;
     const auto s_lo = static_cast<std::uint32_t>(sample);
     const auto s_hi = static_cast<std::uint32_t>(sample >> 32);
     for (std::ptrdiff_t k0 = 0; k0 < d; k0 += 128) {
