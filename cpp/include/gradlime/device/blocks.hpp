@@ -44,30 +44,36 @@ GRADLIME_HD inline float network_row(const NetworkView& net, int target, Strided
 #endif
 }
 
-// A block's scratch: each thread's row of `doubles` doubles and of `floats` floats, laid out
-// feature-major (element k of thread t at k * kThreads + t: a warp's threads reading element k
-// read consecutive addresses, coalesced in global memory and one bank each in shared memory). In
-// the block's shared memory when it fits, else one block's worth per block in global memory. The
-// rows of a block's other threads are reachable too: the tile exchanges gradients and columns
-// between the threads that compute them and those that sum them.
+// A block's scratch: each thread's row of `doubles` doubles and of `floats` floats. In the block's
+// shared memory when it fits: row by row, each row padded to an odd length, so that both the
+// threads of a warp reading element k of their own rows and the owners reading the elements of
+// one row fall in different banks. Else in global memory, one block's worth per block, laid out
+// feature-major (element k of thread t at k * kThreads + t), so that a warp reading element k of
+// its rows reads consecutive addresses. The rows of a block's other threads are reachable too:
+// the tile exchanges gradients and columns between the threads that compute them and those that
+// sum them.
 struct Tile {
     int doubles = 0, floats = 0;
     bool shared = false;
     double* global_doubles = nullptr;
     float* global_floats = nullptr;
+    GRADLIME_HD static int odd(int n) { return n | 1; }
+    // The block's shared memory, were it there.
     GRADLIME_HD std::size_t bytes() const {
         return static_cast<std::size_t>(kThreads) *
-               (static_cast<std::size_t>(doubles) * 8 + static_cast<std::size_t>(floats) * 4);
+               (static_cast<std::size_t>(odd(doubles)) * 8 + static_cast<std::size_t>(odd(floats)) * 4);
     }
     // Thread r's rows in block b; `shared` is the block's shared memory (the double rows first).
     GRADLIME_HD Strided<double> double_row(double* shared, long long b, int r) const {
-        double* base = this->shared ? shared : global_doubles + b * kThreads * doubles;
-        return {base + r, kThreads};
+        if (this->shared) return {shared + static_cast<long long>(r) * odd(doubles), 1};
+        return {global_doubles + b * kThreads * doubles + r, kThreads};
     }
     GRADLIME_HD Strided<float> float_row(double* shared, long long b, int r) const {
-        float* base = this->shared ? reinterpret_cast<float*>(shared + static_cast<long long>(kThreads) * doubles)
-                                   : global_floats + b * kThreads * floats;
-        return {base + r, kThreads};
+        if (this->shared)
+            return {reinterpret_cast<float*>(shared + static_cast<long long>(kThreads) * odd(doubles)) +
+                        static_cast<long long>(r) * odd(floats),
+                    1};
+        return {global_floats + b * kThreads * floats + r, kThreads};
     }
 };
 

@@ -1,9 +1,8 @@
-// A pointer whose elements lie `stride` apart: a thread's row in a block's tile laid out
-// feature-major (element k of thread t at k * kThreads + t), so that a warp's threads touching
-// the same element touch consecutive addresses (coalesced in global memory, one bank each in
-// shared memory). The per-sample functions of device/ are templates over their arrays' pointer
-// type: plain pointers on the host reference, Strided ones in the kernels (device/blocks.hpp);
-// the same operations on the same numbers either way.
+// A pointer whose elements lie `stride` apart: a thread's row in a block's tile in global memory,
+// laid out feature-major (element k of thread t at k * kThreads + t, device/blocks.hpp), so that a
+// warp's threads touching the same element touch consecutive addresses. The per-sample functions
+// of device/ are templates over their arrays' pointer type: plain pointers on the host reference,
+// Strided ones in the kernels; the same operations on the same numbers either way.
 #pragma once
 
 #include <cstdint>
