@@ -95,6 +95,12 @@ def test_what_lime_on_the_device_does_not_run_is_refused():
         gl.lime(lambda A: A.sum(1), X, device="cuda")
 
 
+@pytest.mark.parametrize("method", ["lime", "kernel_shap"])
+def test_lipschitz_hands_the_device_to_lime_and_kernel_shap(method):
+    with pytest.raises(ValueError, match="native networks"):
+        gl.lipschitz(lambda A: A.sum(1), X, method, device="cuda", n_neighbors=2, n_samples=64)
+
+
 def test_a_device_run_reports_progress_after_each_chunk():
     m = network(("relu", "relu", None))
     P = np.random.default_rng(6).normal(size=(60, 7))
