@@ -1,6 +1,6 @@
 // One row of a native network, value and input gradient, written once for the host and the GPU
 // (GRADLIME_HD): what one CUDA thread computes for one perturbation. The network is a flat view
-// (plain arrays, no Eigen) of a FeedForwardNetwork (mlp.hpp), built by device/flat_network.hpp.
+// (plain arrays, no Eigen) of a FeedForwardNetwork (mlp.hpp), built by flatten (device/estimates.hpp).
 //
 // The arithmetic is mlp.cpp's for one row: a dense output is its bias plus sum_k W_jk x_k in k
 // order, each term one fused multiply-add (fmaf: the instruction mlp.cpp's contracted loops use on
@@ -17,7 +17,7 @@
 
 namespace gradlime::device {
 
-// Layer codes, in the order of LayerKind (mlp.hpp; flat_network.cpp asserts it).
+// Layer codes, in the order of LayerKind (mlp.hpp; device_host.cpp asserts it).
 enum LayerCode : int {
     kDense = 0,
     kRelu,
