@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "gradlime/device/estimates.hpp"
+#include "gradlime/device/blocks.hpp"
 #include "gradlime/device/passes.hpp"
 
 namespace gradlime::device {
@@ -44,18 +45,6 @@ float host_row_value_and_grad(const NetworkView& net, int target, float* work, f
 
 namespace {
 
-PointDraws point_of(const SampleJob& job, Index i) {
-    PointDraws p;
-    p.x = job.X + i * job.d;
-    p.scale = job.scale;
-    p.baseline = job.baseline;
-    p.d = static_cast<int>(job.d);
-    p.key = key_from_seed(job.seed);
-    p.stream = job.stream(i);
-    p.draws = job.draws;
-    return p;
-}
-
 class HostBackend final : public DeviceBackend {
 public:
     HostBackend(const FlatNetwork& net, int target) : flat_(net), target_(target) {}
@@ -65,11 +54,12 @@ public:
         const Index n = job.n_samples, d = job.d;
         values_.assign(static_cast<size_t>(m * n), 0.0);
         const NetworkView net = flat_.view();
+        const ChunkJob chunk = chunk_of(job, p0);
 #if defined(GRADLIME_HAVE_OPENMP)
 #pragma omp parallel for schedule(dynamic)
 #endif
         for (Index i = 0; i < m; ++i) {
-            const PointDraws p = point_of(job, p0 + i);
+            const PointDraws p = chunk.point(i);
             std::vector<double> z(static_cast<size_t>(d));
             std::vector<float> work(static_cast<size_t>(row_scratch(net))), grad(static_cast<size_t>(d));
             double* lanes = moments ? moments + i * d * 2 * kMomentLanes : nullptr;
@@ -94,13 +84,14 @@ public:
         PassInputs in = host;
         in.values = values_.data();
         in.n = n;
+        const ChunkJob chunk = chunk_of(job, p0);
         std::vector<GramEntry> entry(static_cast<size_t>(shape.width));
         for (Index e = 0; e < shape.width; ++e) entry[static_cast<size_t>(e)] = pass_entry(shape, e);
 #if defined(GRADLIME_HAVE_OPENMP)
 #pragma omp parallel for schedule(dynamic)
 #endif
         for (Index i = 0; i < m; ++i) {
-            const PointDraws pt = point_of(job, p0 + i);
+            const PointDraws pt = chunk.point(i);
             std::vector<double> z(static_cast<size_t>(d)), c(static_cast<size_t>(shape.p));
             std::vector<float> a(static_cast<size_t>(d));
             double* entries = out + i * shape.width;

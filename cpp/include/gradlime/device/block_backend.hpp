@@ -163,8 +163,8 @@ private:
 
     ChunkJob upload(const SampleJob& job, Count p0, Count m) {
         const Count d = job.d;
-        X_.upload(job.X + p0 * d, static_cast<std::size_t>(m * d));
-        ChunkJob cj;
+        ChunkJob cj = chunk_of(job, p0);
+        X_.upload(cj.X, static_cast<std::size_t>(m * d));
         cj.X = X_.get();
         if (job.scale) {
             scale_.upload(job.scale, static_cast<std::size_t>(d));
@@ -174,12 +174,6 @@ private:
             baseline_.upload(job.baseline, static_cast<std::size_t>(d));
             cj.baseline = baseline_.get();
         }
-        cj.d = static_cast<int>(d);
-        cj.n = job.n_samples;
-        cj.key = key_from_seed(job.seed);
-        cj.first_stream = job.stream(p0);
-        cj.common = job.common_draws;
-        cj.draws = job.draws;
         return cj;
     }
 

@@ -18,6 +18,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "gradlime/device/backend.hpp"
 #include "gradlime/device/draws.hpp"
 #include "gradlime/device/network_row.hpp"
 #include "gradlime/device/passes.hpp"
@@ -100,6 +101,22 @@ struct ChunkJob {
         return p;
     }
 };
+
+// Points [p0, ...) of a job as a chunk, the job's own (host) arrays; a device backend swaps in its
+// copies of X, scale and baseline.
+inline ChunkJob chunk_of(const SampleJob& job, Count p0) {
+    ChunkJob cj;
+    cj.X = job.X + p0 * job.d;
+    cj.scale = job.scale;
+    cj.baseline = job.baseline;
+    cj.d = static_cast<int>(job.d);
+    cj.n = job.n_samples;
+    cj.key = key_from_seed(job.seed);
+    cj.first_stream = job.stream(p0);
+    cj.common = job.common_draws;
+    cj.draws = job.draws;
+    return cj;
+}
 
 GRADLIME_HD inline long long min_ll(long long a, long long b) { return a < b ? a : b; }
 
