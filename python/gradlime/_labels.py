@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from . import _progress
-from ._validation import is_frame
+from ._validation import host_array, host_keywords, is_frame
 from .result import Explanation
 
 __all__ = ["Labels", "labelled", "read_labels"]
@@ -87,6 +87,7 @@ def labelled(fn: Callable[..., R]) -> Callable[..., R]:
             if args:
                 raise TypeError(f"{fn.__name__} over a dask X takes its parameters by keyword")
             return lazy_explanation(wrapper, model, X, dict(kw, feature_names=feature_names))
+        X, args, kw = host_array(X), tuple(map(host_array, args)), host_keywords(kw)
         shape = point_shape(X)
         if shape is not None:  # (N, ...): flat rows for the method, X's shape for the results
             model, kw = flat_model(model, shape), flat_keywords(kw, shape)

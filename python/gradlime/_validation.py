@@ -7,7 +7,15 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["as_background", "as_points", "as_seed", "noise_spec", "positive_int"]
+__all__ = [
+    "as_background",
+    "as_points",
+    "as_seed",
+    "host_array",
+    "host_keywords",
+    "noise_spec",
+    "positive_int",
+]
 
 _MAX_BUFFER_DOUBLES = 1 << 23  # 64 MiB of float64 per batch buffer by default
 DEFAULT_BATCH_ROWS = 8192
@@ -47,11 +55,37 @@ def frame_values(obj: Any, name: str) -> Any:
     return obj.to_numpy(dtype=np.float64)
 
 
+def is_tensor(obj: Any) -> bool:
+    """A torch tensor (or Parameter), recognised without importing torch."""
+    return type(obj).__module__.split(".")[0] == "torch" and hasattr(obj, "detach")
+
+
+def host_array(value: Any) -> Any:
+    """A torch tensor, on whatever device and with or without autograd, as a numpy array on the
+    host (floating point as float64, exactly: numpy has no bfloat16; integers and booleans as
+    they are); anything else unchanged. What a torch user hands in (X on the GPU, a baseline
+    that requires grad) is read as its numbers: the explanations are numpy arrays whatever the
+    input's device."""
+    if not is_tensor(value):
+        return value
+    t = value.detach()
+    if t.is_floating_point():
+        import torch  # the tensor's own module: already imported
+
+        t = t.to(dtype=torch.float64)
+    return t.cpu().numpy()
+
+
+def host_keywords(kw: dict[str, Any]) -> dict[str, Any]:
+    """``kw`` with every torch tensor among its values read to the host (``host_array``)."""
+    return {k: host_array(v) for k, v in kw.items()}
+
+
 def real_array(value: Any, name: str) -> np.ndarray:
     """`value` as an aligned float64 array (a pandas DataFrame or Series too), or a TypeError
     naming `name` for what is not real numbers. Aligned: a buffer unpickled from another process
     (Dask) may start at any byte, and the compiled core reads whole doubles."""
-    value = frame_values(value, name)
+    value = frame_values(host_array(value), name)
     check_real(value, name)
     try:
         return np.require(np.asarray(value, dtype=np.float64), requirements="A")

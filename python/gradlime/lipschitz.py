@@ -11,7 +11,14 @@ import numpy as np
 from . import _core, _dask, _progress, _streams
 from ._engine import one_pass
 from ._shapes import flat_keywords, flat_model, point_shape
-from ._validation import as_points, as_seed, positive_float, positive_int
+from ._validation import (
+    as_points,
+    as_seed,
+    host_array,
+    host_keywords,
+    positive_float,
+    positive_int,
+)
 from .models import Model, as_model
 from .registry import REGISTRY, MethodSpec
 
@@ -204,6 +211,7 @@ def lipschitz_and_explanations(
     """``lipschitz``'s result and the explanations phi(x) of the points themselves (N, d'), from
     the same pass (``tradeoff`` scores their faithfulness). Points of any shape (N, ...) are
     explained as flat rows, the model called in their own shape (_shapes.py)."""
+    X, method_params = host_array(X), host_keywords(method_params)
     shape = point_shape(X)
     if shape is not None:
         model, method_params = flat_model(model, shape), flat_keywords(method_params, shape)

@@ -8,7 +8,7 @@ import numpy as np
 
 from ._feature_masks import groups_of
 from ._shapes import flat_model, point_shape
-from ._validation import as_baseline, as_points, real_array
+from ._validation import as_baseline, as_points, host_array, real_array
 from .models import Model, as_model, in_batches
 
 __all__ = ["SIMILARITIES", "faithfulness"]
@@ -90,6 +90,9 @@ def faithfulness(
         raise ValueError(f"similarity must be one of {SIMILARITIES}; got {similarity!r}")
     if at_reference not in _AT_REFERENCE:
         raise ValueError(f"at_reference must be one of {_AT_REFERENCE}; got {at_reference!r}")
+    X, attributions, reference, feature_mask = map(
+        host_array, (X, attributions, reference, feature_mask)
+    )
     shape = point_shape(X)
     if shape is not None:  # points of any shape: flat rows, the model in their own shape
         model = flat_model(model, shape)

@@ -10,7 +10,7 @@ import numpy as np
 
 from . import _dask, _progress
 from ._shapes import point_shape
-from ._validation import as_points
+from ._validation import as_points, host_array, host_keywords
 from .lipschitz import lipschitz_and_explanations
 from .metrics import faithfulness
 from .models import as_model
@@ -154,6 +154,7 @@ def tradeoff_points(
     shape (N, ...) are scored as flat rows, the model called in their own shape (_shapes.py)."""
     # Points of any shape go on as they are: lipschitz and faithfulness flatten them, with the
     # per-feature keywords and the reference, themselves (_shapes.py).
+    X, reference, method_params = host_array(X), host_array(reference), host_keywords(method_params)
     points = np.asarray(X) if point_shape(X) is not None else as_points(X)[0]
     m = as_model(model)
     out = np.empty((2, len(sigmas), len(points)))
