@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import gradlime as gl
-from conftest import onnx_net
+from conftest import gpu, onnx_net
 from gradlime._cli import main
 
 W = np.array([[0.5, -1.0], [1.0, 0.2], [-0.3, 0.8]], dtype=np.float32)
@@ -117,6 +117,14 @@ def test_explain_a_scikit_learn_model_saved_with_joblib(tmp_path):
         ({"extra": ["--n-samples", "5"], "method": "gradient"}, "--n-samples does not apply"),
         ({"extra": ["--sigma", "-1"]}, "sigma"),
         ({"model": "points.csv"}, "the model must be an .onnx file"),
+        ({"extra": ["--device", "cuda"], "method": "gradient"}, "--device does not apply"),
+        ({"extra": ["--device", "gpu"]}, "device must be None, 'cpu', 'cuda' or 'cuda:N'"),
+        pytest.param(
+            {"extra": ["--device", "cuda"]},
+            "no usable CUDA device" if gl.cuda_info()["compiled"] else "built without CUDA",
+            marks=pytest.mark.skipif(gl.cuda_available(), reason="a CUDA device is here"),
+            id="no-gpu",
+        ),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(files, capsys, change, message):
@@ -142,6 +150,17 @@ def test_bad_input_is_one_line_and_exit_2(files, capsys, change, message):
     assert err.count("\n") == 1
     assert err.startswith("gradlime: error: ")
     assert message in err
+
+
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=gpu)], ids=["cpu", "cuda"])
+def test_explain_on_a_device_gives_the_cpu_s_numbers(files, device):
+    model, data, tmp = files
+    run = ["explain", str(model), str(data), "--method", "smoothgrad", "--target", "1"]
+    assert main([*run, "--out", str(tmp / "cpu.csv")]) == 0
+    assert main([*run, "--device", device, "--out", str(tmp / "dev.csv")]) == 0
+    np.testing.assert_allclose(
+        read_csv(tmp / "dev.csv")[1], read_csv(tmp / "cpu.csv")[1], rtol=1e-6, atol=1e-12
+    )
 
 
 def test_info(capsys):

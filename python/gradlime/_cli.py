@@ -1,7 +1,7 @@
 """The command line: ``gradlime`` (or ``python -m gradlime``).
 
     gradlime demo                     the bundled network, explained (see _demo)
-    gradlime explain MODEL DATA --method M --out FILE [--plot PNG] [...]
+    gradlime explain MODEL DATA --method M --out FILE [--plot PNG] [--device cuda] [...]
     gradlime info                     what this build can do
     gradlime reproduce {paper1,paper2,all} --out DIR [--quick]   the papers' figures and CSVs
 
@@ -99,6 +99,7 @@ def _write(names: list[str], rows: np.ndarray, path: str) -> None:
 
 
 def _explain(args: argparse.Namespace) -> int:
+    from ._device import resolve
     from .registry import REGISTRY
 
     if args.method not in REGISTRY:
@@ -122,6 +123,14 @@ def _explain(args: argparse.Namespace) -> int:
             raise CliError(f"--baseline does not apply to {args.method}")
         base, _ = _read_data(args.baseline)
         kw["baseline"] = base[0] if base.ndim == 2 and len(base) == 1 else base
+    if args.device is not None:
+        if "device" not in spec.keywords:
+            raise CliError(f"--device does not apply to {args.method} (it runs on the CPU)")
+        try:  # what is missing (a CUDA build, a GPU), said before any work
+            resolve(args.device, model)
+        except RuntimeError as exc:
+            raise CliError(str(exc)) from None
+        kw["device"] = args.device
     E = spec.function(model, X, **kw)
     columns, rows = table(E)
     _write(columns, rows, args.out)
@@ -202,6 +211,11 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--n-samples", type=int, default=None)
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--baseline", default=None, help="a data file of the baseline row(s)")
+    e.add_argument(
+        "--device",
+        default=None,
+        help="cpu, cuda or cuda:N: where the sampling methods run (an ONNX or MLP model on a GPU)",
+    )
     e.add_argument("--out", required=True, help="a .csv or .parquet file for the attributions")
     e.add_argument("--plot", default=None, help="a .png of the attributions (needs matplotlib)")
     sub.add_parser("info", help="what this build of gradlime can do")
