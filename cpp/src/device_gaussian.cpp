@@ -74,21 +74,10 @@ GaussianResults gaussian_estimates(DeviceBackend& backend, const SampleJob& job,
     const double nd = static_cast<double>(n);
     for (Index p0 = 0; p0 < N; p0 += chunk) {
         const Index m = std::min(chunk, N - p0);
-        std::vector<double> fbar(static_cast<size_t>(m)), moments, shift;
-        if (smoothgrad) {
-            moments.assign(static_cast<size_t>(m * d * 2 * kMomentLanes), 0.0);
-            shift.assign(static_cast<size_t>(m * d), 0.0);
-        }
-        backend.values_and_moments(job, p0, m, fbar.data(), smoothgrad ? moments.data() : nullptr,
-                                   smoothgrad ? shift.data() : nullptr);
-        for (Index i = 0; smoothgrad && i < m; ++i)
-            for (Index k = 0; k < d; ++k) {  // GradientMoments::mean and stderr_of_mean
-                const double* lanes = moments.data() + (i * d + k) * 2 * kMomentLanes;
-                const double sum = lane_total(lanes), sumsq = lane_total(lanes + kMomentLanes);
-                out.smoothgrad(p0 + i, k) = shift[static_cast<size_t>(i * d + k)] + sum / nd;
-                const double var = std::max(0.0, (sumsq - sum * sum / nd) / (nd - 1.0));
-                out.smoothgrad_se(p0 + i, k) = std::sqrt(var / nd);
-            }
+        std::vector<double> fbar(static_cast<size_t>(m));
+        // The rows of the results are the backend's (m, d) arrays, row-major.
+        backend.values_and_gradients(job, p0, m, fbar.data(), smoothgrad ? out.smoothgrad.row(p0).data() : nullptr,
+                                     smoothgrad ? out.smoothgrad_se.row(p0).data() : nullptr);
         if (smoothgrad) check_finite(out.smoothgrad, p0, m, "smoothgrad");
         if (stein) {  // SteinEstimator::estimate: the mean term over n - 1, its standard error
             std::vector<double> terms(static_cast<size_t>(m * 2 * d));

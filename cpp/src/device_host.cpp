@@ -49,8 +49,8 @@ class HostBackend final : public DeviceBackend {
 public:
     HostBackend(const FlatNetwork& net, int target) : flat_(net), target_(target) {}
 
-    void values_and_moments(const SampleJob& job, Index p0, Index m, double* fbar, double* moments,
-                            double* shift) override {
+    void values_and_gradients(const SampleJob& job, Index p0, Index m, double* fbar, double* grad_mean,
+                              double* grad_se) override {
         const Index n = job.n_samples, d = job.d;
         values_.assign(static_cast<size_t>(m * n), 0.0);
         const NetworkView net = flat_.view();
@@ -62,18 +62,21 @@ public:
             const PointDraws p = chunk.point(i);
             std::vector<double> z(static_cast<size_t>(d));
             std::vector<float> work(static_cast<size_t>(row_scratch(net))), grad(static_cast<size_t>(d));
-            double* lanes = moments ? moments + i * d * 2 * kMomentLanes : nullptr;
-            if (lanes) std::fill(lanes, lanes + d * 2 * kMomentLanes, 0.0);
+            const size_t dd = grad_mean ? static_cast<size_t>(d) : 0;
+            std::vector<double> lanes(dd * 2 * kMomentLanes), shift(dd);
             double* f = values_.data() + i * n;
             for (Index s = 0; s < n; ++s) {
                 draw_sample(p, static_cast<std::uint64_t>(s), z.data(), work.data());
-                f[s] = host_row_value_and_grad(net, target_, work.data(), lanes ? grad.data() : nullptr);
-                if (lanes)
+                f[s] = host_row_value_and_grad(net, target_, work.data(), grad_mean ? grad.data() : nullptr);
+                if (grad_mean)
                     for (Index k = 0; k < d; ++k)
-                        moment_add(static_cast<std::uint64_t>(s), grad[static_cast<size_t>(k)], shift[i * d + k],
-                                   lanes + k * 2 * kMomentLanes);
+                        moment_add(static_cast<std::uint64_t>(s), grad[static_cast<size_t>(k)], shift[static_cast<size_t>(k)],
+                                   lanes.data() + k * 2 * kMomentLanes);
             }
             fbar[i] = sequential_mean(f, n);
+            for (Index k = 0; grad_mean && k < d; ++k)
+                gradient_estimate(lanes.data() + k * 2 * kMomentLanes, shift[static_cast<size_t>(k)], n, grad_mean[i * d + k],
+                                  grad_se[i * d + k]);
         }
     }
 

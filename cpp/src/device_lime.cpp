@@ -26,7 +26,7 @@ Estimate lime_estimates(DeviceBackend& backend, const SampleJob& job, double ker
     for (Index p0 = 0; p0 < N; p0 += chunk) {
         const Index m = std::min(chunk, N - p0);
         std::vector<double> fbar(static_cast<size_t>(m));
-        backend.values_and_moments(job, p0, m, fbar.data(), nullptr, nullptr);
+        backend.values_and_gradients(job, p0, m, fbar.data(), nullptr, nullptr);
         for (Index i = 0; i < m; ++i)
             if (!std::isfinite(fbar[static_cast<size_t>(i)]))
                 throw std::invalid_argument("lime: the network's values overflowed at point " + std::to_string(p0 + i));

@@ -68,10 +68,11 @@ class DeviceBackend {
 public:
     virtual ~DeviceBackend() = default;
     // Each point's values f(a_s) (kept by the backend for the later passes) and their mean fbar
-    // (m); with moments non-null, the gradient moments: moments (m, d, 16) lanes, shift (m, d).
-    virtual void values_and_moments(const SampleJob& job, Count p0, Count m, double* fbar, double* moments,
-                                    double* shift) = 0;
-    // A pass's sums (device/passes.hpp) over the values kept by values_and_moments for the same
+    // (m); with grad non-null, SmoothGrad from the gradient moments (gradient_estimate): the mean
+    // gradient into grad and its standard error into grad_se, (m, d) each.
+    virtual void values_and_gradients(const SampleJob& job, Count p0, Count m, double* fbar, double* grad,
+                                      double* grad_se) = 0;
+    // A pass's sums (device/passes.hpp) over the values kept by values_and_gradients for the same
     // points: (m, pass_shape(pass, d).width). `in`'s arrays are the host's; its values are ignored.
     virtual void sums(Pass pass, const SampleJob& job, Count p0, Count m, const PassInputs& in, double* out) = 0;
     // KernelSHAP (job.background): f(x) of each point (fx, m) and, when job.n_samples > 0, each of

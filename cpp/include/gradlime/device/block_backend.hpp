@@ -35,8 +35,8 @@ public:
         return static_cast<Count>(std::max<std::size_t>(1, std::min<std::size_t>(65535, rt_.free_memory() / 4 / per_point)));
     }
 
-    void values_and_moments(const SampleJob& job, Count p0, Count m, double* fbar, double* moments,
-                            double* shift) override {
+    void values_and_gradients(const SampleJob& job, Count p0, Count m, double* fbar, double* grad,
+                              double* grad_se) override {
         ValuesBlock b;
         b.net = view();
         b.target = target_;
@@ -47,18 +47,22 @@ public:
         fbar_.resize(mm);
         b.values = values_.get();
         b.fbar = fbar_.get();
-        if (moments) {
+        if (grad) {  // the moments stay on the device: only the estimates come back
             moments_.resize(nm);
             shift_.resize(ns);
+            grad_.resize(ns);
+            grad_se_.resize(ns);
             b.moments = moments_.get();
             b.shift = shift_.get();
+            b.grad = grad_.get();
+            b.grad_se = grad_se_.get();
         }
         b.tile = plan(ValuesBlock::layout(b.net, b.job.d), mm);
         rt_.launch(b, m, shared_bytes(b.tile));
         fbar_.download(fbar, mm);
-        if (moments) {
-            moments_.download(moments, nm);
-            shift_.download(shift, ns);
+        if (grad) {
+            grad_.download(grad, ns);
+            grad_se_.download(grad_se, ns);
         }
     }
 
@@ -158,7 +162,7 @@ private:
             return static_cast<std::size_t>(job.n_samples) * 8 + 8 + d * 12;
         const std::size_t scratch = static_cast<std::size_t>(row_scratch(flat_.view()));
         const std::size_t tile = kThreads * (d * 8 + (scratch + d + 1) * 4 + (d + p + 1) * 8 + (d + 1) * 4);  // global
-        return static_cast<std::size_t>(job.n_samples) * 8 + tile + (p * (p + 1) / 2 + p + 2 * d * 16 + 3 * d) * 8;
+        return static_cast<std::size_t>(job.n_samples) * 8 + tile + (p * (p + 1) / 2 + p + 2 * d * 16 + 5 * d) * 8;
     }
 
     ChunkJob upload(const SampleJob& job, Count p0, Count m) {
@@ -185,7 +189,7 @@ private:
     Buffer<std::uint64_t> pairs_;
     Buffer<std::int32_t> inverse_;
     Buffer<double> X_, scale_, baseline_, background_, fx_, values_, fbar_, gbar_, zbar_, v_, coef_, intercept_,
-        moments_, shift_, tile_doubles_, sums_;
+        moments_, shift_, grad_, grad_se_, tile_doubles_, sums_;
 };
 
 }  // namespace gradlime::device

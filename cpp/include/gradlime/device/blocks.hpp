@@ -120,13 +120,15 @@ inline ChunkJob chunk_of(const SampleJob& job, Count p0) {
 
 GRADLIME_HD inline long long min_ll(long long a, long long b) { return a < b ? a : b; }
 
-// Pass 1: values (kept on the device), their mean, and the gradient moments when asked. A
-// thread's rows: z (d doubles); the network's scratch, then the sample's gradient (floats).
+// Pass 1: values (kept on the device), their mean, and when asked the gradient moments and, at
+// the end, SmoothGrad's estimates from them. A thread's rows: z (d doubles); the network's
+// scratch, then the sample's gradient (floats).
 struct ValuesBlock {
     NetworkView net;
     int target = 0;
     ChunkJob job;
-    double *values = nullptr, *fbar = nullptr, *moments = nullptr, *shift = nullptr;
+    double *values = nullptr, *fbar = nullptr, *moments = nullptr, *shift = nullptr, *grad = nullptr,
+           *grad_se = nullptr;
     Tile tile;
     static Tile layout(const NetworkView& net, int d) {
         Tile t;
@@ -166,6 +168,11 @@ struct ValuesBlock {
     }
     GRADLIME_HD void end(long long i, int t, double*) const {
         if (t == 0) fbar[i] = sequential_mean(values + i * job.n, job.n);
+        if (const double* l = lanes(i))
+            for (int k = t; k < job.d; k += kThreads) {
+                const long long e = i * job.d + k;
+                gradient_estimate(l + k * 2 * kMomentLanes, shift[e], job.n, grad[e], grad_se[e]);
+            }
     }
 };
 

@@ -9,8 +9,8 @@
 // Sums, per point (paper 1's estimators, section 2):
 //   gradient moments   sample s adds g - g_0 and its square to lane s mod 8 of each feature's
 //                      sums, g_0 the first sample's gradient: GradientMoments' arithmetic
-//                      (accumulators.hpp), merged by its tree, so the same bits from the same
-//                      gradients;
+//                      (accumulators.hpp), merged by its tree and finished (gradient_estimate)
+//                      as it is, so the same bits from the same gradients;
 //   least squares      the lower triangle of sum c c^T and sum c over c = [z; f - fbar] (C-LIME's
 //                      LeastSquaresSums, least_squares.hpp), fbar the mean of the point's values;
 //   meat               the lower triangle of sum u u^T, u = r (z - zbar), r = (f - fbar) - gbar -
@@ -53,6 +53,19 @@ GRADLIME_HD inline double sequential_mean(const double* f, std::int64_t n) {
 // GradientMoments::total's tree over one feature's 8 lanes.
 GRADLIME_HD inline double lane_total(const double* l) {
     return add_rn(add_rn(add_rn(l[0], l[1]), add_rn(l[2], l[3])), add_rn(add_rn(l[4], l[5]), add_rn(l[6], l[7])));
+}
+
+// SmoothGrad's estimate of feature k from its moments over n samples: the mean gradient shift +
+// sum / n and its standard error sqrt(var / n), var the unbiased variance clipped at 0
+// (GradientMoments::mean and stderr_of_mean, accumulators.hpp): the same operations, so the same
+// bits, on the host and on the device, which then sends back these two numbers a feature, not
+// its 16 lanes.
+GRADLIME_HD inline void gradient_estimate(const double* lanes, double shift, std::int64_t n, double& mean, double& se) {
+    const double nd = static_cast<double>(n);
+    const double sum = lane_total(lanes), sumsq = lane_total(lanes + kMomentLanes);
+    mean = add_rn(shift, sum / nd);
+    const double var = (sumsq - mul_rn(sum, sum) / nd) / (nd - 1.0);
+    se = sqrt((0.0 < var ? var : 0.0) / nd);  // std::max(0.0, var), NaN to 0 as it does
 }
 
 // Packed lower triangle: entry e of a p x p matrix is (k, l), l <= k, e = k (k + 1) / 2 + l.
