@@ -69,6 +69,33 @@ def test_many_chunks_of_points_are_the_engines_bit_for_bit():
         assert relative(ref[name][1], cpu[name][1]) < 1e-12
 
 
+@pytest.mark.parametrize(("d", "ridge"), [(7, 0.0), (7, 0.3), (40, 0.05)])
+def test_clime_s_solve_on_the_device_is_the_engines_to_double_rounding(d, ridge):
+    # The device's own Cholesky and sandwich (device/clime_fit.hpp) against Eigen's: at d = 40 a
+    # step's trailing update has 741 entries, spread over the 128 threads of a block.
+    m = network(("relu", "relu", None), d=d)
+    P = np.random.default_rng(d).normal(size=(6, d))
+    kw = {"smoothgrad": False, "ridge": ridge, "stddev": np.linspace(0.3, 1.2, d)}
+    cpu = engine(m, P, "cpu", **kw)
+    for device in ("cuda_reference", "cuda_emulation", "cuda_emulation:global"):
+        ref = engine(m, P, device, **kw)
+        assert relative(ref["clime"][0], cpu["clime"][0]) < 1e-13
+        assert relative(ref["clime"][1], cpu["clime"][1]) < 1e-13
+
+
+def test_a_singular_design_on_the_device_is_named_as_on_the_cpu():
+    # A scale of 1e-170 squares to below the smallest double: a zero pivot, point 0 named first.
+    m = network(("tanh", "tanh", None))
+    s = np.ones(7)
+    s[2] = 1e-170
+    messages = set()
+    for device in ("cpu", "cuda_reference", "cuda_emulation", "cuda_emulation:global"):
+        with pytest.raises(ValueError, match="singular at point 0") as info:
+            engine(m, X, device, stddev=s, smoothgrad=False)
+        messages.add(str(info.value))
+    assert len(messages) == 1
+
+
 def test_a_chunk_with_its_offset_and_common_draws_are_the_engines():
     m = network(("relu", "relu", None))
     whole = engine(m, X, "cuda_reference")

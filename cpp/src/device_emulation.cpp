@@ -2,6 +2,9 @@
 // runtime whose memory is the host's and whose launch runs each block's phases for its threads
 // in turn (the barriers' guarantee), blocks in parallel. What the GPU runs, minus the GPU: CI
 // holds it to the host reference bit for bit, the tile in shared memory and in global memory.
+// With the tiles in global memory the threads of each phase run last to first: a thread that
+// read what another writes in the same phase (a race on the GPU) would then read it unwritten in
+// one of the two runs, and the two would not both match the reference.
 #include <algorithm>
 #include <cstddef>
 #include <memory>
@@ -34,7 +37,7 @@ public:
         mutable std::vector<T> data_;  // device memory is writable through a const handle
     };
 
-    explicit HostRuntime(int shared_limit) : shared_limit_(shared_limit) {}
+    HostRuntime(int shared_limit, bool reverse) : shared_limit_(shared_limit), reverse_(reverse) {}
     // 4 MiB: small, so that the tests walk several chunks of points.
     std::size_t free_memory() const { return std::size_t{4} << 20; }
     int shared_limit() const { return shared_limit_; }
@@ -47,25 +50,29 @@ public:
         for (long long i = 0; i < blocks; ++i) {
             std::vector<double> shared(shared_bytes / sizeof(double) + 1);
             double* sh = shared.data();
-            for (int t = 0; t < kThreads; ++t) b.begin(i, t, sh);
+            auto thread = [&](int u) { return reverse_ ? kThreads - 1 - u : u; };
+            for (int u = 0; u < kThreads; ++u) b.begin(i, thread(u), sh);
             for (long long step = 0; step < b.steps(); ++step) {
-                for (int t = 0; t < kThreads; ++t) b.compute(i, t, step, sh);
-                for (int t = 0; t < kThreads; ++t) b.reduce(i, t, step, sh);
+                for (int u = 0; u < kThreads; ++u) b.compute(i, thread(u), step, sh);
+                for (int u = 0; u < kThreads; ++u) b.reduce(i, thread(u), step, sh);
             }
-            for (int t = 0; t < kThreads; ++t) b.end(i, t, sh);
+            for (int u = 0; u < kThreads; ++u) b.end(i, thread(u), sh);
         }
     }
 
 private:
     int shared_limit_;
+    bool reverse_;
 };
 
 }  // namespace
 
 std::unique_ptr<DeviceBackend> emulated_backend(const FlatNetwork& net, int target, bool global_tiles) {
     if (target < 0 || target >= net.output_dim) throw std::invalid_argument("target is not one of the network's outputs");
-    // An H100's or H200's opt-in shared memory per block, or none (every tile in global memory).
-    return std::make_unique<BlockBackend<HostRuntime>>(HostRuntime(global_tiles ? 0 : 227 * 1024), net, target);
+    // An H100's or H200's opt-in shared memory per block, or none (every tile in global memory,
+    // the threads in reverse).
+    return std::make_unique<BlockBackend<HostRuntime>>(HostRuntime(global_tiles ? 0 : 227 * 1024, global_tiles), net,
+                                                       target);
 }
 
 }  // namespace gradlime::device

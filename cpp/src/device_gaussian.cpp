@@ -14,48 +14,18 @@ namespace gradlime::device {
 
 
 using detail::check_finite;
-using detail::unpack_lower;
 
 namespace {
 
-// C-LIME's passes for points [p0, p0 + m): the least-squares sums, the solves, the meat, the
-// standard errors.
+// C-LIME for points [p0, p0 + m), on the backend: the slopes and their standard errors into the
+// results' rows; a singular design names its point, as the CPU engine does.
 void clime_chunk(DeviceBackend& backend, const SampleJob& job, Index p0, Index m, const std::vector<double>& fbar,
-                 const NoiseSampler& noise, double ridge, GaussianResults& out) {
-    const Index d = job.d, n = job.n_samples;
-    const int p = static_cast<int>(d + 1);
-    const Index width = pass_shape(Pass::LeastSquares, static_cast<int>(d)).width;
-    std::vector<double> sums(static_cast<size_t>(m * width));
-    PassInputs in;
-    in.fbar = fbar.data();
-    backend.sums(Pass::LeastSquares, job, p0, m, in, sums.data());
-    std::vector<std::unique_ptr<GaussianLeastSquares>> fits(static_cast<size_t>(m));
-    std::vector<double> gbar(static_cast<size_t>(m)), zbar(static_cast<size_t>(m * d)), v(static_cast<size_t>(m * d));
-    for (Index i = 0; i < m; ++i) {
-        LeastSquaresSums S;
-        const double* e = sums.data() + i * width;
-        S.count = n;
-        S.gram = unpack_lower(e, p);
-        S.sums = Eigen::Map<const Vector>(e + packed_size(p), p);
-        auto fit = std::make_unique<GaussianLeastSquares>(S, noise, ridge, fbar[static_cast<size_t>(i)]);
-        if (!fit->solved())
-            throw std::invalid_argument("clime: the perturbation design is singular at point " + std::to_string(p0 + i) +
-                                        "; use more samples");
-        out.clime.row(p0 + i) = fit->slopes().transpose();
-        gbar[static_cast<size_t>(i)] = fit->gbar();
-        Eigen::Map<Vector>(zbar.data() + i * d, d) = fit->zbar();
-        Eigen::Map<Vector>(v.data() + i * d, d) = fit->slopes_z();
-        fits[static_cast<size_t>(i)] = std::move(fit);
-    }
-    const Index tri = pass_shape(Pass::Meat, static_cast<int>(d)).width;
-    std::vector<double> meat(static_cast<size_t>(m * tri));
-    in.gbar = gbar.data();
-    in.zbar = zbar.data();
-    in.v = v.data();
-    backend.sums(Pass::Meat, job, p0, m, in, meat.data());
+                 double ridge, GaussianResults& out) {
+    std::vector<int> singular(static_cast<size_t>(m));
+    backend.clime(job, p0, m, fbar.data(), ridge, out.clime.row(p0).data(), out.clime_se.row(p0).data(),
+                  singular.data());
     for (Index i = 0; i < m; ++i)
-        out.clime_se.row(p0 + i) =
-            fits[static_cast<size_t>(i)]->stderr_of(unpack_lower(meat.data() + i * tri, static_cast<int>(d)), [] {}).transpose();
+        if (singular[static_cast<size_t>(i)]) throw_singular_design(p0 + i);
     check_finite(out.clime, p0, m, "clime");
 }
 
@@ -69,7 +39,6 @@ GaussianResults gaussian_estimates(DeviceBackend& backend, const SampleJob& job,
     if (smoothgrad) out.smoothgrad = out.smoothgrad_se = RowMatrix::Zero(N, d);
     if (clime) out.clime = out.clime_se = RowMatrix::Zero(N, d);
     if (stein) out.stein = out.stein_se = RowMatrix::Zero(N, d);
-    const NoiseSampler noise = NoiseSampler::diagonal(Eigen::Map<const Vector>(job.scale, d));
     const Index chunk = std::max<Index>(1, backend.chunk_points(job));
     const double nd = static_cast<double>(n);
     for (Index p0 = 0; p0 < N; p0 += chunk) {
@@ -95,7 +64,7 @@ GaussianResults gaussian_estimates(DeviceBackend& backend, const SampleJob& job,
                 }
             check_finite(out.stein, p0, m, "stein");
         }
-        if (clime) clime_chunk(backend, job, p0, m, fbar, noise, ridge, out);
+        if (clime) clime_chunk(backend, job, p0, m, fbar, ridge, out);
         if (done) done(p0 + m);
     }
     return out;

@@ -107,6 +107,39 @@ public:
         }
     }
 
+    // The passes' sums as above; each program step's entries in order (clime_fit.hpp).
+    void clime(const SampleJob& job, Index p0, Index m, const double* fbar, double ridge, double* slopes, double* se,
+               int* singular) override {
+        const int d = static_cast<int>(job.d);
+        const size_t mm = static_cast<size_t>(m), dd = static_cast<size_t>(d);
+        ClimeFitChunk c;
+        c.d = d;
+        c.n = job.n_samples;
+        c.width = pass_shape(Pass::LeastSquares, d).width;
+        c.ridge = ridge;
+        c.scale = job.scale;
+        std::vector<double> sums(mm * static_cast<size_t>(c.width)), meat(mm * static_cast<size_t>(packed_size(d))),
+            scratch(mm * 2 * dd * dd), zbar(mm * dd), v(mm * dd), gbar(mm);
+        PassInputs in;
+        in.fbar = fbar;
+        this->sums(Pass::LeastSquares, job, p0, m, in, sums.data());
+        c.sums = sums.data();
+        c.meat = meat.data();
+        c.scratch = scratch.data();
+        c.w = slopes;
+        c.v = v.data();
+        c.zbar = zbar.data();
+        c.gbar = gbar.data();
+        c.se = se;
+        c.singular = singular;
+        run(c, ClimeStage::Fit, m);
+        in.gbar = c.gbar;
+        in.zbar = c.zbar;
+        in.v = c.v;
+        this->sums(Pass::Meat, job, p0, m, in, meat.data());
+        run(c, ClimeStage::Errors, m);
+    }
+
     void coalition_sums(const SampleJob& job, Index p0, Index m, const ShapCoalitions& host, double* fx,
                         double* sums) override {
         const Index n = job.n_samples, d = job.d;
@@ -133,6 +166,15 @@ public:
     }
 
 private:
+    static void run(const ClimeFitChunk& c, ClimeStage stage, Index m) {
+#if defined(GRADLIME_HAVE_OPENMP)
+#pragma omp parallel for schedule(dynamic)
+#endif
+        for (Index i = 0; i < m; ++i)
+            for (int q = 0; q < clime_steps(stage, c.d); ++q)
+                for (std::int64_t e = 0; e < clime_entries(stage, c.d, q); ++e) clime_entry(c, stage, i, q, e);
+    }
+
     FlatNetwork flat_;
     int target_;
     std::vector<double> values_;  // the current chunk's values, (m, n)

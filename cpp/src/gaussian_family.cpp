@@ -238,9 +238,7 @@ void GaussianFamily::point_normals(const State& s, Index point, Index first, Ind
 void GaussianFamily::finalize(State& s, Index p, Index taken, bool parallel) const {
     out_.samples[static_cast<size_t>(p)] = taken;
     const Estimates e = estimate(s, p, taken, parallel);
-    if (opt_.clime && !e.clime_solved)
-        throw std::invalid_argument("clime: the perturbation design is singular at point " + std::to_string(p) +
-                                    "; use more samples or ridge > 0");
+    if (opt_.clime && !e.clime_solved) throw_singular_design(p);
     auto put = [p](Estimate& rows, const Vector& v, const Vector& se) {
         rows.values.row(p) = v.transpose();
         rows.stderr_.row(p) = se.transpose();

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cstring>
+#include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "gradlime/accumulators.hpp"
@@ -154,6 +156,11 @@ Matrix to_e_space(const NoiseSampler& noise, const Matrix& lower) {
 }
 
 }  // namespace
+
+void throw_singular_design(Index point) {
+    throw std::invalid_argument("clime: the perturbation design is singular at point " + std::to_string(point) +
+                                "; use more samples or ridge > 0");
+}
 
 Index column_stride(Index rows) { return strips_of(rows) * kStrip + kLanes; }
 

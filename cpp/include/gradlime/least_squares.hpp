@@ -50,6 +50,9 @@ struct LeastSquaresSums {
     void merge(const LeastSquaresSums& other);
 };
 
+// What C-LIME says of a point whose design is singular (the CPU engine and the device alike).
+[[noreturn]] void throw_singular_design(Index point);
+
 // The fit from a point's sums: (S_ee + n lambda I) w = S_ef with S the centred sums in e = L z,
 // and its heteroscedasticity-consistent (HC1) standard errors from a second pass (meat_of_rows).
 class GaussianLeastSquares {

@@ -67,31 +67,64 @@ public:
     }
 
     void sums(Pass pass, const SampleJob& job, Count p0, Count m, const PassInputs& host, double* out) override {
-        SumsBlock b;
-        b.pass = pass;
-        b.job = upload(job, p0, m);  // the same points as the values pass's
-        b.shape = pass_shape(pass, b.job.d);
-        const std::size_t mm = static_cast<std::size_t>(m), d = static_cast<std::size_t>(b.job.d);
-        b.in = host;
-        b.in.values = values_.get();
-        b.in.n = job.n_samples;
+        const std::size_t mm = static_cast<std::size_t>(m), d = static_cast<std::size_t>(job.d);
+        PassInputs in = host;
         auto put = [&](Buffer<double>& buffer, const double* from, std::size_t count) -> const double* {
             if (!from) return nullptr;
             buffer.upload(from, count);
             return buffer.get();
         };
-        b.in.fbar = put(fbar_, host.fbar, mm);
-        b.in.gbar = put(gbar_, host.gbar, mm);
-        b.in.zbar = put(zbar_, host.zbar, mm * d);
-        b.in.v = put(v_, host.v, mm * d);
-        b.in.coef = put(coef_, host.coef, mm * d);
-        b.in.intercept = put(intercept_, host.intercept, mm);
-        const std::size_t width = static_cast<std::size_t>(b.shape.width);
-        sums_.resize(mm * width);
-        b.sums = sums_.get();
-        b.tile = plan(SumsBlock::layout(b.shape, b.job.d), mm);
-        rt_.launch(b, m, shared_bytes(b.tile));
-        sums_.download(out, mm * width);
+        in.fbar = put(fbar_, host.fbar, mm);
+        in.gbar = put(gbar_, host.gbar, mm);
+        in.zbar = put(zbar_, host.zbar, mm * d);
+        in.v = put(v_, host.v, mm * d);
+        in.coef = put(coef_, host.coef, mm * d);
+        in.intercept = put(intercept_, host.intercept, mm);
+        launch_sums(pass, job, p0, m, in, sums_);
+        sums_.download(out, mm * static_cast<std::size_t>(pass_shape(pass, static_cast<int>(d)).width));
+    }
+
+    // Everything on the device, its inputs the values pass's: the least-squares sums, the fit,
+    // the meat, the standard errors; only the slopes, standard errors and flags come back.
+    void clime(const SampleJob& job, Count p0, Count m, const double*, double ridge, double* slopes, double* se,
+               int* singular) override {
+        const std::size_t mm = static_cast<std::size_t>(m), d = static_cast<std::size_t>(job.d);
+        FitBlock b;
+        ClimeFitChunk& c = b.chunk;
+        c.d = static_cast<int>(d);
+        c.n = job.n_samples;
+        c.width = pass_shape(Pass::LeastSquares, c.d).width;
+        c.ridge = ridge;
+        PassInputs in;
+        in.fbar = fbar_.get();
+        launch_sums(Pass::LeastSquares, job, p0, m, in, sums_);
+        c.scale = scale_.get();  // launch_sums uploaded the job's scale
+        c.sums = sums_.get();
+        fit_scratch_.resize(mm * 2 * d * d);
+        v_.resize(mm * d);
+        zbar_.resize(mm * d);
+        gbar_.resize(mm);
+        grad_.resize(mm * d);  // the slopes, then their standard errors in grad_se_
+        grad_se_.resize(mm * d);
+        singular_.resize(mm);
+        c.scratch = fit_scratch_.get();
+        c.w = grad_.get();
+        c.v = v_.get();
+        c.zbar = zbar_.get();
+        c.gbar = gbar_.get();
+        c.se = grad_se_.get();
+        c.singular = singular_.get();
+        rt_.launch(b, m, 0);
+        in.gbar = c.gbar;
+        in.zbar = c.zbar;
+        in.v = c.v;
+        launch_sums(Pass::Meat, job, p0, m, in, meat_);
+        c.meat = meat_.get();
+        b.stage = ClimeStage::Errors;
+        rt_.launch(b, m, 0);
+        grad_.download(slopes, mm * d);
+        grad_se_.download(se, mm * d);
+        singular_.download(singular, mm);
     }
 
     void coalition_sums(const SampleJob& job, Count p0, Count m, const ShapCoalitions& host, double* fx,
@@ -132,6 +165,22 @@ public:
     }
 
 private:
+    // A pass's sums for points [p0, p0 + m) into `out`, from inputs on the device.
+    void launch_sums(Pass pass, const SampleJob& job, Count p0, Count m, const PassInputs& in, Buffer<double>& out) {
+        SumsBlock b;
+        b.pass = pass;
+        b.job = upload(job, p0, m);  // the same points as the values pass's
+        b.shape = pass_shape(pass, b.job.d);
+        b.in = in;
+        b.in.values = values_.get();
+        b.in.n = job.n_samples;
+        const std::size_t mm = static_cast<std::size_t>(m);
+        out.resize(mm * static_cast<std::size_t>(b.shape.width));
+        b.sums = out.get();
+        b.tile = plan(SumsBlock::layout(b.shape, b.job.d), mm);
+        rt_.launch(b, m, shared_bytes(b.tile));
+    }
+
     static constexpr long long kCoalitionThreads = 32768;  // KernelSHAP's threads at once (their scratch rows)
 
     // The tile of `blocks` blocks: in shared memory when a block's rows fit the runtime's limit,
@@ -162,7 +211,10 @@ private:
             return static_cast<std::size_t>(job.n_samples) * 8 + 8 + d * 12;
         const std::size_t scratch = static_cast<std::size_t>(row_scratch(flat_.view()));
         const std::size_t tile = kThreads * (d * 8 + (scratch + d + 1) * 4 + (d + p + 1) * 8 + (d + 1) * 4);  // global
-        return static_cast<std::size_t>(job.n_samples) * 8 + tile + (p * (p + 1) / 2 + p + 2 * d * 16 + 5 * d) * 8;
+        // The values, the tile, the widest pass's sums and the meat's, the moments, C-LIME's
+        // scratch and the (m, d) arrays.
+        return static_cast<std::size_t>(job.n_samples) * 8 + tile +
+               (p * (p + 1) / 2 + p + d * (d + 1) / 2 + 2 * d * 16 + 2 * d * d + 6 * d) * 8;
     }
 
     ChunkJob upload(const SampleJob& job, Count p0, Count m) {
@@ -188,8 +240,9 @@ private:
     Buffer<float> params_, tile_floats_;
     Buffer<std::uint64_t> pairs_;
     Buffer<std::int32_t> inverse_;
+    Buffer<int> singular_;
     Buffer<double> X_, scale_, baseline_, background_, fx_, values_, fbar_, gbar_, zbar_, v_, coef_, intercept_,
-        moments_, shift_, grad_, grad_se_, tile_doubles_, sums_;
+        moments_, shift_, grad_, grad_se_, tile_doubles_, sums_, meat_, fit_scratch_;
 };
 
 }  // namespace gradlime::device

@@ -2,10 +2,11 @@
 // the per-sample functions of device/draws.hpp and device/passes.hpp: the host reference (one loop
 // per point, cpp/src/device_host.cpp) or the CUDA kernels (cpp/cuda/). SmoothGrad, C-LIME and
 // Stein over Gaussian perturbations (UniGrad over the uniform cube), LIME over binary masks,
-// KernelSHAP's coalition values (its fit: kernel_shap.cpp's, from them). The
-// orchestration and the finalisation (means, standard errors, the least-squares solves) run on the
-// host with the CPU engine's own code; a backend returns only per-point sums, so only (N, d)-sized
-// results leave the device.
+// KernelSHAP's coalition values (its fit: kernel_shap.cpp's, from them). The orchestration runs
+// on the host; SmoothGrad's estimates and C-LIME's fit and standard errors are finished by the
+// backend (device/gaussian_sums.hpp, device/clime_fit.hpp), so only their (N, d) results leave the
+// device; LIME's, Stein's and KernelSHAP's per-point sums are finished on the host by the CPU
+// engine's own code.
 #pragma once
 
 #include <functional>
