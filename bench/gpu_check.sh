@@ -30,8 +30,11 @@ python3 -c "import gradlime as gl; print(gl.cuda_info())" | tee "$OUT/cuda_info.
 
 # The GPU tests (and the host-reference tests beside them), races and memory errors on a small
 # run of every kernel, then the benchmark.
-timeout 120 python3 -m pytest -q -p no:cacheprovider tests/test_device.py tests/test_device_lime.py \
+timeout 100 python3 -m pytest -q -p no:cacheprovider tests/test_device.py tests/test_device_lime.py \
     tests/test_device_shap.py tests/test_device_emulation.py -rs 2>&1 | tee "$OUT/tests.log" | tail -25
+# torch modules and tensors on the GPU, and the command line's --device cuda
+timeout 40 python3 -m pytest -q -p no:cacheprovider tests/test_torch.py tests/test_torch_inputs.py \
+    tests/test_cli.py -k cuda -rs 2>&1 | tee "$OUT/tests_torch_cli.log" | tail -8
 cat >/tmp/small_run.py <<'PY'
 import sys
 import numpy as np

@@ -71,7 +71,7 @@ def test_many_chunks_of_points_are_the_engines_bit_for_bit():
 
 @pytest.mark.parametrize(("d", "ridge"), [(7, 0.0), (7, 0.3), (40, 0.05)])
 def test_clime_s_solve_on_the_device_is_the_engines_to_double_rounding(d, ridge):
-    # The device's own Cholesky and sandwich (device/clime_fit.hpp) against Eigen's: at d = 40 a
+    # The device's own Cholesky and sandwich (device/fits.hpp) against Eigen's: at d = 40 a
     # step's trailing update has 741 entries, spread over the 128 threads of a block.
     m = network(("relu", "relu", None), d=d)
     P = np.random.default_rng(d).normal(size=(6, d))

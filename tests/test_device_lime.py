@@ -17,6 +17,9 @@ from gradlime.models import network_of
 X = np.random.default_rng(11).normal(size=(6, 7))
 
 
+DEVICES = ("cpu", "cuda_reference", "cuda_emulation", "cuda_emulation:global")
+
+
 def lime(model, X, device, baseline=None, **kw):
     args = {"n_samples": 400, "seed": 5, "kernel_width": 2.0, "ridge": 0.5}
     args.update(kw)
@@ -77,12 +80,31 @@ def test_weights_that_all_underflow_say_so_as_on_the_cpu():
     # d = 30: no mask of the 400 keeps every feature (which would weigh 1).
     m = network(("relu", "relu", None), d=30)
     far = np.full((1, 30), 1e3)
-    messages = []
-    for device in ("cpu", "cuda_reference"):
+    messages = set()
+    for device in DEVICES:
         with pytest.raises(ValueError, match="every kernel weight underflows") as err:
             lime(m, far, device, kernel_width=0.1)
-        messages.append(str(err.value))
-    assert messages[0] == messages[1]
+        messages.add(str(err.value))
+    assert len(messages) == 1
+
+
+def test_a_singular_design_and_no_degrees_of_freedom_are_the_cpu_engines():
+    # 4 masks of 8 features: without a ridge the design is singular, point 0 named; with one the
+    # fit exists but leaves no degrees of freedom for the standard errors (NaN), as on the CPU.
+    m = network(("relu", "relu", None), d=8)
+    P = np.random.default_rng(5).normal(size=(2, 8))
+    messages = set()
+    for device in DEVICES:
+        with pytest.raises(ValueError, match="singular at point 0; use more samples") as err:
+            lime(m, P, device, n_samples=4, ridge=0.0)
+        messages.add(str(err.value))
+    assert len(messages) == 1
+    cpu = lime(m, P, "cpu", n_samples=4, ridge=1.0)
+    for device in DEVICES[1:]:
+        ref = lime(m, P, device, n_samples=4, ridge=1.0)
+        assert relative(ref[0], cpu[0]) < 1e-12
+        assert np.isnan(ref[1]).all()
+        assert np.isnan(cpu[1]).all()
 
 
 def test_what_lime_on_the_device_does_not_run_is_refused():

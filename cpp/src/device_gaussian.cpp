@@ -21,11 +21,13 @@ namespace {
 // results' rows; a singular design names its point, as the CPU engine does.
 void clime_chunk(DeviceBackend& backend, const SampleJob& job, Index p0, Index m, const std::vector<double>& fbar,
                  double ridge, GaussianResults& out) {
-    std::vector<int> singular(static_cast<size_t>(m));
-    backend.clime(job, p0, m, fbar.data(), ridge, out.clime.row(p0).data(), out.clime_se.row(p0).data(),
-                  singular.data());
+    std::vector<int> flags(static_cast<size_t>(m));
+    PassInputs in;
+    in.fbar = fbar.data();
+    backend.fit(FitKind::Clime, job, p0, m, in, ridge, out.clime.row(p0).data(), out.clime_se.row(p0).data(),
+                flags.data());
     for (Index i = 0; i < m; ++i)
-        if (singular[static_cast<size_t>(i)]) throw_singular_design(p0 + i);
+        if (flags[static_cast<size_t>(i)] & kSingular) throw_singular_design(p0 + i);
     check_finite(out.clime, p0, m, "clime");
 }
 

@@ -107,37 +107,30 @@ public:
         }
     }
 
-    // The passes' sums as above; each program step's entries in order (clime_fit.hpp).
-    void clime(const SampleJob& job, Index p0, Index m, const double* fbar, double ridge, double* slopes, double* se,
-               int* singular) override {
-        const int d = static_cast<int>(job.d);
-        const size_t mm = static_cast<size_t>(m), dd = static_cast<size_t>(d);
-        ClimeFitChunk c;
-        c.d = d;
-        c.n = job.n_samples;
-        c.width = pass_shape(Pass::LeastSquares, d).width;
-        c.ridge = ridge;
+    // The passes' sums as above; each program step's entries in order (device/fits.hpp).
+    void fit(FitKind kind, const SampleJob& job, Index p0, Index m, const PassInputs& host, double ridge, double* coef,
+             double* se, int* flags) override {
+        FitChunk c;
+        const FitPasses passes = fit_passes(c, kind, job.d, job.n_samples, ridge);
+        const size_t mm = static_cast<size_t>(m), dd = static_cast<size_t>(c.d);
+        std::vector<double> sums(mm * static_cast<size_t>(c.width)), meat(mm * static_cast<size_t>(c.meat_width)),
+            scratch(mm * 2 * dd * dd), mean(mm * dd), v(mm * dd), shift(mm);
+        PassInputs in = host;
+        this->sums(passes.fit, job, p0, m, in, sums.data());
         c.scale = job.scale;
-        std::vector<double> sums(mm * static_cast<size_t>(c.width)), meat(mm * static_cast<size_t>(packed_size(d))),
-            scratch(mm * 2 * dd * dd), zbar(mm * dd), v(mm * dd), gbar(mm);
-        PassInputs in;
-        in.fbar = fbar;
-        this->sums(Pass::LeastSquares, job, p0, m, in, sums.data());
         c.sums = sums.data();
         c.meat = meat.data();
         c.scratch = scratch.data();
-        c.w = slopes;
+        c.coef = coef;
         c.v = v.data();
-        c.zbar = zbar.data();
-        c.gbar = gbar.data();
+        c.mean = mean.data();
+        c.shift = shift.data();
         c.se = se;
-        c.singular = singular;
-        run(c, ClimeStage::Fit, m);
-        in.gbar = c.gbar;
-        in.zbar = c.zbar;
-        in.v = c.v;
-        this->sums(Pass::Meat, job, p0, m, in, meat.data());
-        run(c, ClimeStage::Errors, m);
+        c.flags = flags;
+        run(c, FitStage::Fit, m);
+        meat_inputs(c, in);
+        this->sums(passes.meat, job, p0, m, in, meat.data());
+        run(c, FitStage::Errors, m);
     }
 
     void coalition_sums(const SampleJob& job, Index p0, Index m, const ShapCoalitions& host, double* fx,
@@ -166,13 +159,13 @@ public:
     }
 
 private:
-    static void run(const ClimeFitChunk& c, ClimeStage stage, Index m) {
+    static void run(const FitChunk& c, FitStage stage, Index m) {
 #if defined(GRADLIME_HAVE_OPENMP)
 #pragma omp parallel for schedule(dynamic)
 #endif
         for (Index i = 0; i < m; ++i)
-            for (int q = 0; q < clime_steps(stage, c.d); ++q)
-                for (std::int64_t e = 0; e < clime_entries(stage, c.d, q); ++e) clime_entry(c, stage, i, q, e);
+            for (int q = 0; q < fit_steps(stage, c.d); ++q)
+                for (std::int64_t e = 0; e < fit_entries(stage, c.d, q); ++e) fit_entry(c, stage, i, q, e);
     }
 
     FlatNetwork flat_;

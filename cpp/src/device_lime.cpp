@@ -1,6 +1,6 @@
-// LIME on a device backend (device/estimates.hpp): the masks, the network and the per-point sums
-// of device/lime_sums.hpp on the backend, the solve and the sandwich on the host (lime_fit.hpp,
-// the CPU engine's own finalisation).
+// LIME on a device backend (device/estimates.hpp): the masks, the network, the per-point sums of
+// device/lime_sums.hpp, the solve and the sandwich (device/fits.hpp) on the backend; the errors
+// in lime_fit.hpp's words.
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
@@ -15,13 +15,11 @@ namespace gradlime::device {
 
 Estimate lime_estimates(DeviceBackend& backend, const SampleJob& job, double kernel_width, double ridge,
                         const ChunkDone& done) {
-    const Index N = job.rows, d = job.d, n = job.n_samples;
-    const int di = static_cast<int>(d);
+    const Index N = job.rows, d = job.d;
     Estimate out{RowMatrix::Zero(N, d), RowMatrix::Zero(N, d)};
     const Eigen::Map<const RowMatrix> X(job.X, N, d);
     const Eigen::Map<const Vector> baseline(job.baseline, d);
     const double inv_width2 = 1.0 / (kernel_width * kernel_width);
-    const Index fit_width = pass_shape(Pass::LimeFit, di).width, meat_width = pass_shape(Pass::LimeMeat, di).width;
     const Index chunk = std::max<Index>(1, backend.chunk_points(job));
     for (Index p0 = 0; p0 < N; p0 += chunk) {
         const Index m = std::min(chunk, N - p0);
@@ -30,36 +28,15 @@ Estimate lime_estimates(DeviceBackend& backend, const SampleJob& job, double ker
         for (Index i = 0; i < m; ++i)
             if (!std::isfinite(fbar[static_cast<size_t>(i)]))
                 throw std::invalid_argument("lime: the network's values overflowed at point " + std::to_string(p0 + i));
-        std::vector<double> sums(static_cast<size_t>(m * fit_width));
-        PassInputs in;  // each chunk's own: the backend reads (uploads) whatever it points to
+        PassInputs in;
         in.inv_width2 = inv_width2;
-        backend.sums(Pass::LimeFit, job, p0, m, in, sums.data());
-        // The lower triangle over [z; y'; 1]: P, then the row of y' (Q), then the row of 1 (.., Y, W).
-        std::vector<LimeSolution> fits;
-        fits.reserve(static_cast<size_t>(m));
-        std::vector<double> coef(static_cast<size_t>(m * d)), intercept(static_cast<size_t>(m));
-        for (Index i = 0; i < m; ++i) {
-            const Matrix M = detail::unpack_lower(sums.data() + i * fit_width, di + 2);
-            LimeFitSums S;
-            S.P = M.topLeftCorner(d, d);
-            S.Q = M.row(d).head(d).transpose();
-            S.Y = M(d + 1, d);
-            S.W = M(d + 1, d + 1);
-            fits.emplace_back(S, ridge, p0 + i, (X.row(p0 + i).transpose() - baseline).norm());
-            Eigen::Map<Vector>(coef.data() + i * d, d) = fits.back().coef();
-            intercept[static_cast<size_t>(i)] = fits.back().intercept();
-            out.values.row(p0 + i) = fits.back().coef().transpose();
-        }
-        in.coef = coef.data();
-        in.intercept = intercept.data();
-        std::vector<double> meat(static_cast<size_t>(m * meat_width));
-        backend.sums(Pass::LimeMeat, job, p0, m, in, meat.data());
-        for (Index i = 0; i < m; ++i) {
-            const Matrix M = detail::unpack_lower(meat.data() + i * meat_width, di + 1);
-            LimeMeatSums S;
-            S.R = M.topLeftCorner(d, d);
-            S.U = M(d, d);
-            out.stderr_.row(p0 + i) = fits[static_cast<size_t>(i)].stderr_of(S, n, [] {}).transpose();
+        std::vector<int> flags(static_cast<size_t>(m));
+        backend.fit(FitKind::Lime, job, p0, m, in, ridge, out.values.row(p0).data(), out.stderr_.row(p0).data(),
+                    flags.data());
+        for (Index i = 0; i < m; ++i) {  // what the CPU engine says first of the first point it says it of
+            const int f = flags[static_cast<size_t>(i)];
+            if (f & kUnderflow) throw_weights_underflow(p0 + i, (X.row(p0 + i).transpose() - baseline).norm());
+            if (f & kSingular) throw_singular_masks(p0 + i);
         }
         detail::check_finite(out.values, p0, m, "lime");
         if (done) done(p0 + m);

@@ -1,5 +1,5 @@
 // What the device seams share (device/estimates.hpp's detail): the backend a run's options name,
-// the refusals, progress and Ctrl-C between chunks, and the unpacking of per-point sums.
+// the refusals, progress and Ctrl-C between chunks, and the check of the estimates.
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -10,13 +10,6 @@
 namespace gradlime::device {
 
 namespace detail {
-
-Matrix unpack_lower(const double* e, int p) {
-    Matrix M = Matrix::Zero(p, p);
-    for (int k = 0; k < p; ++k)
-        for (int l = 0; l <= k; ++l) M(k, l) = e[static_cast<std::int64_t>(k) * (k + 1) / 2 + l];
-    return M;
-}
 
 void check_finite(const RowMatrix& A, Index p0, Index m, const char* what) {
     for (Index i = p0; i < p0 + m; ++i)

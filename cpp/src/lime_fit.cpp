@@ -20,10 +20,18 @@ void LimeMeatSums::merge(const LimeMeatSums& o) {
     U += o.U;
 }
 
+void throw_weights_underflow(Index point, double gap_norm) {
+    throw std::invalid_argument("lime: every kernel weight underflows to 0 at point " + std::to_string(point) +
+                                " (||x - baseline|| = " + std::to_string(gap_norm) + "); increase kernel_width");
+}
+
+void throw_singular_masks(Index point) {
+    throw std::invalid_argument("lime: the weighted mask design is singular at point " + std::to_string(point) +
+                                "; use more samples or ridge > 0");
+}
+
 LimeSolution::LimeSolution(const LimeFitSums& fit, double ridge, Index point, double gap_norm) {
-    if (!(fit.W > 0.0))
-        throw std::invalid_argument("lime: every kernel weight underflows to 0 at point " + std::to_string(point) +
-                                    " (||x - baseline|| = " + std::to_string(gap_norm) + "); increase kernel_width");
+    if (!(fit.W > 0.0)) throw_weights_underflow(point, gap_norm);
     const Index d = fit.P.rows();
     const Vector Sz = fit.P.diagonal();
     mean_z_ = Sz / fit.W;
@@ -32,9 +40,7 @@ LimeSolution::LimeSolution(const LimeFitSums& fit, double ridge, Index point, do
         for (Index l = 0; l <= k; ++l) A(k, l) -= Sz[k] * Sz[l] / fit.W;
     A.diagonal().array() += ridge;
     llt_.compute(A);  // reads the lower triangle
-    if (llt_.info() != Eigen::Success)
-        throw std::invalid_argument("lime: the weighted mask design is singular at point " + std::to_string(point) +
-                                    "; use more samples or ridge > 0");
+    if (llt_.info() != Eigen::Success) throw_singular_masks(point);
     coef_ = llt_.solve(fit.Q - Sz * (fit.Y / fit.W));
     intercept_ = fit.Y / fit.W - mean_z_.dot(coef_);
 }

@@ -29,6 +29,11 @@ struct LimeMeatSums {
     void merge(const LimeMeatSums& o);
 };
 
+// What LIME says of a point where every kernel weight underflowed (gap_norm = ||x - baseline||),
+// or whose design is singular: the CPU engine and the device alike.
+[[noreturn]] void throw_weights_underflow(Index point, double gap_norm);
+[[noreturn]] void throw_singular_masks(Index point);
+
 // Weighted centring removes the unpenalised intercept (Frisch-Waugh); what is left is (S_zz +
 // ridge I) c = S_zy, the normal equations of sklearn's Ridge with sample_weight, with S_zz = P -
 // Sz Sz^T / W and S_zy = Q - Sz Y / W (Sz = diag P).

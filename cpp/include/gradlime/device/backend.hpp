@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "gradlime/device/clime_fit.hpp"
+#include "gradlime/device/fits.hpp"
 #include "gradlime/device/draws.hpp"
 #include "gradlime/device/network_row.hpp"
 #include "gradlime/device/passes.hpp"
@@ -76,12 +76,13 @@ public:
     // A pass's sums (device/passes.hpp) over the values kept by values_and_gradients for the same
     // points: (m, pass_shape(pass, d).width). `in`'s arrays are the host's; its values are ignored.
     virtual void sums(Pass pass, const SampleJob& job, Count p0, Count m, const PassInputs& in, double* out) = 0;
-    // C-LIME for the points of the last values_and_gradients (device/clime_fit.hpp): the
-    // least-squares sums, the solve, the meat and the standard errors with ridge lambda, on the
-    // backend; the slopes (m, d), their standard errors (m, d) and singular (m): 1 where the
-    // point's design is not positive definite. `fbar` is the values pass's, as the host has it.
-    virtual void clime(const SampleJob& job, Count p0, Count m, const double* fbar, double ridge, double* slopes,
-                       double* se, int* singular) = 0;
+    // C-LIME's or LIME's fit for the points of the last values_and_gradients (device/fits.hpp):
+    // the fit's sums, the solve, the meat's sums and the standard errors, on the backend, ridge
+    // lambda; the coefficients (m, d), their standard errors (m, d) and each point's flags (m,
+    // kSingular, kUnderflow). `in` holds the fit pass's inputs as the host has them (C-LIME's
+    // fbar, LIME's inv_width2).
+    virtual void fit(FitKind kind, const SampleJob& job, Count p0, Count m, const PassInputs& in, double ridge,
+                     double* coef, double* se, int* flags) = 0;
     // KernelSHAP (job.background): f(x) of each point (fx, m) and, when job.n_samples > 0, each of
     // its coalitions' sums over the background rows (device/shap_sums.hpp; sums (m, n)). `c`'s
     // arrays are the host's: its pairs (pair_count of them) and, sampled, the chunk's points'

@@ -84,47 +84,43 @@ public:
         sums_.download(out, mm * static_cast<std::size_t>(pass_shape(pass, static_cast<int>(d)).width));
     }
 
-    // Everything on the device, its inputs the values pass's: the least-squares sums, the fit,
-    // the meat, the standard errors; only the slopes, standard errors and flags come back.
-    void clime(const SampleJob& job, Count p0, Count m, const double*, double ridge, double* slopes, double* se,
-               int* singular) override {
-        const std::size_t mm = static_cast<std::size_t>(m), d = static_cast<std::size_t>(job.d);
+    // Everything on the device, its inputs the values pass's: the fit's sums, the fit, the meat's
+    // sums, the standard errors; only the coefficients, standard errors and flags come back.
+    void fit(FitKind kind, const SampleJob& job, Count p0, Count m, const PassInputs& host, double ridge, double* coef,
+             double* se, int* flags) override {
         FitBlock b;
-        ClimeFitChunk& c = b.chunk;
-        c.d = static_cast<int>(d);
-        c.n = job.n_samples;
-        c.width = pass_shape(Pass::LeastSquares, c.d).width;
-        c.ridge = ridge;
+        FitChunk& c = b.chunk;
+        const FitPasses passes = fit_passes(c, kind, job.d, job.n_samples, ridge);
+        const std::size_t mm = static_cast<std::size_t>(m), d = static_cast<std::size_t>(job.d);
         PassInputs in;
-        in.fbar = fbar_.get();
-        launch_sums(Pass::LeastSquares, job, p0, m, in, sums_);
-        c.scale = scale_.get();  // launch_sums uploaded the job's scale
+        in.fbar = fbar_.get();  // the values pass's
+        in.inv_width2 = host.inv_width2;
+        launch_sums(passes.fit, job, p0, m, in, sums_);
+        c.scale = job.scale ? scale_.get() : nullptr;  // launch_sums uploaded the job's scale
         c.sums = sums_.get();
         fit_scratch_.resize(mm * 2 * d * d);
+        coef_.resize(mm * d);
         v_.resize(mm * d);
         zbar_.resize(mm * d);
         gbar_.resize(mm);
-        grad_.resize(mm * d);  // the slopes, then their standard errors in grad_se_
         grad_se_.resize(mm * d);
-        singular_.resize(mm);
+        flags_.resize(mm);
         c.scratch = fit_scratch_.get();
-        c.w = grad_.get();
+        c.coef = coef_.get();
         c.v = v_.get();
-        c.zbar = zbar_.get();
-        c.gbar = gbar_.get();
+        c.mean = zbar_.get();   // C-LIME's zbar, LIME's mean of the masks
+        c.shift = gbar_.get();  // C-LIME's gbar, LIME's intercept
         c.se = grad_se_.get();
-        c.singular = singular_.get();
+        c.flags = flags_.get();
         rt_.launch(b, m, 0);
-        in.gbar = c.gbar;
-        in.zbar = c.zbar;
-        in.v = c.v;
-        launch_sums(Pass::Meat, job, p0, m, in, meat_);
+        meat_inputs(c, in);
+        launch_sums(passes.meat, job, p0, m, in, meat_);
         c.meat = meat_.get();
-        b.stage = ClimeStage::Errors;
+        b.stage = FitStage::Errors;
         rt_.launch(b, m, 0);
-        grad_.download(slopes, mm * d);
+        coef_.download(coef, mm * d);
         grad_se_.download(se, mm * d);
-        singular_.download(singular, mm);
+        flags_.download(flags, mm);
     }
 
     void coalition_sums(const SampleJob& job, Count p0, Count m, const ShapCoalitions& host, double* fx,
@@ -240,7 +236,7 @@ private:
     Buffer<float> params_, tile_floats_;
     Buffer<std::uint64_t> pairs_;
     Buffer<std::int32_t> inverse_;
-    Buffer<int> singular_;
+    Buffer<int> flags_;
     Buffer<double> X_, scale_, baseline_, background_, fx_, values_, fbar_, gbar_, zbar_, v_, coef_, intercept_,
         moments_, shift_, grad_, grad_se_, tile_doubles_, sums_, meat_, fit_scratch_;
 };

@@ -19,7 +19,7 @@
 #include <cstdint>
 
 #include "gradlime/device/backend.hpp"
-#include "gradlime/device/clime_fit.hpp"
+#include "gradlime/device/fits.hpp"
 #include "gradlime/device/draws.hpp"
 #include "gradlime/device/network_row.hpp"
 #include "gradlime/device/passes.hpp"
@@ -221,17 +221,17 @@ struct SumsBlock {
     GRADLIME_HD void end(long long, int, double*) const {}
 };
 
-// C-LIME's solve or its standard errors (device/clime_fit.hpp), block i point i: program step 2
-// step in the compute phase and 2 step + 1 in the reduce phase, each step's entries over the
-// threads, a barrier after each. No tile: the program's scratch is the chunk's, in global memory.
+// A fit or its standard errors (device/fits.hpp), block i point i: program step 2 step in the
+// compute phase and 2 step + 1 in the reduce phase, each step's entries over the threads, a
+// barrier after each. No tile: the program's scratch is the chunk's, in global memory.
 struct FitBlock {
-    ClimeFitChunk chunk;
-    ClimeStage stage = ClimeStage::Fit;
-    GRADLIME_HD long long steps() const { return (clime_steps(stage, chunk.d) + 1) / 2; }
+    FitChunk chunk;
+    FitStage stage = FitStage::Fit;
+    GRADLIME_HD long long steps() const { return (fit_steps(stage, chunk.d) + 1) / 2; }
     GRADLIME_HD void run(long long i, int t, int q) const {
-        if (q >= clime_steps(stage, chunk.d)) return;
-        const std::int64_t entries = clime_entries(stage, chunk.d, q);
-        for (std::int64_t e = t; e < entries; e += kThreads) clime_entry(chunk, stage, i, q, e);
+        if (q >= fit_steps(stage, chunk.d)) return;
+        const std::int64_t entries = fit_entries(stage, chunk.d, q);
+        for (std::int64_t e = t; e < entries; e += kThreads) fit_entry(chunk, stage, i, q, e);
     }
     GRADLIME_HD void begin(long long, int, double*) const {}
     GRADLIME_HD void compute(long long i, int t, long long step, double*) const { run(i, t, static_cast<int>(2 * step)); }

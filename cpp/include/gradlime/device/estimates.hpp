@@ -3,10 +3,10 @@
 // per point, cpp/src/device_host.cpp) or the CUDA kernels (cpp/cuda/). SmoothGrad, C-LIME and
 // Stein over Gaussian perturbations (UniGrad over the uniform cube), LIME over binary masks,
 // KernelSHAP's coalition values (its fit: kernel_shap.cpp's, from them). The orchestration runs
-// on the host; SmoothGrad's estimates and C-LIME's fit and standard errors are finished by the
-// backend (device/gaussian_sums.hpp, device/clime_fit.hpp), so only their (N, d) results leave the
-// device; LIME's, Stein's and KernelSHAP's per-point sums are finished on the host by the CPU
-// engine's own code.
+// on the host; SmoothGrad's estimates and C-LIME's and LIME's fits and standard errors are
+// finished by the backend (device/gaussian_sums.hpp, device/fits.hpp), so only their (N, d)
+// results leave the device; Stein's (N, 2d) sums and KernelSHAP's coalition values are finished
+// on the host by the CPU engine's own code.
 #pragma once
 
 #include <functional>
@@ -82,8 +82,6 @@ struct Refusal {
     const char* what;
 };
 void refuse(const char* runs, std::initializer_list<Refusal> reasons);
-// A packed lower triangle (device/gaussian_sums.hpp) as the lower triangle of a p x p matrix.
-Matrix unpack_lower(const double* e, int p);
 // Throws std::invalid_argument naming the first point of rows [p0, p0 + m) with a non-finite entry.
 void check_finite(const RowMatrix& A, Count p0, Count m, const char* what);
 
