@@ -1,7 +1,8 @@
 // LIME's fit from a point's raw weighted sums over its masks (lime.hpp): the weighted ridge
-// solve and its HC1 sandwich standard errors. The sums are formed by the CPU engine (lime.cpp,
-// over lanes and chunks) or by a device backend (device/lime_sums.hpp); the finalisation is this
-// one piece of code.
+// solve and its HC1 sandwich standard errors, the CPU engine's (lime.cpp forms the sums over
+// lanes and chunks). A device backend fits from its own sums with device/fits.hpp, which follows
+// this arithmetic with its own Cholesky (HD code cannot call Eigen), and says its errors in these
+// words (throw_weights_underflow, throw_singular_masks).
 #pragma once
 
 #include <functional>

@@ -74,7 +74,9 @@ public:
     virtual void values_and_gradients(const SampleJob& job, Count p0, Count m, double* fbar, double* grad,
                                       double* grad_se) = 0;
     // A pass's sums (device/passes.hpp) over the values kept by values_and_gradients for the same
-    // points: (m, pass_shape(pass, d).width). `in`'s arrays are the host's; its values are ignored.
+    // points: (m, pass_shape(pass, d).width), for a pass that reads no fit (Stein's; the meat
+    // passes run inside fit()). `in`'s fbar is the values pass's as the host has it (a device
+    // backend reads its own copy); its values are ignored.
     virtual void sums(Pass pass, const SampleJob& job, Count p0, Count m, const PassInputs& in, double* out) = 0;
     // C-LIME's or LIME's fit for the points of the last values_and_gradients (device/fits.hpp):
     // the fit's sums, the solve, the meat's sums and the standard errors, on the backend, ridge

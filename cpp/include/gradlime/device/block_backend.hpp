@@ -69,17 +69,7 @@ public:
     void sums(Pass pass, const SampleJob& job, Count p0, Count m, const PassInputs& host, double* out) override {
         const std::size_t mm = static_cast<std::size_t>(m), d = static_cast<std::size_t>(job.d);
         PassInputs in = host;
-        auto put = [&](Buffer<double>& buffer, const double* from, std::size_t count) -> const double* {
-            if (!from) return nullptr;
-            buffer.upload(from, count);
-            return buffer.get();
-        };
-        in.fbar = put(fbar_, host.fbar, mm);
-        in.gbar = put(gbar_, host.gbar, mm);
-        in.zbar = put(zbar_, host.zbar, mm * d);
-        in.v = put(v_, host.v, mm * d);
-        in.coef = put(coef_, host.coef, mm * d);
-        in.intercept = put(intercept_, host.intercept, mm);
+        in.fbar = host.fbar ? fbar_.get() : nullptr;  // the values pass's, already here
         launch_sums(pass, job, p0, m, in, sums_);
         sums_.download(out, mm * static_cast<std::size_t>(pass_shape(pass, static_cast<int>(d)).width));
     }
@@ -237,7 +227,7 @@ private:
     Buffer<std::uint64_t> pairs_;
     Buffer<std::int32_t> inverse_;
     Buffer<int> flags_;
-    Buffer<double> X_, scale_, baseline_, background_, fx_, values_, fbar_, gbar_, zbar_, v_, coef_, intercept_,
+    Buffer<double> X_, scale_, baseline_, background_, fx_, values_, fbar_, gbar_, zbar_, v_, coef_,
         moments_, shift_, grad_, grad_se_, tile_doubles_, sums_, meat_, fit_scratch_;
 };
 
