@@ -5,6 +5,8 @@
 #include <cstring>
 #include <vector>
 
+#include "gradlime/device/gaussian_sums.hpp"
+#include "gradlime/device/strided.hpp"
 #include "gradlime/simd/vectors.hpp"
 
 namespace gradlime {
@@ -84,29 +86,22 @@ bool GradientMoments::add_feature_major(const float* g, Index ld, Index m) {
 }
 
 // The lanes' partial sums merged in a fixed tree: ((0 + 1) + (2 + 3)) + ((4 + 5) + (6 + 7)).
-Vector GradientMoments::total(const RowMatrix& lanes) const {
-    static_assert(kLanes == 8, "the merge tree below is written for 8 lanes");
-    Vector t(lanes.cols());
-    for (Index k = 0; k < t.size(); ++k) {
-        const double a = (lanes(0, k) + lanes(1, k)) + (lanes(2, k) + lanes(3, k));
-        const double b = (lanes(4, k) + lanes(5, k)) + (lanes(6, k) + lanes(7, k));
-        t[k] = a + b;
-    }
-    return t;
+// Feature k's lanes, column k of a (kLanes, d) row-major array.
+static device::Strided<const double> lanes_of(const RowMatrix& lanes, Index k) {
+    static_assert(GradientMoments::kLanes == device::kMomentLanes, "the merge tree is written for 8 lanes");
+    return {lanes.data() + k, lanes.cols()};
 }
 
 Vector GradientMoments::mean() const {
-    return shift_ + total(sum_) / static_cast<double>(count_);
+    Vector m(shift_.size());
+    for (Index k = 0; k < m.size(); ++k) m[k] = device::moments_mean(lanes_of(sum_, k), shift_[k], count_);
+    return m;
 }
 
 Vector GradientMoments::stderr_of_mean() const {
-    const double n = static_cast<double>(count_);
-    const Vector sum = total(sum_), sumsq = total(sumsq_);
     Vector se(shift_.size());
-    for (Index k = 0; k < se.size(); ++k) {
-        const double var = std::max(0.0, (sumsq[k] - sum[k] * sum[k] / n) / (n - 1.0));
-        se[k] = std::sqrt(var / n);
-    }
+    for (Index k = 0; k < se.size(); ++k)
+        se[k] = device::moments_stderr(lanes_of(sum_, k), lanes_of(sumsq_, k), count_);
     return se;
 }
 

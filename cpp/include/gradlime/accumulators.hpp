@@ -35,7 +35,6 @@ public:
     bool finite() const { return sum_.allFinite() && sumsq_.allFinite(); }
 
 private:
-    Vector total(const RowMatrix& lanes) const;
     Index count_ = 0;
     Vector shift_;
     RowMatrix sum_, sumsq_;  // (kLanes, d)

@@ -50,22 +50,32 @@ GRADLIME_HD inline double sequential_mean(const double* f, std::int64_t n) {
     return sum / static_cast<double>(n);
 }
 
-// GradientMoments::total's tree over one feature's 8 lanes.
-GRADLIME_HD inline double lane_total(const double* l) {
+// The merge tree over one feature's 8 lanes (L: double* or Strided<const double>, the CPU
+// engine's (lanes, d) layout).
+template <class L>
+GRADLIME_HD inline double lane_total(L l) {
     return add_rn(add_rn(add_rn(l[0], l[1]), add_rn(l[2], l[3])), add_rn(add_rn(l[4], l[5]), add_rn(l[6], l[7])));
 }
 
-// SmoothGrad's estimate of feature k from its moments over n samples: the mean gradient shift +
-// sum / n and its standard error sqrt(var / n), var the unbiased variance clipped at 0
-// (GradientMoments::mean and stderr_of_mean, accumulators.hpp): the same operations, so the same
-// bits, on the host and on the device, which then sends back these two numbers a feature, not
-// its 16 lanes.
+// SmoothGrad's estimate of a feature from its moments over n samples: the mean gradient shift +
+// sum / n, and its standard error sqrt(var / n), var the unbiased variance clipped at 0. The CPU
+// engine's GradientMoments::mean and stderr_of_mean (accumulators.cpp) are these functions, and
+// so is the device's finish (gradient_estimate), which then sends back two numbers a feature,
+// not its 16 lanes: the same bits everywhere.
+template <class L>
+GRADLIME_HD inline double moments_mean(L sum, double shift, std::int64_t n) {
+    return add_rn(shift, lane_total(sum) / static_cast<double>(n));
+}
+template <class L>
+GRADLIME_HD inline double moments_stderr(L sum, L sumsq, std::int64_t n) {
+    const double nd = static_cast<double>(n), s = lane_total(sum);
+    const double var = (lane_total(sumsq) - mul_rn(s, s) / nd) / (nd - 1.0);
+    return sqrt((0.0 < var ? var : 0.0) / nd);  // std::max(0.0, var), NaN to 0 as it does
+}
+// A feature's 16 device lanes (sums, then squares).
 GRADLIME_HD inline void gradient_estimate(const double* lanes, double shift, std::int64_t n, double& mean, double& se) {
-    const double nd = static_cast<double>(n);
-    const double sum = lane_total(lanes), sumsq = lane_total(lanes + kMomentLanes);
-    mean = add_rn(shift, sum / nd);
-    const double var = (sumsq - mul_rn(sum, sum) / nd) / (nd - 1.0);
-    se = sqrt((0.0 < var ? var : 0.0) / nd);  // std::max(0.0, var), NaN to 0 as it does
+    mean = moments_mean(lanes, shift, n);
+    se = moments_stderr(lanes, lanes + kMomentLanes, n);
 }
 
 // Packed lower triangle: entry e of a p x p matrix is (k, l), l <= k, e = k (k + 1) / 2 + l.
